@@ -1,5 +1,46 @@
-"""Command line entry point (placeholder, filled in below)."""
+"""The ``ancrage`` command: one sub-command per job, each a thin call into the engine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from engine.commands import designer
+
+Handler = Callable[[argparse.Namespace], int]
 
 
-def main() -> None:
-    print("ancrage")
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ancrage",
+        description="Post-training follow-up: YAML campaigns over SMS, WhatsApp, push and email.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    designer.register(commands)
+    _register_optional(commands)
+    return parser
+
+
+def _register_optional(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Commands of the engine and the web app, registered when those parts are installed."""
+    try:
+        from engine.commands import runtime
+    except ImportError:  # pragma: no cover - the runtime is part of the distribution
+        return
+    runtime.register(commands)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parses the command line and runs one command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("\nstopped.", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Cross-checks a valid campaign against itself and the content library.
+
+The schema checks one file's shape; this module checks what needs more context:
+unique step ids, ``goto`` targets, content references, branch tests that fit the
+question asked, template variables, and SMS cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from engine.campaign.diagnostics import Diagnostic, did_you_mean
+from engine.campaign.loader import LoadedCampaign
+from engine.campaign.schema import Action, Campaign, Condition, Step
+from engine.campaign.yamlpos import PathKey, PositionedDocument
+from engine.content.library import ContentLibrary
+from engine.content.render import check_template
+from engine.content.sms import sms_info
+
+_REF_KINDS = {"lesson": "lesson", "quiz": "bank", "review": "bank", "survey": "survey", "checkin": "checkin"}
+_CHARTER_FROM, _CHARTER_TO = (8, 0), (22, 0)
+
+
+def _refs(holder: Step | Action) -> Iterator[tuple[str, str, PathKey]]:
+    """(kind, ref, relative path) for each content reference of a step or an action."""
+    for kind in _REF_KINDS:
+        value: Any = getattr(holder, kind, None)
+        if isinstance(value, str):
+            yield kind, value, (kind,)
+        elif isinstance(value, list):
+            for index, ref in enumerate(value):
+                yield kind, ref, (kind, index)
+
+
+def _actions(step: Step) -> Iterator[tuple[Action, PathKey]]:
+    for index, condition in enumerate(step.if_):
+        for a_index, action in enumerate(condition.actions):
+            rel: PathKey = ("if", index, "then")
+            if isinstance(condition.then, list):
+                rel = (*rel, a_index)
+            yield action, rel
+    if step.on_silence is not None:
+        for a_index, action in enumerate(step.on_silence.actions):
+            rel = ("on_silence", "then")
+            if isinstance(step.on_silence.then, list):
+                rel = (*rel, a_index)
+            yield action, rel
+
+
+class _Linter:
+    def __init__(self, loaded: LoadedCampaign, library: ContentLibrary) -> None:
+        assert loaded.campaign is not None and loaded.document is not None
+        self.campaign: Campaign = loaded.campaign
+        self.doc: PositionedDocument = loaded.document
+        self.library = library
+        self.out: list[Diagnostic] = []
+
+    def error(self, path: PathKey, message: str, hint: str | None = None, *, key: bool = False) -> None:
+        self.out.append(self.doc.diagnostic(path, message, hint=hint, key=key))
+
+    def warning(self, path: PathKey, message: str, hint: str | None = None) -> None:
+        self.out.append(self.doc.diagnostic(path, message, hint=hint, severity="warning"))
+
+    def run(self) -> list[Diagnostic]:
+        self._step_ids()
+        self._window(("defaults", "window"), self.campaign.defaults.window)
+        targeted: set[str] = set()
+        for index, step in enumerate(self.campaign.steps):
+            base: PathKey = ("steps", index)
+            self._content(step, base)
+            self._step(step, base)
+            for action, rel in _actions(step):
+                self._content(action, (*base, *rel))
+                if action.goto is not None:
+                    targeted.add(action.goto)
+                    self._goto(action.goto, (*base, *rel, "goto"))
+                if action.message is not None:
+                    self._template(action.message, (*base, *rel, "message"), self.campaign.channels_for(step))
+            if step.window is not None:
+                self._window((*base, "window"), step.window)
+        for index, step in enumerate(self.campaign.steps):
+            if step.when == "branched" and step.id not in targeted:
+                self.warning(("steps", index, "when"), f"step '{step.id}' is 'branched' but no goto leads to it")
+        return sorted(self.out, key=lambda d: (d.line, d.column))
+
+    def _step_ids(self) -> None:
+        first: dict[str, int] = {}
+        for index, step in enumerate(self.campaign.steps):
+            if step.id in first:
+                line = self.doc.position(("steps", first[step.id], "id"))[0]
+                self.error(("steps", index, "id"), f"duplicate step id '{step.id}' (first defined at line {line})")
+            else:
+                first[step.id] = index
+
+    def _goto(self, target: str, path: PathKey) -> None:
+        if self.campaign.step(target) is None:
+            ids = [step.id for step in self.campaign.steps]
+            self.error(path, f"goto '{target}': no step has this id", did_you_mean(target, ids))
+
+    def _content(self, holder: Step | Action, base: PathKey) -> None:
+        for kind, ref, rel in _refs(holder):
+            library_kind = _REF_KINDS[kind]
+            if not self.library.has(library_kind, ref):
+                hint = self.library.suggest(library_kind, ref)
+                self.error((*base, *rel), f"unknown {kind} '{ref}': no such content in the library", hint)
+
+    def _step(self, step: Step, base: PathKey) -> None:
+        channels = self.campaign.channels_for(step)
+        if step.quiz is not None and self.library.has("bank", step.quiz):
+            size = len(self.library.banks[step.quiz].items)
+            if step.ask > size:
+                self.error((*base, "ask"), f"ask: {step.ask} but quiz '{step.quiz}' has {size} questions")
+        if step.review is not None and step.from_ and step.until:
+            if step.until.duration.approx_timedelta() <= step.from_.duration.approx_timedelta():
+                self.error((*base, "until"), "'until' must come after 'from'")
+        for text_field in ("task", "message"):
+            text = getattr(step, text_field)
+            if text is not None:
+                sms_channels = channels if text_field == "message" else []
+                self._template(text, (*base, text_field), sms_channels)
+        for index, condition in enumerate(step.if_):
+            self._condition(step, condition, (*base, "if", index))
+
+    def _condition(self, step: Step, condition: Condition, path: PathKey) -> None:
+        kind = step.kind
+        if condition.score_below is not None or condition.score_at_least is not None:
+            if kind != "quiz":
+                self.error(path, f"score_below/score_at_least test a quiz score, but step '{step.id}' is a {kind}")
+            return
+        survey = None
+        if kind == "survey" and step.survey and self.library.has("survey", step.survey):
+            survey = self.library.surveys[step.survey]
+        if kind == "checkin" and step.checkin and self.library.has("checkin", step.checkin):
+            survey = self.library.checkins[step.checkin]
+        if condition.rating_below is not None or condition.nps_below is not None:
+            wanted = "rating" if condition.rating_below is not None else "nps"
+            if kind not in ("survey", "checkin"):
+                self.error(path, f"{wanted}_below tests a survey answer, but step '{step.id}' is a {kind}")
+            elif survey is not None and not any(q.type == wanted for q in survey.questions):
+                self.error(path, f"{wanted}_below: '{survey.ref}' has no {wanted} question")
+            return
+        if condition.answer is not None:
+            answers = [condition.answer] if isinstance(condition.answer, str) else condition.answer
+            if kind == "quiz":
+                self.error(path, "'answer' tests a check-in or survey choice; for a quiz use score_below")
+                return
+            if survey is None:
+                return
+            values = [c.value for q in survey.questions for c in q.choices]
+            values += ["oui", "non"] if any(q.type == "yes_no" for q in survey.questions) else []
+            for answer in answers:
+                if answer not in values:
+                    self.error((*path, "answer"), f"answer '{answer}' is not a choice of '{survey.ref}'",
+                               did_you_mean(answer, values) or f"choices: {', '.join(values) or 'none'}")
+
+    def _template(self, text: str, path: PathKey, channels: list[str]) -> None:
+        line, column = self.doc.position(path)
+        for problem in check_template(text):
+            problem_line = line + max(getattr(problem, "line", 1) - 1, 0)
+            self.out.append(Diagnostic("error", self.doc.file, problem_line, column,
+                                       problem.message, getattr(problem, "hint", None)))
+        if any(channel in ("sms", "whatsapp") for channel in channels):
+            info = sms_info(text)
+            if info.encoding == "ucs2":
+                chars = ", ".join(f"{c} (U+{ord(c):04X})" for c in info.ucs2_chars)
+                self.warning(path, f"SMS is UCS-2 because of {chars}: 70 characters per segment instead of 160",
+                             "use plain ' \" ... or smart_encoded")
+            if info.segments > 2:
+                self.warning(path, f"SMS is {info.segments} segments ({info.length} characters)")
+
+    def _window(self, path: PathKey, window: Any) -> None:
+        start = (window.from_.hour, window.from_.minute)
+        end = (window.to.hour, window.to.minute)
+        if start < _CHARTER_FROM or end > _CHARTER_TO or "sun" in window.days:
+            self.warning(path, "window goes beyond the French operators' charter (working days 08:00-22:00)")
+
+
+def lint_campaign(loaded: LoadedCampaign, library: ContentLibrary) -> list[Diagnostic]:
+    """Every cross-reference problem in a campaign that already has a valid shape."""
+    if loaded.campaign is None or loaded.document is None:
+        return []
+    return _Linter(loaded, library).run()

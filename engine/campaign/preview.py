@@ -1,0 +1,105 @@
+"""``ancrage preview``: the real dated timeline of a campaign for one session end.
+
+Each row is what the engine would plan, with the message rendered for a sample
+learner on the first channel of the step, so a designer sees dates, channels and
+words together before anyone receives them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.campaign.schema import Campaign
+from engine.content.library import ContentLibrary, lesson_text
+from engine.content.render import RenderError, render
+from engine.content.sms import sms_info
+from engine.core.prompts import format_question, format_quiz_item
+from engine.core.timeline import PlannedSend, plan_timeline
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    send: PlannedSend
+    channel: str
+    text: str
+    sms_segments: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        send = self.send
+        return {
+            "step": send.step_id,
+            "occurrence": send.occurrence,
+            "kind": send.kind,
+            "content": send.content_ref,
+            "recipient": send.recipient,
+            "channels": list(send.channels),
+            "channel": self.channel,
+            "nominal_at": send.nominal_at.isoformat(),
+            "due_at_local": send.local_due_at.isoformat(),
+            "due_at_utc": send.due_at.isoformat(),
+            "shifted": send.shifted_reason,
+            "text": self.text,
+            "sms_segments": self.sms_segments,
+        }
+
+
+def message_template(send: PlannedSend, library: ContentLibrary, channel: str, locale: str) -> str:
+    """The template text a planned send renders to on ``channel`` (first question for a quiz)."""
+    ref = send.content_ref or ""
+    if send.kind == "lesson" and ref in library.lessons:
+        subject, body = lesson_text(library.lessons[ref], channel)
+        return f"{subject}\n{body}" if subject and channel != "sms" else body
+    if send.kind in ("quiz", "review") and ref in library.banks:
+        return format_quiz_item(library.banks[ref].items[0], locale=locale)
+    if send.kind in ("survey", "checkin"):
+        source = library.surveys if send.kind == "survey" else library.checkins
+        if ref in source:
+            survey = source[ref]
+            first = format_question(survey.questions[0], locale=locale)
+            return f"{survey.intro}\n{first}" if survey.intro else first
+    return ref
+
+
+def build_preview(campaign: Campaign, library: ContentLibrary, *, session_end: datetime,
+                  tz: ZoneInfo, context: Mapping[str, Any]) -> list[PreviewRow]:
+    """Every planned send with its rendered text for the sample learner in ``context``."""
+    rows = []
+    for send in plan_timeline(campaign, anchor=session_end, tz=tz):
+        channel = send.channels[0] if send.channels else "sms"
+        template = message_template(send, library, channel, campaign.locale)
+        try:
+            text = render(template, context)
+        except RenderError as exc:
+            text = f"[cannot render: {exc}]"
+        segments = sms_info(text).segments if channel in ("sms", "whatsapp") else None
+        rows.append(PreviewRow(send, channel, text, segments))
+    return rows
+
+
+def format_preview(campaign: Campaign, rows: list[PreviewRow], tz: ZoneInfo) -> str:
+    """A readable timeline: one block per send, dates in the learner's zone."""
+    lines = [f"{campaign.title} ({campaign.campaign}), time zone {tz.key}", ""]
+    for row in rows:
+        send = row.send
+        local = send.local_due_at
+        stamp = f"{_DAYS[local.weekday()]} {local:%Y-%m-%d %H:%M %Z}"
+        head = f"{stamp}  {send.step_id}"
+        if send.occurrence:
+            head += f" #{send.occurrence + 1}"
+        head += f"  [{send.kind} -> {send.recipient}, {row.channel}]"
+        lines.append(head)
+        if send.shifted_reason:
+            lines.append(f"    moved from {send.nominal_at:%a %Y-%m-%d %H:%M}: {send.shifted_reason}")
+        for text_line in row.text.splitlines():
+            lines.append(f"    | {text_line}")
+        if row.sms_segments is not None:
+            lines.append(f"    ({row.sms_segments} SMS segment{'s' if row.sms_segments > 1 else ''})")
+        lines.append("")
+    return "\n".join(lines)
+
+
+_DAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")

@@ -1,0 +1,88 @@
+"""Branching: which actions a finished question (or a silence) triggers.
+
+Pure functions over a step and an :class:`Outcome`; the engine and the simulator
+both call them, so a campaign behaves the same in a simulation and for real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.campaign.schema import Action, Condition, Step
+from engine.core.offsets import Duration
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a learner answered to one step: a quiz score, or survey answers by question id."""
+
+    score: float | None = None
+    answers: Mapping[str, object] = field(default_factory=dict)
+    ratings: tuple[int, ...] = ()
+    nps: int | None = None
+
+
+def answer_token(value: object) -> str | None:
+    """The token an ``answer:`` test compares with: a choice value, or oui/non."""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def condition_holds(condition: Condition, outcome: Outcome) -> bool:
+    """Whether one ``if`` entry holds for this outcome (a missing answer never holds)."""
+    if condition.score_below is not None:
+        return outcome.score is not None and outcome.score < condition.score_below
+    if condition.score_at_least is not None:
+        return outcome.score is not None and outcome.score >= condition.score_at_least
+    if condition.rating_below is not None:
+        return any(rating < condition.rating_below for rating in outcome.ratings)
+    if condition.nps_below is not None:
+        return outcome.nps is not None and outcome.nps < condition.nps_below
+    if condition.answer is not None:
+        wanted = {condition.answer} if isinstance(condition.answer, str) else set(condition.answer)
+        given = {answer_token(value) for value in outcome.answers.values()}
+        return bool(wanted & given)
+    return False
+
+
+def actions_for_outcome(step: Step, outcome: Outcome) -> list[Action]:
+    """Every action of every ``if`` entry that holds, in the order the designer wrote them."""
+    actions: list[Action] = []
+    for condition in step.if_:
+        if condition_holds(condition, outcome):
+            actions.extend(condition.actions)
+    return actions
+
+
+@dataclass(frozen=True)
+class SilenceCheck:
+    """One moment to look for a reply: send reminder ``number``, or run the silence branch."""
+
+    after: Duration
+    number: int
+    is_final: bool
+
+
+def silence_checks(step: Step) -> list[SilenceCheck]:
+    """The reminders then the final branch for a step with ``on_silence``, each ``after`` apart."""
+    if step.on_silence is None:
+        return []
+    rule = step.on_silence
+    checks = [SilenceCheck(rule.after, number, False) for number in range(1, rule.remind + 1)]
+    checks.append(SilenceCheck(rule.after, rule.remind + 1, True))
+    return checks
+
+
+def silence_actions(step: Step) -> list[Action]:
+    """What happens when every reminder went unanswered."""
+    return step.on_silence.actions if step.on_silence is not None else []
+
+
+def is_expired(expires_at: datetime, now: datetime) -> bool:
+    """Whether a question no longer accepts replies."""
+    return now >= expires_at
