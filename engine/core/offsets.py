@@ -151,6 +151,8 @@ def localize(naive: datetime, zone: ZoneInfo) -> datetime:
     aware = naive.replace(tzinfo=zone, fold=0)
     roundtrip = aware.astimezone(ZoneInfo("UTC")).astimezone(zone)
     if roundtrip.replace(tzinfo=None) != naive:
-        # Wall time does not exist (spring forward): fold=1 gives the post-gap reading.
-        return naive.replace(tzinfo=zone, fold=1).astimezone(ZoneInfo("UTC")).astimezone(zone)
+        # Wall time does not exist (spring forward). PEP 495 reads a gap time with
+        # fold=0 at the offset in force before the gap, so its round trip lands
+        # after the gap by exactly the gap's length (02:30 -> 03:30 in Paris).
+        return roundtrip
     return aware
