@@ -44,6 +44,11 @@ _UTC = ZoneInfo("UTC")
 _ONE_DAY = Offset(Duration(days=1))
 
 
+def _utc(moment: datetime) -> datetime:
+    """For comparisons: two datetimes in one zone compare by wall time, ignoring DST folds."""
+    return moment.astimezone(_UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedSend:
     """One planned send (or trainer task) of one step, before any reply changes the plan."""
@@ -88,7 +93,7 @@ def _at_wall_time(start: datetime, wall: time, window: SendWindow, zone: ZoneInf
     first_day = start.astimezone(zone).date()
     for offset in range(SEARCH_DAYS + 1):
         candidate = localize(datetime.combine(first_day + timedelta(days=offset), wall), zone)
-        if candidate >= start and is_open(candidate, window, zone):
+        if _utc(candidate) >= _utc(start) and is_open(candidate, window, zone):
             return candidate
     raise ValueError(f"the send window never opens at {wall:%H:%M} within {SEARCH_DAYS} days")
 
@@ -102,13 +107,13 @@ def _place(
     not_before: datetime | None = None,
 ) -> tuple[datetime, str | None]:
     """Pushes a nominal time into the window; returns the local due time and why it moved."""
-    start = nominal if not_before is None or not_before <= nominal else not_before
+    start = nominal if not_before is None or _utc(not_before) <= _utc(nominal) else not_before
     if keep_time is not None and hours_contain(keep_time, window):
         due = _at_wall_time(start, keep_time, window, zone)
     else:
         due = next_open(start, window, zone)
     reason = closed_reason(nominal, window, zone)
-    if reason is None and due != nominal:
+    if reason is None and _utc(due) != _utc(nominal):
         reason = "after previous occurrence"
     return due.astimezone(zone), reason
 
@@ -149,7 +154,7 @@ def _spans_days(duration: Duration) -> bool:
 def _collides(due: datetime, previous: datetime | None, *, distinct_days: bool) -> bool:
     if previous is None:
         return False
-    return due <= previous or (distinct_days and due.date() == previous.date())
+    return _utc(due) <= _utc(previous) or (distinct_days and due.date() == previous.date())
 
 
 def _repeated_times(

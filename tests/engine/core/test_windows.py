@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.campaign.schema import WEEKDAYS, SendWindow
@@ -192,7 +192,8 @@ def test_next_open_is_open_later_and_idempotent(
 @settings(max_examples=200, deadline=None)
 @given(moment=moments, window=windows(), tz=zones)
 def test_nothing_opens_before_next_open(moment: datetime, window: SendWindow, tz: str) -> None:
-    opened = next_open(moment, window, tz)
+    # Arithmetic and comparisons in UTC: within one zone Python compares wall times.
+    opened = next_open(moment, window, tz).astimezone(UTC)
     probe = moment
     while probe < opened:  # sample every 20 minutes, and the minute before the opening
         assert not is_open(probe, window, tz)
@@ -203,9 +204,14 @@ def test_nothing_opens_before_next_open(moment: datetime, window: SendWindow, tz
 
 @settings(max_examples=200, deadline=None)
 @given(moment=moments, window=windows(), tz=zones)
+@example(  # opens at 02:30 summer time, closes at 03:00 winter time, an hour and a half later
+    moment=datetime(2036, 10, 20, 1, 0, tzinfo=UTC),
+    window=SendWindow(days=["mon", "sun"], **{"from": "02:30", "to": "03:00"}),
+    tz="Europe/Paris",
+)
 def test_window_end_closes_an_open_stretch(moment: datetime, window: SendWindow, tz: str) -> None:
-    opened = next_open(moment, window, tz)
-    closes = window_end(opened, window, tz)
+    opened = next_open(moment, window, tz).astimezone(UTC)
+    closes = window_end(opened, window, tz).astimezone(UTC)
     assert closes > opened
     assert not is_open(closes, window, tz)
     assert is_open(closes - timedelta(microseconds=1), window, tz)
