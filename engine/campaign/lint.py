@@ -18,7 +18,7 @@ from engine.content.library import ContentLibrary
 from engine.content.render import check_template
 from engine.content.sms import sms_info
 
-_REF_KINDS = {"lesson": "lesson", "quiz": "bank", "review": "bank", "survey": "survey", "checkin": "checkin"}
+_REF_KINDS = ("lesson", "quiz", "review", "survey", "checkin")
 _CHARTER_FROM, _CHARTER_TO = (8, 0), (22, 0)
 
 
@@ -100,14 +100,13 @@ class _Linter:
 
     def _content(self, holder: Step | Action, base: PathKey) -> None:
         for kind, ref, rel in _refs(holder):
-            library_kind = _REF_KINDS[kind]
-            if not self.library.has(library_kind, ref):
-                hint = self.library.suggest(library_kind, ref)
+            if not self.library.has(kind, ref):
+                hint = self.library.suggest(kind, ref)
                 self.error((*base, *rel), f"unknown {kind} '{ref}': no such content in the library", hint)
 
     def _step(self, step: Step, base: PathKey) -> None:
         channels = self.campaign.channels_for(step)
-        if step.quiz is not None and self.library.has("bank", step.quiz):
+        if step.quiz is not None and self.library.has("quiz", step.quiz):
             size = len(self.library.banks[step.quiz].items)
             if step.ask > size:
                 self.error((*base, "ask"), f"ask: {step.ask} but quiz '{step.quiz}' has {size} questions")

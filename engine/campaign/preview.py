@@ -27,6 +27,7 @@ class PreviewRow:
     channel: str
     text: str
     sms_segments: int | None
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         send = self.send
@@ -44,6 +45,7 @@ class PreviewRow:
             "shifted": send.shifted_reason,
             "text": self.text,
             "sms_segments": self.sms_segments,
+            "notes": list(self.notes),
         }
 
 
@@ -69,14 +71,20 @@ def build_preview(campaign: Campaign, library: ContentLibrary, *, session_end: d
     """Every planned send with its rendered text for the sample learner in ``context``."""
     rows = []
     for send in plan_timeline(campaign, anchor=session_end, tz=tz):
-        channel = send.channels[0] if send.channels else "sms"
+        channel = "dashboard" if send.recipient == "trainer" else (send.channels[0] if send.channels else "sms")
         template = message_template(send, library, channel, campaign.locale)
         try:
             text = render(template, context)
         except RenderError as exc:
             text = f"[cannot render: {exc}]"
         segments = sms_info(text).segments if channel in ("sms", "whatsapp") else None
-        rows.append(PreviewRow(send, channel, text, segments))
+        step = campaign.step(send.step_id)
+        notes = []
+        if step is not None and step.audience == "at_risk":
+            notes.append("only for learners marked at risk")
+        if send.kind == "review":
+            notes.append("the item is chosen by FSRS at send time; a slot with nothing due is skipped")
+        rows.append(PreviewRow(send, channel, text, segments, tuple(notes)))
     return rows
 
 
@@ -94,6 +102,8 @@ def format_preview(campaign: Campaign, rows: list[PreviewRow], tz: ZoneInfo) -> 
         lines.append(head)
         if send.shifted_reason:
             lines.append(f"    moved from {send.nominal_at:%a %Y-%m-%d %H:%M}: {send.shifted_reason}")
+        for note in row.notes:
+            lines.append(f"    ({note})")
         for text_line in row.text.splitlines():
             lines.append(f"    | {text_line}")
         if row.sms_segments is not None:

@@ -13,11 +13,11 @@ LETTERS = "ABCDEF"
 
 _TEXT = {
     "fr": {
-        "choose": "Réponds {letters}",
+        "choose": "Répondez {letters}",
         "rating": "Note de 1 à 5 (5 = excellent)",
         "nps": "Note de 0 à 10",
-        "yes_no": "Réponds OUI ou NON",
-        "text": "Réponds librement",
+        "yes_no": "Répondez OUI ou NON",
+        "text": "Répondez librement",
         "optional": " (ou PASSER)",
         "or": " ou ",
     },

@@ -1,0 +1,148 @@
+"""Campaign versions: what an enrolment pins so that editing a campaign never changes it.
+
+A version is the campaign definition plus a snapshot of every piece of content
+it uses, keyed by a content hash. Enrolling reuses the version with the same
+hash, or stores a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from engine.campaign.diagnostics import Diagnostic, has_errors
+from engine.campaign.lint import lint_campaign
+from engine.campaign.loader import campaign_files, content_hash, load_campaign
+from engine.campaign.schema import Action, Campaign, Step
+from engine.content.library import ContentLibrary
+from engine.content.models import Lesson, QuizBank, Survey
+from engine.store.models import CampaignVersion
+
+_KIND_TO_TABLE = {"lesson": "lessons", "quiz": "banks", "review": "banks", "survey": "surveys",
+                  "checkin": "checkins"}
+
+
+@dataclass(frozen=True)
+class PinnedContent:
+    """The content snapshot of one campaign version (satisfies the simulator's ContentView)."""
+
+    lessons: dict[str, Lesson] = field(default_factory=dict)
+    banks: dict[str, QuizBank] = field(default_factory=dict)
+    surveys: dict[str, Survey] = field(default_factory=dict)
+    checkins: dict[str, Survey] = field(default_factory=dict)
+
+    def dump(self) -> dict[str, dict[str, Any]]:
+        return {name: {ref: model.model_dump(mode="json") for ref, model in getattr(self, name).items()}
+                for name in ("lessons", "banks", "surveys", "checkins")}
+
+    @classmethod
+    def load(cls, data: dict[str, dict[str, Any]]) -> PinnedContent:
+        return cls(
+            lessons={ref: Lesson.model_validate(v) for ref, v in data.get("lessons", {}).items()},
+            banks={ref: QuizBank.model_validate(v) for ref, v in data.get("banks", {}).items()},
+            surveys={ref: Survey.model_validate(v) for ref, v in data.get("surveys", {}).items()},
+            checkins={ref: Survey.model_validate(v) for ref, v in data.get("checkins", {}).items()},
+        )
+
+
+def _holders(campaign: Campaign) -> list[Step | Action]:
+    holders: list[Step | Action] = []
+    for step in campaign.steps:
+        holders.append(step)
+        for condition in step.if_:
+            holders.extend(condition.actions)
+        if step.on_silence is not None:
+            holders.extend(step.on_silence.actions)
+    return holders
+
+
+def snapshot(campaign: Campaign, library: ContentLibrary) -> PinnedContent:
+    """Every piece of content the campaign references, copied out of the library."""
+    pinned = PinnedContent()
+    for holder in _holders(campaign):
+        for kind, table in _KIND_TO_TABLE.items():
+            value = getattr(holder, kind, None)
+            refs = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+            source = getattr(library, table)
+            for ref in refs:
+                if ref in source:
+                    getattr(pinned, table)[ref] = source[ref]
+    return pinned
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The campaigns on disk that passed validation, with the library they use."""
+
+    campaigns: dict[str, Campaign]
+    library: ContentLibrary
+    diagnostics: list[Diagnostic]
+
+    @classmethod
+    def load(cls, campaigns_dir: Path, content_dir: Path) -> Catalog:
+        """Loads every campaign; one with errors is left out and its diagnostics kept."""
+        library, diagnostics = ContentLibrary.load(content_dir)
+        campaigns: dict[str, Campaign] = {}
+        for path in campaign_files([campaigns_dir]):
+            loaded = load_campaign(path)
+            found = loaded.diagnostics + lint_campaign(loaded, library)
+            diagnostics.extend(found)
+            if loaded.campaign is not None and not has_errors(found):
+                campaigns[loaded.campaign.campaign] = loaded.campaign
+        return cls(campaigns, library, diagnostics)
+
+
+@dataclass(frozen=True)
+class PinnedCampaign:
+    version_id: int
+    campaign: Campaign
+    content: PinnedContent
+
+
+async def pin_version(session: AsyncSession, *, campaign: Campaign, library: ContentLibrary) -> CampaignVersion:
+    """The stored version for this exact campaign and content, created when new."""
+    pinned = snapshot(campaign, library)
+    digest = content_hash(campaign, pinned.dump())
+    existing = (await session.exec(
+        select(CampaignVersion).where(CampaignVersion.content_hash == digest))).first()
+    if existing is not None:
+        return existing
+    version = CampaignVersion(
+        name=campaign.campaign, content_hash=digest,
+        definition={"campaign": campaign.model_dump(mode="json", by_alias=True), "content": pinned.dump()},
+    )
+    session.add(version)
+    await session.flush()
+    return version
+
+
+_cache: dict[int, PinnedCampaign] = {}
+
+
+def unpin(version: CampaignVersion) -> PinnedCampaign:
+    """The campaign and content of a stored version (parsed once per process)."""
+    assert version.id is not None
+    cached = _cache.get(version.id)
+    if cached is None:
+        cached = PinnedCampaign(
+            version.id,
+            Campaign.model_validate(version.definition["campaign"]),
+            PinnedContent.load(version.definition["content"]),
+        )
+        _cache[version.id] = cached
+    return cached
+
+
+async def load_pinned(session: AsyncSession, version_id: int) -> PinnedCampaign:
+    """A version by id, from the process cache or the database (versions never change)."""
+    cached = _cache.get(version_id)
+    if cached is not None:
+        return cached
+    version = await session.get(CampaignVersion, version_id)
+    if version is None:
+        raise LookupError(f"campaign version {version_id} does not exist")
+    return unpin(version)
