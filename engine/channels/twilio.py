@@ -1,0 +1,264 @@
+"""Twilio SMS and WhatsApp: sending, inbound and status webhooks, signatures.
+
+Everything about Twilio's wire format lives here, both ways, so the webhook
+routes stay thin (verify → parse → store → enqueue). Sending uses the real
+`twilio` client with its aiohttp-based async HTTP client; `api_base` swaps the
+API host so that tests and the demo talk to `engine.fakes.fake_twilio`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from engine.channels.base import (
+    ChannelBase,
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+    SendResult,
+    StatusUpdate,
+    permanent,
+    transient,
+)
+
+TWILIO_API_BASE = "https://api.twilio.com"
+WHATSAPP_PREFIX = "whatsapp:"
+OPTED_OUT = 21610
+# Codes that say this address will never work: bad number, not a mobile,
+# not reachable, no permission to send to that region, landline for WhatsApp.
+_PERMANENT_ADDRESS_CODES = {21211, 21212, 21408, 21612, 21614, 63003, 63024}
+_RATE_LIMITED = 20429
+_DEFAULT_RETRY_AFTER = 1.0
+
+_STATUSES: dict[str, DeliveryStatus] = {
+    "accepted": "queued",
+    "scheduled": "queued",
+    "queued": "queued",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+# The twilio client drops response headers when it raises; the HTTP client
+# below stashes Retry-After here. A ContextVar is safe with concurrent sends
+# because each send runs in its own task (the client awaits, never spawns).
+_retry_after: ContextVar[float | None] = ContextVar("twilio_retry_after", default=None)
+
+
+@dataclass(frozen=True)
+class TwilioConfig:
+    """Account and addressing. Give `messaging_service_sid` or `from_number`."""
+
+    account_sid: str
+    auth_token: str
+    messaging_service_sid: str | None = None
+    from_number: str | None = None
+    whatsapp_from: str | None = None
+    status_callback_base: str | None = None
+    api_base: str = TWILIO_API_BASE
+    timeout: float = 15.0
+    concurrency: int = 10
+
+
+class _HeaderKeepingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """Twilio's aiohttp client, remembering Retry-After of the last response.
+
+    It also sends Basic auth as a header: aiohttp deprecates its `auth=` argument.
+    """
+
+    async def request(self, *args: Any, **kwargs: Any) -> Response:
+        auth = kwargs.pop("auth", None)
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "Authorization": f"Basic {token}"}
+        response: Response = await super().request(*args, **kwargs)
+        _retry_after.set(
+            _seconds(response.headers.get("Retry-After") if response.headers else None)
+        )
+        return response
+
+
+class TwilioChannel(ChannelBase):
+    """SMS (name "sms") or WhatsApp (name "whatsapp") through one Twilio account."""
+
+    def __init__(self, config: TwilioConfig, *, name: Literal["sms", "whatsapp"] = "sms") -> None:
+        if not (config.messaging_service_sid or config.from_number or config.whatsapp_from):
+            raise ValueError("Twilio needs messaging_service_sid, from_number or whatsapp_from")
+        self.name = name
+        self._config = config
+        self._client: Client | None = None
+        self._http: _HeaderKeepingHttpClient | None = None
+        self._slots = asyncio.Semaphore(max(1, config.concurrency))
+
+    def _twilio(self) -> Client:
+        # Built lazily: aiohttp sessions must be created inside the running loop.
+        if self._client is None:
+            self._http = _HeaderKeepingHttpClient()
+            client = Client(
+                self._config.account_sid, self._config.auth_token, http_client=self._http
+            )
+            if self._config.api_base != TWILIO_API_BASE:
+                # Edge/region env vars would rewrite the host of our fake.
+                client.edge = client.region = None
+            # Domain.absolute_url() joins this public attribute with each
+            # resource path; twilio-python has no documented host option.
+            client.api.base_url = self._config.api_base.rstrip("/")
+            self._client = client
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._client = self._http = None
+
+    def _params(self, message: OutboundMessage) -> dict[str, Any]:
+        config = self._config
+        params: dict[str, Any] = {"to": message.to, "body": message.body}
+        if self.name == "whatsapp":
+            params["to"] = _whatsapp(message.to)
+            if config.whatsapp_from:
+                params["from_"] = _whatsapp(config.whatsapp_from)
+            else:
+                params["messaging_service_sid"] = config.messaging_service_sid
+        elif config.messaging_service_sid:
+            params["messaging_service_sid"] = config.messaging_service_sid
+        else:
+            params["from_"] = config.from_number
+        if config.status_callback_base:
+            params["status_callback"] = status_callback_url(
+                config.status_callback_base, message.delivery_id
+            )
+        return params
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if not message.to or not message.body:
+            return permanent("empty recipient or body", code="empty")
+        token = _retry_after.set(None)
+        try:
+            async with self._slots, asyncio.timeout(self._config.timeout):
+                instance = await self._twilio().messages.create_async(**self._params(message))
+            return SendResult("accepted", provider_id=instance.sid)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            return classify_error(exc.status, exc.code, _message(exc), _retry_after.get())
+        except TimeoutError:
+            return transient("timed out waiting for Twilio", code="timeout")
+        except (aiohttp.ClientError, OSError) as exc:
+            return transient(f"network error: {type(exc).__name__}", code="network")
+        finally:
+            _retry_after.reset(token)
+
+    async def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        """Concurrent sends, bounded by `concurrency` to respect Twilio's rate limits."""
+        return list(await asyncio.gather(*(self.send(m) for m in messages)))
+
+
+def classify_error(
+    status: int, code: int | None, error: str, retry_after: float | None = None
+) -> SendResult:
+    """Turn a Twilio API error into a SendResult (why: retry, drop or opt out)."""
+    code_text = str(code) if code is not None else str(status)
+    if code == OPTED_OUT:
+        return permanent(error, code=code_text, opted_out=True)
+    if code in _PERMANENT_ADDRESS_CODES:
+        return permanent(error, code=code_text)
+    if status == 429 or code == _RATE_LIMITED:
+        return transient(error, code=code_text, retry_after=retry_after or _DEFAULT_RETRY_AFTER)
+    # 5xx, and 401/403 (our credentials, fixable by ops): retrying may succeed.
+    if status >= 500 or status in (401, 403):
+        return transient(error, code=code_text, retry_after=retry_after)
+    return permanent(error, code=code_text)
+
+
+def status_callback_url(base: str, delivery_id: int) -> str:
+    """Our status webhook URL; it carries the delivery id so no lookup by SID is needed."""
+    return f"{base.rstrip('/')}/webhooks/twilio/status?d={delivery_id}"
+
+
+def parse_inbound(form: Mapping[str, str]) -> InboundMessage:
+    """Read Twilio's incoming-message webhook form (SMS or WhatsApp)."""
+    sender = form.get("From", "")
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid")
+    if not sender or not sid:
+        raise ValueError("not a Twilio inbound message: From and MessageSid are required")
+    whatsapp = sender.startswith(WHATSAPP_PREFIX)
+    return InboundMessage(
+        provider="twilio",
+        provider_id=sid,
+        channel="whatsapp" if whatsapp else "sms",
+        sender=sender.removeprefix(WHATSAPP_PREFIX),
+        recipient=form.get("To", "").removeprefix(WHATSAPP_PREFIX),
+        body=form.get("Body", ""),
+        media_count=int(form.get("NumMedia", "0") or 0),
+    )
+
+
+def parse_status(form: Mapping[str, str], delivery_id: str | int | None = None) -> StatusUpdate:
+    """Read a status callback; `delivery_id` is our `d` query parameter."""
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    raw = form.get("MessageStatus") or form.get("SmsStatus") or ""
+    if not sid or raw not in _STATUSES:
+        raise ValueError(f"not a Twilio status callback (status {raw!r})")
+    return StatusUpdate(
+        provider_id=sid,
+        delivery_id=_int_or_none(delivery_id),
+        status=_STATUSES[raw],
+        error_code=form.get("ErrorCode") or None,
+    )
+
+
+def verify_signature(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    """Check X-Twilio-Signature against the full URL Twilio called and the POST form."""
+    if not signature:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
+
+
+def messaging_response(text: str | None = None) -> str:
+    """TwiML answering an inbound message: one reply, or an empty <Response/>."""
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return str(response.to_xml())
+
+
+def _whatsapp(address: str) -> str:
+    return address if address.startswith(WHATSAPP_PREFIX) else WHATSAPP_PREFIX + address
+
+
+def _message(exc: TwilioRestException | TwilioServiceException) -> str:
+    if isinstance(exc, TwilioServiceException):
+        return str(exc.detail or exc.title)
+    return str(exc.msg)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _int_or_none(value: str | int | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
