@@ -1,0 +1,141 @@
+"""Sandboxed rendering and static template checks: typos caught before a learner sees them."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.content.render import (
+    TEMPLATE_VARIABLES,
+    RenderError,
+    TemplateProblem,
+    check_template,
+    markdown_to_html,
+    markdown_to_text,
+    render,
+    sample_context,
+)
+
+CONTEXT = sample_context()
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("Bonjour {{ learner.first_name }} !", "Bonjour Camille !"),
+        ("{{ learner['last_name'] | upper }}", "MARTIN"),
+        ("Fin : {{ session.ends_at | date_fr }}", "Fin : vendredi 14 mars"),
+        ("{{ session.ends_at | date_fr(true) }}", "vendredi 14 mars à 17h30"),
+        ("{% if manager %}Copie à {{ manager.name }}{% endif %}", "Copie à Julien Petit"),
+        ("{% for w in ['a', 'b'] %}{{ loop.index }}{{ w }}{% endfor %}", "1a2b"),
+        ("Répondez ici : {{ links.answer }}", "Répondez ici : https://ancrage.example/r/Xb7kQ2"),
+        ("Pas de variable", "Pas de variable"),
+    ],
+)
+def test_render(template: str, expected: str) -> None:
+    assert render(template, CONTEXT) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ learner.frist_name }}", "unknown attribute 'frist_name'; did you mean 'first_name'?"),
+        ("{{ lerner.first_name }}", "undefined variable 'lerner'; did you mean 'learner'?"),
+        ("{{ coupon }}", "undefined variable 'coupon'"),
+        ("{{ learner.__class__ }}", "unsafe"),
+        ("{% if learner %}", "syntax error on line 1"),
+        ("{{ learner.first_name | nope }}", "No filter named 'nope'"),
+    ],
+)
+def test_render_errors_name_the_culprit(template: str, message: str) -> None:
+    with pytest.raises(RenderError, match=message.replace("?", r"\?").replace("(", r"\(")):
+        render(template, CONTEXT)
+
+
+def test_missing_value_in_context_is_an_error_not_a_blank() -> None:
+    with pytest.raises(RenderError, match="unknown attribute 'first_name'"):
+        render("Bonjour {{ learner.first_name }}", {"learner": {"last_name": "Martin"}})
+
+
+def test_html_rendering_escapes_values() -> None:
+    context = {"learner": {"first_name": "<script>x</script>"}}
+    html = render("<p>{{ learner.first_name }}</p>", context, autoescape=True)
+    assert html == "<p>&lt;script&gt;x&lt;/script&gt;</p>"
+    assert render("{{ learner.first_name }}", context) == "<script>x</script>"
+
+
+def test_sample_context_covers_every_template_variable() -> None:
+    for name, fields in TEMPLATE_VARIABLES.items():
+        for field in fields:
+            assert render(f"{{{{ {name}.{field} }}}}", CONTEXT) != ""
+    assert CONTEXT["session"]["title"] == "Manager coach — session de Lyon"
+
+
+@pytest.mark.parametrize(
+    ("template", "problems"),
+    [
+        ("Bonjour {{ learner.first_name }}, fin le {{ session.ends_at | date_fr }}", []),
+        ("Sans variable", []),
+        ("{% for c in ['a'] %}{{ c }} {{ loop.index }}{% endfor %}{% set n = 2 %}{{ n }}", []),
+        (
+            "Bonjour\n{{ learner.frist_name }}",
+            [
+                TemplateProblem(
+                    2, "unknown attribute 'frist_name' of 'learner'", "did you mean 'first_name'?"
+                )
+            ],
+        ),
+        (
+            "{{ lerner.first_name }}",
+            [TemplateProblem(1, "unknown variable 'lerner'", "did you mean 'learner'?")],
+        ),
+        (
+            "a\n\n{{ session['titel'] }}",
+            [TemplateProblem(3, "unknown attribute 'titel' of 'session'", "did you mean 'title'?")],
+        ),
+        (
+            "{{ campaign.zzz }}",
+            [TemplateProblem(1, "unknown attribute 'zzz' of 'campaign'", "known: title")],
+        ),
+        (
+            "{{ learner.first_name | uper }}",
+            [TemplateProblem(1, "unknown filter 'uper'", "did you mean 'upper'?")],
+        ),
+    ],
+)
+def test_check_template(template: str, problems: list[TemplateProblem]) -> None:
+    assert check_template(template) == problems
+
+
+@pytest.mark.parametrize(
+    ("template", "line"),
+    [("{{ learner.first_name }", 1), ("ok\n{% if x %}\nsans fin", 2), ("a\n{{ }}", 2)],
+)
+def test_check_template_reports_syntax_errors_with_line(template: str, line: int) -> None:
+    [problem] = check_template(template)
+    assert problem.message.startswith("template syntax error")
+    assert problem.line == line
+
+
+def test_markdown_to_html_escapes_raw_html() -> None:
+    html = markdown_to_html("# Mémo\n\nLe **feedback** <b>SBI</b> : [fiche](https://x.fr/m)")
+    assert "<h1>Mémo</h1>" in html
+    assert "<strong>feedback</strong>" in html
+    assert "&lt;b&gt;SBI&lt;/b&gt;" in html
+    assert '<a href="https://x.fr/m">fiche</a>' in html
+
+
+@pytest.mark.parametrize(
+    ("markdown", "text"),
+    [
+        ("# Titre\n\nUn **mot** et `code`.", "Titre\n\nUn mot et code."),
+        ("Voir [la fiche](https://x.fr/m).", "Voir la fiche (https://x.fr/m)."),
+        ("Lien <https://x.fr>", "Lien https://x.fr"),
+        ("- un\n- deux\n\nfin", "- un\n- deux\n\nfin"),
+        ("1. Situation\n2. Comportement\n3. Impact", "1. Situation\n2. Comportement\n3. Impact"),
+        ("ligne\nsuite", "ligne\nsuite"),
+        ("> citation", "citation"),
+        ("| a | b |\n|---|---|\n| 1 | 2 |", "a | b\n1 | 2"),
+    ],
+)
+def test_markdown_to_text(markdown: str, text: str) -> None:
+    assert markdown_to_text(markdown) == text
