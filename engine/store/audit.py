@@ -1,0 +1,71 @@
+"""The append-only audit trail, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from engine.store.models_support import AuditEvent
+from engine.store.types import utc_now
+
+_ROWS_PER_STATEMENT = 1000
+
+
+async def record_audit(
+    session: AsyncSession,
+    *,
+    entity: str,
+    entity_id: int,
+    action: str,
+    at: datetime,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Append one state change; committed (or rolled back) with the caller's change."""
+    await record_audits(
+        session,
+        entity=entity,
+        entity_ids=[entity_id],
+        action=action,
+        at=at,
+        from_state=from_state,
+        to_state=to_state,
+        detail=detail,
+    )
+
+
+async def record_audits(
+    session: AsyncSession,
+    *,
+    entity: str,
+    entity_ids: Iterable[int],
+    action: str,
+    at: datetime,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Append the same change for many rows in one multi-row INSERT (claims, cancels)."""
+    written_at = utc_now()
+    rows = [
+        {
+            "entity": entity,
+            "entity_id": entity_id,
+            "action": action,
+            "from_state": from_state,
+            "to_state": to_state,
+            "detail": dict(detail or {}),
+            "at": at,
+            "created_at": written_at,
+        }
+        for entity_id in entity_ids
+    ]
+    # Chunks keep each statement under the drivers' bound-parameter limits
+    # (32766 on SQLite, 32767 on asyncpg) whatever the claim size.
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        await session.exec(insert(AuditEvent).values(rows[start : start + _ROWS_PER_STATEMENT]))

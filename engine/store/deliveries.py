@@ -1,0 +1,253 @@
+"""Delivery state changes: claiming due rows, compare-and-set transitions and
+provider status callbacks.
+
+Every change is a conditional UPDATE (``... WHERE status IN (...)``), so two
+workers, a retried job or a redelivered webhook can race freely: exactly one
+wins and the others see ``False``/an empty claim. Functions never commit; the
+caller's transaction makes the change and its audit row atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from engine.store.audit import record_audit, record_audits
+from engine.store.base import DeliveryStatus, EnrollmentStatus
+from engine.store.models_campaigns import Enrollment
+from engine.store.models_messages import Delivery
+from engine.store.types import utc_now
+
+_CAS_RETRIES = 5
+_PROTECTED_FIELDS = frozenset({"id", "status", "updated_at"})
+_DELIVERY_COLUMNS = frozenset(Delivery.__table__.columns.keys())  # type: ignore[attr-defined]
+
+#: Forward order of a send as providers report it; a callback never moves back.
+_PROGRESS = {
+    DeliveryStatus.QUEUED: 1,
+    DeliveryStatus.SENDING: 2,
+    DeliveryStatus.SENT: 3,
+    DeliveryStatus.DELIVERED: 4,
+    DeliveryStatus.READ: 5,
+}
+#: Provider vocabulary (Twilio, FCM, SMTP adapters) mapped to ours.
+_PROVIDER_STATUSES = {
+    "accepted": DeliveryStatus.QUEUED,
+    "scheduled": DeliveryStatus.QUEUED,
+    "queued": DeliveryStatus.QUEUED,
+    "sending": DeliveryStatus.SENDING,
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.READ,
+    "failed": DeliveryStatus.FAILED,
+    "undelivered": DeliveryStatus.FAILED,
+}
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def claim_due_deliveries(
+    session: AsyncSession, *, now: datetime, limit: int, worker_id: str
+) -> list[Delivery]:
+    """Move up to ``limit`` due ``planned`` rows of active enrolments to ``queued``.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` then ``UPDATE`` those ids, so
+    concurrent ticks take disjoint rows. (Not one ``UPDATE ... WHERE id IN
+    (SELECT ... SKIP LOCKED LIMIT n)``: PostgreSQL may re-run that subquery and
+    update more than ``n`` rows.) SQLite: one ``UPDATE ... WHERE id IN (SELECT
+    ... LIMIT n) RETURNING`` under its single-writer lock; the ``status =
+    'planned'`` re-check makes a claimer that waited skip what the previous one
+    took. Commit promptly: the rows stay locked until then.
+    """
+    if limit <= 0:
+        return []
+    candidates = (
+        select(Delivery.id)
+        .join(Enrollment, col(Enrollment.id) == col(Delivery.enrollment_id))
+        .where(
+            col(Delivery.status) == DeliveryStatus.PLANNED,
+            col(Delivery.due_at) <= now,
+            col(Enrollment.status) == EnrollmentStatus.ACTIVE,
+        )
+        .order_by(col(Delivery.due_at), col(Delivery.id))
+        .limit(limit)
+    )
+    chosen: Any
+    if _is_postgres(session):
+        locked = candidates.with_for_update(skip_locked=True, of=Delivery)
+        chosen = list((await session.exec(locked)).all())
+        if not chosen:
+            return []
+    else:
+        chosen = candidates.scalar_subquery()
+    statement = (
+        update(Delivery)
+        .where(
+            col(Delivery.id).in_(chosen),
+            col(Delivery.status) == DeliveryStatus.PLANNED,
+        )
+        .values(status=DeliveryStatus.QUEUED, claimed_by=worker_id, claimed_at=now, updated_at=now)
+        .returning(Delivery)
+        .execution_options(synchronize_session="fetch", populate_existing=True)
+    )
+    claimed = list((await session.exec(statement)).scalars().all())
+    claimed.sort(key=lambda delivery: (delivery.due_at, delivery.id or 0))
+    await record_audits(
+        session,
+        entity="delivery",
+        entity_ids=[delivery.id for delivery in claimed if delivery.id is not None],
+        action="claim",
+        at=now,
+        from_state=DeliveryStatus.PLANNED,
+        to_state=DeliveryStatus.QUEUED,
+        detail={"worker": worker_id},
+    )
+    return claimed
+
+
+async def transition_delivery(
+    session: AsyncSession,
+    *,
+    delivery_id: int,
+    from_statuses: Collection[str],
+    to_status: str,
+    now: datetime | None = None,
+    **fields: Any,
+) -> bool:
+    """Compare-and-set a delivery's status (plus ``fields``); ``False`` if another actor won.
+
+    The audit row records the exact state left. ``now`` (default: wall clock)
+    stamps ``updated_at`` and the audit row, so simulations keep their clock.
+    """
+    unknown = set(fields) - (_DELIVERY_COLUMNS - _PROTECTED_FIELDS)
+    if unknown:
+        raise TypeError(f"not settable on a delivery: {sorted(unknown)}")
+    return await _compare_and_set(
+        session,
+        delivery_id=delivery_id,
+        allowed_from=frozenset(DeliveryStatus(status) for status in from_statuses),
+        to_status=DeliveryStatus(to_status),
+        now=now or utc_now(),
+        values=fields,
+        action="transition",
+    )
+
+
+async def advance_delivery_status(
+    session: AsyncSession,
+    *,
+    provider_id: str,
+    status: str,
+    error_code: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Apply a provider status callback only if it moves the delivery forward.
+
+    Callbacks arrive in any order and may repeat: "delivered" after "read" or a
+    late "sent" are ignored; failed/undelivered end a send that has not been
+    confirmed delivered. ``False`` when ignored or when no delivery carries
+    ``provider_id`` yet (the send's own commit may still be in flight).
+    """
+    target = _PROVIDER_STATUSES.get(status.strip().lower())
+    if target is None:
+        return False
+    moment = now or utc_now()
+    row = (
+        await session.exec(
+            select(Delivery.id).where(col(Delivery.provider_id) == provider_id).limit(1)
+        )
+    ).first()
+    if row is None:
+        return False
+    if target == DeliveryStatus.FAILED:
+        allowed_from = frozenset(
+            {DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT}
+        )
+    else:
+        allowed_from = frozenset(s for s, rank in _PROGRESS.items() if rank < _PROGRESS[target])
+    values: dict[str, Any] = {}
+    if error_code is not None:
+        values["error_code"] = error_code
+    if target == DeliveryStatus.FAILED and status.strip().lower() != "failed":
+        values["status_reason"] = status.strip().lower()
+    if target in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ):
+        values["sent_at"] = func.coalesce(col(Delivery.sent_at), moment)
+    if target in (DeliveryStatus.DELIVERED, DeliveryStatus.READ, DeliveryStatus.FAILED):
+        values["finished_at"] = func.coalesce(col(Delivery.finished_at), moment)
+    return await _compare_and_set(
+        session,
+        delivery_id=row,
+        allowed_from=allowed_from,
+        to_status=target,
+        now=moment,
+        values=values,
+        action="status_callback",
+        detail={"provider_status": status, "error_code": error_code},
+    )
+
+
+async def find_stale_sending(session: AsyncSession, *, older_than: datetime) -> list[Delivery]:
+    """Deliveries stuck in ``sending`` since before ``older_than`` (crashed worker).
+
+    The caller decides between retrying and failing them: the provider may or
+    may not have accepted the message before the crash.
+    """
+    statement = (
+        select(Delivery)
+        .where(
+            col(Delivery.status) == DeliveryStatus.SENDING,
+            col(Delivery.updated_at) < older_than,
+        )
+        .order_by(col(Delivery.updated_at), col(Delivery.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def _compare_and_set(
+    session: AsyncSession,
+    *,
+    delivery_id: int,
+    allowed_from: frozenset[DeliveryStatus],
+    to_status: DeliveryStatus,
+    now: datetime,
+    values: dict[str, Any],
+    action: str,
+    detail: dict[str, Any] | None = None,
+) -> bool:
+    # Read the current state, then update only if it is still that state: the
+    # audit row then knows exactly which state was left. A concurrent change
+    # makes the UPDATE match nothing, and we look again.
+    for _ in range(_CAS_RETRIES):
+        current = (
+            await session.exec(select(Delivery.status).where(col(Delivery.id) == delivery_id))
+        ).first()
+        if current is None or current not in allowed_from:
+            return False
+        statement = (
+            update(Delivery)
+            .where(col(Delivery.id) == delivery_id, col(Delivery.status) == current)
+            .values(status=to_status, updated_at=now, **values)
+            .returning(col(Delivery.id))
+            .execution_options(synchronize_session="fetch")
+        )
+        if (await session.exec(statement)).first() is None:
+            continue
+        await record_audit(
+            session,
+            entity="delivery",
+            entity_id=delivery_id,
+            action=action,
+            at=now,
+            from_state=current,
+            to_state=to_status,
+            detail={k: v for k, v in (detail or {}).items() if v is not None},
+        )
+        return True
+    return False

@@ -1,0 +1,68 @@
+"""All tables, importable from one place (the Alembic env and tests use it)."""
+
+from __future__ import annotations
+
+from engine.store.models_campaigns import (
+    Attendance,
+    CampaignVersion,
+    Enrollment,
+    EnrollmentBase,
+    EnrollmentCreate,
+    EnrollmentPublic,
+    TrainingSession,
+    TrainingSessionBase,
+    TrainingSessionCreate,
+    TrainingSessionPublic,
+)
+from engine.store.models_messages import (
+    Delivery,
+    DeliveryBase,
+    DeliveryCreate,
+    DeliveryPublic,
+    InboundEvent,
+    Prompt,
+    Reply,
+    ReviewCard,
+)
+from engine.store.models_people import (
+    ApiKey,
+    Learner,
+    LearnerBase,
+    LearnerCreate,
+    LearnerPublic,
+    PushToken,
+    Trainer,
+)
+from engine.store.models_support import Alert, AuditEvent, Ticket, TicketMessage
+
+__all__ = [
+    "Alert",
+    "ApiKey",
+    "Attendance",
+    "AuditEvent",
+    "CampaignVersion",
+    "Delivery",
+    "DeliveryBase",
+    "DeliveryCreate",
+    "DeliveryPublic",
+    "Enrollment",
+    "EnrollmentBase",
+    "EnrollmentCreate",
+    "EnrollmentPublic",
+    "InboundEvent",
+    "Learner",
+    "LearnerBase",
+    "LearnerCreate",
+    "LearnerPublic",
+    "Prompt",
+    "PushToken",
+    "Reply",
+    "ReviewCard",
+    "Ticket",
+    "TicketMessage",
+    "Trainer",
+    "TrainingSession",
+    "TrainingSessionBase",
+    "TrainingSessionCreate",
+    "TrainingSessionPublic",
+]

@@ -1,0 +1,122 @@
+"""Look-ups and small writes used when a learner's message comes in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from engine.store.audit import record_audit
+from engine.store.base import Channel, PromptStatus
+from engine.store.models_messages import Prompt
+from engine.store.models_people import Learner
+
+
+async def open_prompt_for(
+    session: AsyncSession, *, learner_id: int, channel: str, now: datetime
+) -> Prompt | None:
+    """The question a reply on ``channel`` answers: the learner's latest open one.
+
+    Expiry is checked against ``now`` here, not only by a sweeper, so a reply
+    after the deadline never lands on a stale question.
+    """
+    statement = (
+        select(Prompt)
+        .where(
+            col(Prompt.learner_id) == learner_id,
+            col(Prompt.channel) == channel,
+            col(Prompt.status) == PromptStatus.OPEN,
+            col(Prompt.opened_at) <= now,
+            col(Prompt.expires_at) > now,
+        )
+        .order_by(col(Prompt.opened_at).desc(), col(Prompt.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def find_learner_by_phone(session: AsyncSession, *, phone: str) -> Learner | None:
+    """The learner an inbound SMS/WhatsApp comes from (``phone`` in E.164).
+
+    Erased learners never match. If several records share a number (the same
+    person imported twice), the most recently created one wins.
+    """
+    statement = (
+        select(Learner)
+        .where(col(Learner.phone) == phone, col(Learner.erased_at).is_(None))
+        .order_by(col(Learner.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def record_opt_out(
+    session: AsyncSession, *, learner_id: int, channel: str, at: datetime
+) -> bool:
+    """Stop all sends to the learner on ``channel`` (STOP); keeps the first opt-out time.
+
+    Returns whether the learner was opted in before.
+    """
+    column = _opt_out_column(channel)
+    statement = (
+        update(Learner)
+        .where(col(Learner.id) == learner_id, column.is_(None))
+        .values({column: at})
+        .returning(col(Learner.id))
+        .execution_options(synchronize_session="fetch")
+    )
+    changed = (await session.exec(statement)).first() is not None
+    if changed:
+        await record_audit(
+            session,
+            entity="learner",
+            entity_id=learner_id,
+            action="opt_out",
+            at=at,
+            from_state="subscribed",
+            to_state="opted_out",
+            detail={"channel": channel},
+        )
+    return changed
+
+
+async def record_opt_in(
+    session: AsyncSession, *, learner_id: int, channel: str, at: datetime
+) -> bool:
+    """Resume sends on ``channel`` (START): the learner's own request is consent.
+
+    Returns whether the learner was opted out before.
+    """
+    column = _opt_out_column(channel)
+    consent = f"consent_{Channel(channel).value}"
+    statement = (
+        update(Learner)
+        .where(col(Learner.id) == learner_id, column.is_not(None))
+        .values({column: None, consent: True})
+        .returning(col(Learner.id))
+        .execution_options(synchronize_session="fetch")
+    )
+    changed = (await session.exec(statement)).first() is not None
+    if changed:
+        await record_audit(
+            session,
+            entity="learner",
+            entity_id=learner_id,
+            action="opt_in",
+            at=at,
+            from_state="opted_out",
+            to_state="subscribed",
+            detail={"channel": channel},
+        )
+    return changed
+
+
+def _opt_out_column(channel: str) -> Any:
+    try:
+        name = f"opted_out_{Channel(channel).value}_at"
+    except ValueError:
+        raise ValueError(f"unknown channel {channel!r}") from None
+    return Learner.__table__.c[name]  # type: ignore[attr-defined]

@@ -1,0 +1,113 @@
+"""Claiming due deliveries: only due rows of active enrolments, and never the
+same row twice, however many workers claim at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+from conftest import T0, Seed
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from engine.store import AuditEvent, Delivery, claim_due_deliveries, create_engine, session_factory
+
+
+async def test_claims_only_due_planned_rows_of_active_enrollments(
+    session: AsyncSession, seed: Seed
+) -> None:
+    active = await seed.enrollment()
+    paused = await seed.enrollment(status="paused")
+    due_early = await seed.delivery(enrollment=active, due_at=T0 - timedelta(hours=2))
+    due_now = await seed.delivery(enrollment=active, due_at=T0)
+    await seed.delivery(enrollment=active, due_at=T0 + timedelta(seconds=1))  # not yet due
+    await seed.delivery(enrollment=active, due_at=T0, status="sent")  # already handled
+    await seed.delivery(enrollment=paused, due_at=T0)  # enrolment paused
+
+    claimed = await claim_due_deliveries(session, now=T0, limit=10, worker_id="w1")
+    await session.commit()
+
+    assert [d.id for d in claimed] == [due_early.id, due_now.id]  # oldest first
+    assert {d.status for d in claimed} == {"queued"}
+    assert {d.claimed_by for d in claimed} == {"w1"}
+    assert {d.claimed_at for d in claimed} == {T0}
+    audits = (await session.exec(select(AuditEvent).order_by(col(AuditEvent.entity_id)))).all()
+    assert [(a.entity_id, a.from_state, a.to_state) for a in audits] == [
+        (due_early.id, "planned", "queued"),
+        (due_now.id, "planned", "queued"),
+    ]
+    assert await claim_due_deliveries(session, now=T0, limit=10, worker_id="w2") == []
+
+
+async def test_limit_takes_the_most_overdue_first(session: AsyncSession, seed: Seed) -> None:
+    enrollment = await seed.enrollment()
+    await seed.many_deliveries(enrollment=enrollment, count=5, due_at=T0)  # T0, T0-1s ... T0-4s
+    claimed = await claim_due_deliveries(session, now=T0, limit=2, worker_id="w")
+    assert [d.occurrence for d in claimed] == [4, 3]
+    assert await claim_due_deliveries(session, now=T0, limit=0, worker_id="w") == []
+
+
+async def test_claimed_objects_already_in_the_session_are_refreshed(
+    session: AsyncSession, seed: Seed
+) -> None:
+    enrollment = await seed.enrollment()
+    delivery = await seed.delivery(enrollment=enrollment)
+    loaded = await session.get(Delivery, delivery.id)
+    assert loaded is not None and loaded.status == "planned"
+    await claim_due_deliveries(session, now=T0, limit=1, worker_id="w")
+    assert loaded.status == "queued"
+
+
+async def _claim_until_empty(url: str, worker: str, batch: int) -> list[int]:
+    """One worker process: its own engine, claiming batches until nothing is left."""
+    engine = create_engine(url)
+    maker = session_factory(engine)
+    ids: list[int] = []
+    try:
+        while True:
+            async with maker() as session:
+                claimed = await claim_due_deliveries(session, now=T0, limit=batch, worker_id=worker)
+                await session.commit()
+            if not claimed:
+                return ids
+            ids.extend(d.id for d in claimed if d.id is not None)
+            await asyncio.sleep(0)
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_claimers_never_get_the_same_row(
+    store_url: str, seed: Seed, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    enrollment = await seed.enrollment()
+    await seed.many_deliveries(enrollment=enrollment, count=2000, due_at=T0)
+
+    results = await asyncio.gather(
+        *(_claim_until_empty(store_url, f"worker-{n}", batch=37) for n in range(4))
+    )
+
+    all_ids = [i for ids in results for i in ids]
+    assert len(all_ids) == 2000
+    assert len(set(all_ids)) == 2000, "a delivery was claimed twice"
+    async with session_maker() as session:
+        rows = (await session.exec(select(Delivery.status, Delivery.claimed_by))).all()
+        audit_count = (await session.exec(select(func.count()).select_from(AuditEvent))).one()
+    assert Counter(status for status, _ in rows) == {"queued": 2000}
+    by_worker = Counter(worker for _, worker in rows)
+    assert len(by_worker) > 1, "the claimers did not actually overlap"
+    for n, ids in enumerate(results):
+        assert by_worker[f"worker-{n}"] == len(ids)
+    assert audit_count == 2000
+
+
+async def test_one_large_claim_is_audited_row_by_row(session: AsyncSession, seed: Seed) -> None:
+    enrollment = await seed.enrollment()
+    await seed.many_deliveries(enrollment=enrollment, count=1500, due_at=T0)
+    claimed = await claim_due_deliveries(session, now=T0, limit=5000, worker_id="w")
+    await session.commit()
+    assert len(claimed) == 1500
+    audits = (await session.exec(select(func.count()).select_from(AuditEvent))).one()
+    assert audits == 1500
