@@ -1,0 +1,151 @@
+"""What routes depend on: the app's state, database sessions, and the two kinds of callers.
+
+Integrations authenticate with an API key (``X-Api-Key``; only its sha256 is
+stored); the learner app with a signed bearer token carrying the learner id.
+Both are checked here so that routes only declare ``CurrentApiKey`` or
+``CurrentLearner``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from arq.connections import ArqRedis
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from engine.links import InvalidToken, sign, verify
+from engine.services.runtime import Runtime
+from engine.settings import Settings
+from engine.store.models import ApiKey, Learner
+from webhooks.queue import Enqueue, discard
+
+APP_TOKEN_PURPOSE = "app"
+APP_TOKEN_VALIDITY = timedelta(days=180)
+
+
+@dataclass
+class AppState:
+    """Per-app handles; filled by ``create_app`` and completed by the lifespan."""
+
+    settings: Settings
+    runtime: Runtime | None = None
+    enqueue: Enqueue = discard
+    redis: ArqRedis | None = None
+    campaign_names: frozenset[str] | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.ancrage
+    return state
+
+
+def runtime_of(request: Request) -> Runtime:
+    """The runtime, or 503 while the app is still starting (never an AttributeError)."""
+    rt = app_state(request).runtime
+    if rt is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "starting up")
+    return rt
+
+
+def settings_of(request: Request) -> Settings:
+    return app_state(request).settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; uncommitted work is rolled back when it ends."""
+    async with runtime_of(request).sessions() as session:
+        yield session
+
+
+#: Primary keys are 32-bit integers on PostgreSQL: larger ids are a 422, not a 500.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+StateDep = Annotated[AppState, Depends(app_state)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+SettingsDep = Annotated[Settings, Depends(settings_of)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+# --- integrations: API keys ---------------------------------------------------
+
+_api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False,
+                               description="Integration key issued by `create_api_key`.")
+
+
+def hash_api_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+async def create_api_key(session: AsyncSession, name: str, trainer_id: int | None = None) -> str:
+    """A new integration key; returns the plaintext (shown once), stores only its hash.
+
+    A key bound to a trainer sees and creates only that trainer's sessions.
+    The caller commits.
+    """
+    plaintext = "anc_" + secrets.token_urlsafe(32)
+    session.add(ApiKey(name=name, key_hash=hash_api_key(plaintext), trainer_id=trainer_id))
+    await session.flush()
+    return plaintext
+
+
+async def current_api_key(
+    session: SessionDep, key: Annotated[str | None, Depends(_api_key_header)]
+) -> ApiKey:
+    if not key:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-Api-Key header")
+    row = (await session.exec(select(ApiKey).where(
+        col(ApiKey.key_hash) == hash_api_key(key), col(ApiKey.revoked_at).is_(None)))).first()
+    if row is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
+    return row
+
+
+CurrentApiKey = Annotated[ApiKey, Depends(current_api_key)]
+
+# --- the learner app: signed bearer tokens --------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="Learner token from `issue_app_token`.")
+
+
+def issue_app_token(settings: Settings, learner_id: int, now: datetime,
+                    validity: timedelta = APP_TOKEN_VALIDITY) -> str:
+    """The bearer token the learner app stores after sign-in (signed, expiring)."""
+    return sign(settings.secret_key, purpose=APP_TOKEN_PURPOSE, data={"l": learner_id},
+                expires_at=now + validity)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail,
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_learner(
+    rt: RuntimeDep, session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Learner:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("missing bearer token")
+    try:
+        data = verify(rt.settings.secret_key, credentials.credentials, purpose=APP_TOKEN_PURPOSE,
+                      now=rt.now())
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc)) from None
+    learner_id = data.get("l")
+    if not isinstance(learner_id, int) or isinstance(learner_id, bool):
+        raise _unauthorized("malformed token")
+    learner = await session.get(Learner, learner_id)
+    if learner is None or learner.erased_at is not None:
+        raise _unauthorized("unknown learner")
+    return learner
+
+
+CurrentLearner = Annotated[Learner, Depends(current_learner)]

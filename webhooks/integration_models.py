@@ -1,0 +1,171 @@
+"""What the LMS/TMS integration API accepts and returns, and per-row attendee checks.
+
+Attendee rows are checked one by one so that every bad row is reported with
+its number, like the CSV import (``engine.services.attendees``): nothing is
+written unless all rows are good.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from engine.services.attendees import PhoneError, normalise_phone
+from engine.store.models import LearnerCreate
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL character not allowed")
+    return value
+
+
+#: Text that a database column can hold (PostgreSQL refuses NUL characters).
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{name}'") from None
+
+
+class SessionIn(BaseModel):
+    """A training session as the LMS knows it; ``external_id`` makes the call idempotent."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    external_id: Text = Field(min_length=1, max_length=128)
+    title: Text = Field(min_length=1, max_length=300)
+    starts_at: datetime = Field(description="Naive values are read in `timezone`.")
+    ends_at: datetime
+    timezone: Text = Field(default="Europe/Paris", max_length=64)
+    location: Text | None = Field(default=None, max_length=300)
+    trainer_email: Text | None = Field(default=None, max_length=320)
+    campaigns: list[Text] = Field(default_factory=list, max_length=20)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        _zone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _aware_and_ordered(self) -> SessionIn:
+        zone = _zone(self.timezone)
+        if self.starts_at.tzinfo is None:
+            self.starts_at = self.starts_at.replace(tzinfo=zone)
+        if self.ends_at.tzinfo is None:
+            self.ends_at = self.ends_at.replace(tzinfo=zone)
+        if self.ends_at < self.starts_at:
+            raise ValueError("ends_at is before starts_at")
+        return self
+
+
+class SessionOut(BaseModel):
+    id: int
+    external_id: str | None
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    location: str | None
+    trainer_id: int | None
+    campaigns: list[str]
+    ended_processed_at: datetime | None
+    attendees: int
+    enrollments: int
+    created: bool = False
+
+
+class AttendeeIn(BaseModel):
+    """One attendee row; formats are checked per row (see :func:`check_rows`)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    external_id: Text | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    phone: Text | None = None
+    email: Text | None = None
+    locale: Text | None = None
+    timezone: Text | None = None
+    manager_name: Text | None = None
+    manager_email: Text | None = None
+    manager_phone: Text | None = None
+
+
+class RowError(BaseModel):
+    row: int = Field(description="1-based position in the submitted list")
+    field: str | None = None
+    message: str
+
+
+class AttendeeResult(BaseModel):
+    row: int
+    learner_id: int
+    created: bool
+
+
+class AttendeesOut(BaseModel):
+    session_id: int
+    attendees: list[AttendeeResult]
+    total_attendees: int
+
+
+def check_rows(rows: list[AttendeeIn], *, region: str, default_timezone: str
+               ) -> tuple[list[LearnerCreate], list[RowError]]:
+    """Validated learners, or every problem found (row numbers start at 1)."""
+    learners: list[LearnerCreate] = []
+    errors: list[RowError] = []
+    seen_phones: dict[str, int] = {}
+    for number, row in enumerate(rows, start=1):
+        found: list[RowError] = []
+        values: dict[str, Any] = {k: v for k, v in row.model_dump().items() if v not in (None, "")}
+        for name in ("first_name", "last_name"):
+            if name not in values:
+                found.append(RowError(row=number, field=name, message=f"{name} is required"))
+        for name in ("phone", "manager_phone"):
+            if name in values:
+                try:
+                    values[name] = normalise_phone(values[name], region=region)
+                except PhoneError as exc:
+                    found.append(RowError(row=number, field=name, message=str(exc)))
+        phone = values.get("phone")
+        if phone and phone in seen_phones and not any(e.field == "phone" for e in found):
+            found.append(RowError(row=number, field="phone",
+                                  message=f"phone {phone} already on row {seen_phones[phone]}"))
+        if "phone" not in values and "email" not in values:
+            found.append(RowError(row=number, field=None,
+                                  message="no phone and no email: this learner cannot be reached"))
+        for name in ("email", "manager_email"):
+            if name in values and "@" not in values[name]:
+                found.append(RowError(row=number, field=name,
+                                      message=f"'{values[name]}' is not an email address"))
+        values.setdefault("timezone", default_timezone)
+        try:
+            _zone(values["timezone"])
+        except ValueError as exc:
+            found.append(RowError(row=number, field="timezone", message=str(exc)))
+        if not found:
+            try:
+                learners.append(LearnerCreate.model_validate(values))
+            except ValidationError as exc:
+                found.extend(RowError(row=number, field=".".join(map(str, e["loc"])) or None,
+                                      message=e["msg"]) for e in exc.errors())
+        if phone and not found:
+            seen_phones[phone] = number
+        errors.extend(found)
+    return learners, errors
