@@ -7,7 +7,7 @@ written unless all rows are good.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -69,6 +69,8 @@ class SessionIn(BaseModel):
             self.starts_at = self.starts_at.replace(tzinfo=zone)
         if self.ends_at.tzinfo is None:
             self.ends_at = self.ends_at.replace(tzinfo=zone)
+        self.starts_at = self.starts_at.astimezone(UTC)
+        self.ends_at = self.ends_at.astimezone(UTC)
         if self.ends_at < self.starts_at:
             raise ValueError("ends_at is before starts_at")
         return self
