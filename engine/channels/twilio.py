@@ -13,6 +13,7 @@ import base64
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import aiohttp
@@ -163,6 +164,25 @@ class TwilioChannel(ChannelBase):
             return transient(f"network error: {type(exc).__name__}", code="network")
         finally:
             _retry_after.reset(token)
+
+    async def find_sent(self, *, to: str, body: str, since: datetime) -> str | None:
+        """The sid of a message already sent to `to` with this body since `since`, if any.
+
+        Twilio's Messages API has no idempotency key. A worker that died between
+        the API call and saving its answer leaves a delivery whose fate is
+        unknown; asking Twilio's message log (To filter, DateSent after the
+        claim) settles it without ever sending twice. Raises on network errors
+        so the caller retries later instead of guessing.
+        """
+        address = _whatsapp(to) if self.name == "whatsapp" else to
+        async with asyncio.timeout(self._config.timeout):
+            found = await self._twilio().messages.list_async(
+                to=address, date_sent_after=since - timedelta(minutes=5), limit=50
+            )
+        for instance in found:
+            if instance.body == body and (instance.to or "") == address:
+                return str(instance.sid)
+        return None
 
     async def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
         """Concurrent sends, bounded by `concurrency` to respect Twilio's rate limits."""

@@ -135,6 +135,13 @@ class FakeTwilio:
             return denied
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
         messages = list(reversed(self.messages))
+        # Twilio's list filters: To, From and DateSent> (what find_sent uses).
+        wanted_to, wanted_from = request.query_params.get("To"), request.query_params.get("From")
+        messages = [
+            m for m in messages
+            if (wanted_to is None or m["to"] == wanted_to)
+            and (wanted_from is None or m["from"] == wanted_from)
+        ]
         return JSONResponse(
             {
                 "messages": messages,

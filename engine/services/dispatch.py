@@ -40,7 +40,7 @@ from engine.services.context import recipient_for
 from engine.services.reach import choose_channel, unreachable_reason
 from engine.services.runtime import Runtime
 from engine.store.audit import record_audits
-from engine.store.base import DeliveryStatus, EnrollmentStatus, PromptStatus
+from engine.store.base import DeliveryOrigin, DeliveryStatus, EnrollmentStatus, PromptStatus
 from engine.store.models import Alert, Delivery, Enrollment, Learner, Prompt, PushToken, ReviewCard
 from engine.core.spaced import ReviewState
 
@@ -157,8 +157,9 @@ async def _check(session: AsyncSession, rt: Runtime, delivery: Delivery, enrollm
         if policy == "skip" or (policy == "expire" and now - delivery.due_at > expire_after):
             status = DeliveryStatus.SKIPPED if policy == "skip" else DeliveryStatus.EXPIRED
             await _set(session, delivery, status, now=now, finished_at=now, status_reason=f"overdue ({policy})")
-            return status
-    if delivery.recipient != "trainer" and not is_open(now, window, zone):
+            return str(status)
+    conversational = delivery.origin in (DeliveryOrigin.FEEDBACK, DeliveryOrigin.SYSTEM)
+    if delivery.recipient != "trainer" and not conversational and not is_open(now, window, zone):
         later = next_open(now, window, zone)
         await _set(session, delivery, DeliveryStatus.PLANNED, now=now, due_at=later,
                    status_reason="outside the send window: moved to the next window")
@@ -172,10 +173,21 @@ async def _check(session: AsyncSession, rt: Runtime, delivery: Delivery, enrollm
             await _set(session, delivery, DeliveryStatus.PLANNED, now=now, due_at=later,
                        status_reason="learner is answering another question: asked later")
             return "deferred"
+    return None
+
+
+async def _choose_and_compose(session: AsyncSession, rt: Runtime, delivery: Delivery, enrollment: Enrollment,
+                              learner: Learner, push_token: str | None,
+                              now: datetime) -> tuple[str, Outgoing | None]:
+    """Picks the first reachable channel not yet tried, composes, opens the prompt, marks sending."""
+    pinned = await load_pinned(session, enrollment.campaign_version_id)
+    campaign = pinned.campaign
+    step = campaign.step(delivery.step_id)
     tried = list((delivery.rendered or {}).get("tried", []))
     preferences = delivery.channels or (campaign.channels_for(step) if step else campaign.defaults.channels)
     choice = choose_channel(preferences, learner=learner, recipient=delivery.recipient,
-                            push_token=push_token, tried=tried)
+                            push_token=push_token, tried=tried,
+                            confirmation=delivery.origin == DeliveryOrigin.SYSTEM)
     if choice is None:
         reason = unreachable_reason(preferences, learner=learner, recipient=delivery.recipient, tried=tried)
         status = DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED

@@ -1,0 +1,92 @@
+"""arq worker: the cron tick, the batch send job and the inbound-processing job.
+
+Jobs are thin: build the runtime once per process (startup), then call the
+services. Job ids are deterministic (see :func:`engine.services.scheduler.batch_job_id`)
+so the same batch is never queued twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+
+from engine.services.bootstrap import build_runtime, close_runtime
+from engine.services.catalog import Catalog
+from engine.services.dispatch import send_batch
+from engine.services.scheduler import tick
+from engine.settings import Settings
+
+log = logging.getLogger("ancrage.worker")
+
+Ctx = dict[str, Any]
+
+
+def queue_name(settings: Settings) -> str:
+    return f"{settings.redis_prefix}:queue"
+
+
+def job_id(settings: Settings, key: str) -> str:
+    """arq keeps job keys in one global namespace: our prefix keeps deployments apart."""
+    return f"{settings.redis_prefix}:{key}"
+
+
+async def startup(ctx: Ctx) -> None:
+    settings: Settings = ctx.get("settings") or Settings()
+    rt = await build_runtime(settings, redis=ctx["redis"])
+    ctx["rt"] = rt
+    ctx["catalog"] = Catalog.load(settings.campaigns_dir, settings.content_dir)
+
+    async def enqueue(key: str, ids: list[int]) -> bool:
+        job = await ctx["redis"].enqueue_job("send_batch_job", ids, _job_id=job_id(settings, key),
+                                             _queue_name=queue_name(settings))
+        return job is not None
+
+    ctx["enqueue"] = enqueue
+
+
+async def shutdown(ctx: Ctx) -> None:
+    if "rt" in ctx:
+        await close_runtime(ctx["rt"])
+
+
+async def tick_job(ctx: Ctx) -> dict[str, int]:
+    report = await tick(ctx["rt"], catalog=ctx["catalog"], enqueue=ctx["enqueue"])
+    return {k: v for k, v in vars(report).items() if v}
+
+
+async def send_batch_job(ctx: Ctx, delivery_ids: list[int]) -> dict[str, int]:
+    return await send_batch(ctx["rt"], delivery_ids)
+
+
+async def process_inbound_job(ctx: Ctx, event_id: int) -> str:
+    from engine.services.inbound import process_inbound
+
+    return await process_inbound(ctx["rt"], event_id)
+
+
+def worker_settings(settings: Settings, redis_url: str, *, tick_every: float = 1.0,
+                    burst: bool = False) -> dict[str, Any]:
+    """Keyword arguments for ``arq.Worker`` (the CLI and tests build workers from them)."""
+    seconds = set(range(0, 60, max(1, int(tick_every))))
+    functions: list[Callable[..., Awaitable[Any]]] = [send_batch_job, process_inbound_job]
+    return {
+        "functions": functions,
+        "cron_jobs": [cron(tick_job, second=seconds, run_at_startup=True, unique=True,
+                           job_id=job_id(settings, "tick"))],
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": RedisSettings.from_dsn(redis_url),
+        "queue_name": queue_name(settings),
+        "ctx": {"settings": settings},
+        "max_jobs": int(os.environ.get("ANCRAGE_MAX_JOBS", "20")),
+        "job_timeout": 300,
+        "keep_result": 60,
+        "poll_delay": 0.05,
+        "burst": burst,
+        "handle_signals": not burst,
+    }
