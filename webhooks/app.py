@@ -48,6 +48,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
         try:
             yield
         finally:
+            if state.writer is not None:
+                await state.writer.aclose()
+                state.writer = None
             if state.redis is not None:
                 await state.redis.aclose()
                 state.redis = None

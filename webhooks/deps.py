@@ -25,6 +25,7 @@ from engine.links import InvalidToken, sign, verify
 from engine.services.runtime import Runtime
 from engine.settings import Settings
 from engine.store.models import ApiKey, Learner
+from webhooks.inbound_writer import InboundWriter
 from webhooks.queue import Enqueue, discard
 
 APP_TOKEN_PURPOSE = "app"
@@ -40,24 +41,45 @@ class AppState:
     enqueue: Enqueue = discard
     redis: ArqRedis | None = None
     campaign_names: frozenset[str] | None = None
+    writer: InboundWriter | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 
-def app_state(request: Request) -> AppState:
+# Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` ones in a
+# thread pool, a thread hop per dependency per request.
+
+
+async def app_state(request: Request) -> AppState:
+    return state_of(request)
+
+
+def state_of(request: Request) -> AppState:
     state: AppState = request.app.state.ancrage
     return state
 
 
+async def runtime_dep(request: Request) -> Runtime:
+    return runtime_of(request)
+
+
 def runtime_of(request: Request) -> Runtime:
     """The runtime, or 503 while the app is still starting (never an AttributeError)."""
-    rt = app_state(request).runtime
+    rt = state_of(request).runtime
     if rt is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "starting up")
     return rt
 
 
-def settings_of(request: Request) -> Settings:
-    return app_state(request).settings
+def inbound_writer(request: Request) -> InboundWriter:
+    """The app's group-commit writer for raw inbound events (one per database engine)."""
+    state, rt = state_of(request), runtime_of(request)
+    if state.writer is None:
+        state.writer = InboundWriter(rt.engine)
+    return state.writer
+
+
+async def settings_of(request: Request) -> Settings:
+    return state_of(request).settings
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -71,7 +93,7 @@ MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 StateDep = Annotated[AppState, Depends(app_state)]
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dep)]
 SettingsDep = Annotated[Settings, Depends(settings_of)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 

@@ -12,9 +12,13 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 
 from engine.settings import Settings
 from engine.worker import job_id, queue_name
+from webhooks.batching import Batcher
 
 log = logging.getLogger("ancrage.webhooks")
 
@@ -32,16 +36,41 @@ def job_key(function: str, argument: int) -> str:
     return f"{function}:{argument}"
 
 
+#: arq's ``enqueue_job`` (skip if the job or its result exists; store the job; add
+#: it to the queue) as one atomic script, so a batch of jobs is one pipelined round trip.
+_ENQUEUE_SCRIPT = """
+if redis.call('exists', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('psetex', KEYS[1], ARGV[2], ARGV[1])
+redis.call('zadd', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+
+
 def arq_enqueue(pool: ArqRedis, settings: Settings) -> Enqueue:
-    """An :data:`Enqueue` that puts the job on the engine's arq queue."""
+    """An :data:`Enqueue` onto the engine's arq queue, as arq itself would store the job.
+
+    Concurrent calls are gathered (:class:`~webhooks.batching.Batcher`) into one
+    pipeline of scripts: one Redis round trip per batch, not three per job.
+    """
+    queue = queue_name(settings)
+
+    async def flush(jobs: list[tuple[str, int]]) -> list[bool]:
+        now_ms = timestamp_ms()
+        async with pool.pipeline(transaction=False) as pipe:
+            for function, argument in jobs:
+                identifier = job_id(settings, job_key(function, argument))
+                payload = serialize_job(function, (argument,), {}, None, now_ms,
+                                        serializer=pool.job_serializer)
+                pipe.eval(_ENQUEUE_SCRIPT, 3, job_key_prefix + identifier,
+                          result_key_prefix + identifier, queue,
+                          payload, pool.expires_extra_ms, now_ms, identifier)
+            results = await pipe.execute()
+        return [bool(result) for result in results]
+
+    batcher: Batcher[tuple[str, int], bool] = Batcher(flush)
 
     async def enqueue(function: str, argument: int) -> None:
-        await pool.enqueue_job(
-            function,
-            argument,
-            _job_id=job_id(settings, job_key(function, argument)),
-            _queue_name=queue_name(settings),
-        )
+        await batcher.submit((function, argument))
 
     return enqueue
 

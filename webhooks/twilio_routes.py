@@ -25,11 +25,10 @@ from engine.channels.twilio import (
 )
 from engine.settings import Settings
 from engine.store.deliveries import advance_delivery_status
-from webhooks.deps import RuntimeDep, StateDep
+from webhooks.deps import inbound_writer, runtime_of, state_of
 from webhooks.intake import (
     MAX_ADDRESS,
     MAX_PROVIDER_ID,
-    insert_inbound,
     parse_form,
     read_body,
 )
@@ -66,8 +65,12 @@ async def signed_form(request: Request, settings: Settings) -> dict[str, str]:
 
 @router.post("/sms", response_class=Response, responses={
     200: {"content": {"text/xml": {}}, "description": "empty TwiML"}, **_FORBIDDEN})
-async def inbound_message(request: Request, state: StateDep, rt: RuntimeDep) -> Response:
-    """An SMS or WhatsApp message from a learner (or anyone: unknown senders are stored too)."""
+async def inbound_message(request: Request) -> Response:
+    """An SMS or WhatsApp message from a learner (or anyone: unknown senders are stored too).
+
+    The hot path: no dependency injection, the request carries all it needs.
+    """
+    state, rt, writer = state_of(request), runtime_of(request), inbound_writer(request)
     form = await signed_form(request, state.settings)
     missing = [name for name in _REQUIRED_INBOUND if name not in form]
     if missing:
@@ -84,8 +87,8 @@ async def inbound_message(request: Request, state: StateDep, rt: RuntimeDep) -> 
     idempotency = request.headers.get(IDEMPOTENCY_HEADER)
     if idempotency:
         raw["_idempotency_token"] = idempotency[:256]
-    event_id = await insert_inbound(
-        rt.engine, provider=message.provider, provider_id=message.provider_id,
+    event_id = await writer.insert(
+        provider=message.provider, provider_id=message.provider_id,
         channel=message.channel, sender=message.sender, recipient=message.recipient or None,
         body=message.body, raw=raw, received_at=rt.now())
     if event_id is not None:
@@ -94,7 +97,7 @@ async def inbound_message(request: Request, state: StateDep, rt: RuntimeDep) -> 
 
 
 @router.post("/status", status_code=204, response_class=Response, responses=_FORBIDDEN)
-async def status_callback(request: Request, state: StateDep, rt: RuntimeDep) -> Response:
+async def status_callback(request: Request) -> Response:
     """A delivery status callback, applied at once.
 
     Applied in the route rather than stored and queued: it is one guarded
@@ -104,6 +107,7 @@ async def status_callback(request: Request, state: StateDep, rt: RuntimeDep) -> 
     An unknown MessageSid (our own send not committed yet) is acknowledged and
     ignored; the later callbacks carry the final state.
     """
+    state, rt = state_of(request), runtime_of(request)
     form = await signed_form(request, state.settings)
     try:
         update = parse_status(form, request.query_params.get("d"))

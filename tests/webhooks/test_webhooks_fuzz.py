@@ -77,7 +77,7 @@ async def test_arbitrary_bytes_are_rejected_cleanly(client: httpx.AsyncClient, b
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner,
                                                                max_size=3), max_leaves=8)
 attendee = st.fixed_dictionaries({}, optional={
