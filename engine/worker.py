@@ -46,7 +46,14 @@ async def startup(ctx: Ctx) -> None:
                                              _queue_name=queue_name(settings))
         return job is not None
 
+    async def enqueue_inbound(event_id: int) -> bool:
+        job = await ctx["redis"].enqueue_job("process_inbound_job", event_id,
+                                             _job_id=job_id(settings, f"inbound:{event_id}"),
+                                             _queue_name=queue_name(settings))
+        return job is not None
+
     ctx["enqueue"] = enqueue
+    ctx["enqueue_inbound"] = enqueue_inbound
 
 
 async def shutdown(ctx: Ctx) -> None:
@@ -55,8 +62,15 @@ async def shutdown(ctx: Ctx) -> None:
 
 
 async def tick_job(ctx: Ctx) -> dict[str, int]:
-    report = await tick(ctx["rt"], catalog=ctx["catalog"], enqueue=ctx["enqueue"])
-    return {k: v for k, v in vars(report).items() if v}
+    from engine.services.inbound import sweep_unprocessed
+
+    rt = ctx["rt"]
+    report = await tick(rt, catalog=ctx["catalog"], enqueue=ctx["enqueue"])
+    swept = await sweep_unprocessed(rt, now=rt.now(), enqueue=ctx["enqueue_inbound"])
+    figures = {k: v for k, v in vars(report).items() if v}
+    if swept:
+        figures["inbound_swept"] = swept
+    return figures
 
 
 async def send_batch_job(ctx: Ctx, delivery_ids: list[int]) -> dict[str, int]:
@@ -64,9 +78,14 @@ async def send_batch_job(ctx: Ctx, delivery_ids: list[int]) -> dict[str, int]:
 
 
 async def process_inbound_job(ctx: Ctx, event_id: int) -> str:
+    """Processes one reply, then claims what it made due (feedback) without waiting for the tick."""
     from engine.services.inbound import process_inbound
+    from engine.services.scheduler import claim_batches
 
-    return await process_inbound(ctx["rt"], event_id)
+    rt = ctx["rt"]
+    outcome = await process_inbound(rt, event_id)
+    await claim_batches(rt, now=rt.now(), enqueue=ctx["enqueue"], max_batches=1)
+    return outcome
 
 
 def worker_settings(settings: Settings, redis_url: str, *, tick_every: float = 1.0,
