@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
 from fastapi.responses import JSONResponse
@@ -36,7 +36,7 @@ from webhooks.roster import add_attendees, describe_session, upsert_session
 router = APIRouter(prefix="/api/v1", tags=["integration"])
 
 MAX_ATTENDEES = 1000
-_NOT_FOUND = {404: {"description": "unknown, or not visible with this key"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown, or not visible with this key"}}
 
 
 @lru_cache(maxsize=4)

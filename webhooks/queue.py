@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import job_key_prefix, result_key_prefix
@@ -61,9 +62,10 @@ def arq_enqueue(pool: ArqRedis, settings: Settings) -> Enqueue:
                 identifier = job_id(settings, job_key(function, argument))
                 payload = serialize_job(function, (argument,), {}, None, now_ms,
                                         serializer=pool.job_serializer)
-                pipe.eval(_ENQUEUE_SCRIPT, 3, job_key_prefix + identifier,
-                          result_key_prefix + identifier, queue,
-                          payload, pool.expires_extra_ms, now_ms, identifier)
+                keys_and_args: list[Any] = [job_key_prefix + identifier,
+                                            result_key_prefix + identifier, queue, payload,
+                                            pool.expires_extra_ms, now_ms, identifier]
+                pipe.eval(_ENQUEUE_SCRIPT, 3, *keys_and_args)
             results = await pipe.execute()
         return [bool(result) for result in results]
 
@@ -104,4 +106,5 @@ async def open_pool(redis_url: str) -> ArqRedis:
     except Exception as exc:  # start anyway, readyz reports it
         log.warning("Redis unavailable at start-up (%s); enqueueing will retry lazily",
                     type(exc).__name__)
-        return ArqRedis.from_url(redis_url, socket_connect_timeout=1)
+        lazy: ArqRedis = ArqRedis.from_url(redis_url, socket_connect_timeout=1)
+        return lazy

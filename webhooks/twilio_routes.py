@@ -15,6 +15,8 @@ knows; the token is kept in ``raw`` for audit only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from engine.channels.twilio import (
@@ -39,7 +41,7 @@ router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
 EMPTY_TWIML = messaging_response()
 IDEMPOTENCY_HEADER = "i-twilio-idempotency-token"
 _REQUIRED_INBOUND = ("From", "Body", "MessageSid")
-_FORBIDDEN = {403: {"description": "missing or invalid X-Twilio-Signature"}}
+_FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"description": "missing or invalid X-Twilio-Signature"}}
 
 
 def public_url_of(request: Request, settings: Settings) -> str:

@@ -1,0 +1,70 @@
+"""The sandbox "phone": see what a learner received, and answer as them (demo and trial runs).
+
+Mounted only when every channel is the sandbox (nothing real is ever sent), so
+it cannot expose a production learner's messages. Answers take the normal
+path: stored as a raw inbound event, then processed by the worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlmodel import col, select
+
+from engine.store.inbound import store_inbound_event
+from engine.store.models import Alert, Delivery, InboundEvent, Learner
+from webhooks.deps import RuntimeDep, SessionDep, StateDep
+from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
+
+router = APIRouter(prefix="/sandbox", include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+@router.get("", response_class=HTMLResponse)
+async def overview(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    """Every learner of the sandbox with their last message and the trainer alerts."""
+    learners = (await session.exec(select(Learner).order_by(col(Learner.id)))).all()
+    alerts = (await session.exec(select(Alert).order_by(col(Alert.created_at).desc()).limit(30))).all()
+    names = {learner.id: f"{learner.first_name} {learner.last_name}" for learner in learners}
+    return templates.TemplateResponse(request, "sandbox_overview.html", {
+        "learners": learners, "alerts": alerts, "names": names, "now": rt.now()})
+
+
+@router.get("/phone/{learner_id}", response_class=HTMLResponse)
+async def phone(request: Request, learner_id: int, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    """The learner's conversation, oldest first, as their phone would show it."""
+    learner = await session.get(Learner, learner_id)
+    if learner is None:
+        raise HTTPException(404, "no such learner")
+    sent = (await session.exec(select(Delivery).where(
+        Delivery.learner_id == learner_id, col(Delivery.sent_at).is_not(None),
+        Delivery.recipient == "learner"))).all()
+    received = (await session.exec(select(InboundEvent).where(InboundEvent.learner_id == learner_id))).all()
+    bubbles: list[dict[str, Any]] = [
+        {"at": d.sent_at, "mine": False, "text": (d.rendered or {}).get("body", ""), "meta": f"{d.step_id} · {d.channel}"}
+        for d in sent]
+    bubbles += [{"at": e.received_at, "mine": True, "text": e.body, "meta": e.status} for e in received]
+    bubbles.sort(key=lambda bubble: bubble["at"])
+    return templates.TemplateResponse(request, "sandbox_phone.html", {
+        "learner": learner, "bubbles": bubbles[-60:], "now": rt.now()})
+
+
+@router.post("/phone/{learner_id}")
+async def reply(learner_id: int, session: SessionDep, rt: RuntimeDep, state: StateDep,
+                body: str = Form(..., max_length=1600)) -> RedirectResponse:
+    """Stores the typed answer as an inbound SMS from the learner and hands it to the worker."""
+    learner = await session.get(Learner, learner_id)
+    if learner is None or not learner.phone:
+        raise HTTPException(404, "no such learner with a phone")
+    event, created = await store_inbound_event(
+        session, provider="sandbox", provider_id=f"SB{uuid.uuid4().hex}", channel="sms",
+        sender=learner.phone, received_at=rt.now(), body=body, raw={"source": "sandbox phone"})
+    await session.commit()
+    if created and event.id is not None:
+        await enqueue_safely(state.enqueue, PROCESS_INBOUND_JOB, event.id)
+    return RedirectResponse(f"/sandbox/phone/{learner_id}", status_code=303)
