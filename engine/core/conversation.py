@@ -117,6 +117,10 @@ def answer_question(question: Question, text: str, *, trail: dict[str, Any] | No
         words = complaint_words(value)
         if words:
             alerts.append(("complaint", f"Mots de mécontentement : {', '.join(words)}"))
+    # One alert of each kind per step: a learner who rates everything 1 is one alert, not five.
+    already = set(state.get("alerted", []))
+    alerts = [(kind, reason) for kind, reason in alerts if kind not in already]
+    state["alerted"] = sorted(already | {kind for kind, _ in alerts})
     return Turn("answered", value=value, feedback=None, trail=state, alerts=tuple(alerts))
 
 

@@ -12,7 +12,7 @@ from engine.channels.base import Channel
 from engine.channels.registry import build_channels, close_channels
 from engine.clock import clock_from_env
 from engine.ratelimit import SenderRateLimiter
-from engine.services.runtime import Runtime, system_clock
+from engine.services.runtime import Clock, Runtime, system_clock
 from engine.settings import Settings
 from engine.store.db import create_engine, session_factory
 
@@ -46,8 +46,12 @@ def channel_settings(settings: Settings) -> dict[str, Any]:
 
 
 async def build_runtime(settings: Settings, *, redis: Redis | None = None,
-                        channels: dict[str, Channel] | None = None) -> Runtime:
-    """Everything a worker or web process needs, from settings alone."""
+                        channels: dict[str, Channel] | None = None, clock: Clock | None = None) -> Runtime:
+    """Everything a worker or web process needs, from settings alone.
+
+    ``channels`` and ``clock`` are for tests and simulations; otherwise the clock
+    is the warped one described by ``ANCRAGE_CLOCK_*`` (demo) or the system clock.
+    """
     engine = create_engine(settings)
     built = channels if channels is not None else build_channels(channel_settings(settings))
     limiter = None
@@ -55,9 +59,9 @@ async def build_runtime(settings: Settings, *, redis: Redis | None = None,
         limiter = SenderRateLimiter(redis, prefix=settings.redis_prefix,
                                     rates={"sms": settings.twilio_rate_per_second,
                                            "whatsapp": settings.twilio_rate_per_second})
-    clock = clock_from_env(dict(os.environ)) or system_clock
+    chosen: Clock = clock or clock_from_env(dict(os.environ)) or system_clock
     return Runtime(settings=settings, engine=engine, sessions=session_factory(engine),
-                   channels=built, redis=redis, limiter=limiter, clock=clock)
+                   channels=built, redis=redis, limiter=limiter, clock=chosen)
 
 
 async def close_runtime(rt: Runtime) -> None:

@@ -8,9 +8,12 @@ hash, or stores a new one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -107,17 +110,17 @@ async def pin_version(session: AsyncSession, *, campaign: Campaign, library: Con
     """The stored version for this exact campaign and content, created when new."""
     pinned = snapshot(campaign, library)
     digest = content_hash(campaign, pinned.dump())
-    existing = (await session.exec(
-        select(CampaignVersion).where(CampaignVersion.content_hash == digest))).first()
+    statement = select(CampaignVersion).where(CampaignVersion.content_hash == digest)
+    existing = (await session.exec(statement)).first()
     if existing is not None:
         return existing
-    version = CampaignVersion(
-        name=campaign.campaign, content_hash=digest,
+    # Two workers may pin the same new version at once: the unique hash decides, quietly.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.exec(insert(CampaignVersion).values(  # type: ignore[call-overload]
+        name=campaign.campaign, content_hash=digest, created_at=datetime.now(UTC),
         definition={"campaign": campaign.model_dump(mode="json", by_alias=True), "content": pinned.dump()},
-    )
-    session.add(version)
-    await session.flush()
-    return version
+    ).on_conflict_do_nothing(index_elements=["content_hash"]))
+    return (await session.exec(statement)).one()
 
 
 _cache: dict[int, PinnedCampaign] = {}

@@ -77,6 +77,12 @@ async def end_session(session: AsyncSession, *, training: TrainingSession, campa
     """Enrols every attendee of a session that has ended into its campaigns (once)."""
     if training.ended_processed_at is not None:
         return []
+    # Claim the session first (compare-and-set): of several ticks, exactly one enrols.
+    claimed = await session.exec(update(TrainingSession).where(  # type: ignore[call-overload]
+        col(TrainingSession.id) == training.id, col(TrainingSession.ended_processed_at).is_(None),
+    ).values(ended_processed_at=now))
+    if not claimed.rowcount:
+        return []
     learners = (await session.exec(select(Learner).join(Attendance, col(Attendance.learner_id) == col(Learner.id))
                                    .where(Attendance.session_id == training.id))).all()
     created = []
@@ -91,7 +97,6 @@ async def end_session(session: AsyncSession, *, training: TrainingSession, campa
                 if new:
                     created.append(enrollment)
     training.ended_processed_at = now
-    session.add(training)
     return created
 
 

@@ -8,6 +8,7 @@ once: a redelivered job finds it no longer ``received`` and stops.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,9 @@ from engine.core.spaced import ReviewState, new_state, record_answer
 from engine.core.timeline import apply_offset
 from engine.services.actions import raise_alert, run_actions
 from engine.services.catalog import PinnedCampaign, load_pinned
+from engine.content.render import RenderError, render
 from engine.services.compose import continue_prompt
+from engine.services.context import recipient_for
 from engine.services.runtime import Runtime
 from engine.services.texts import help_text, late_reply_text, opt_in_text, opt_out_text
 from engine.store.base import DeliveryOrigin, EnrollmentStatus, InboundStatus, PromptStatus
@@ -185,8 +188,10 @@ async def _answer(session: AsyncSession, rt: Runtime, event: InboundEvent, learn
     following = continue_prompt(content=pinned.content, kind=prompt.kind, question_ref=prompt.question_ref,
                                 queue=queue, locale=locale, expires_in=expires_in)
     feedback = turn.feedback or ""
+    render_for = await _renderer(session, rt, prompt, learner, enrollment, pinned)
     if following is not None:
         text, spec = following
+        text = render_for(text)
         spec_dict = {"kind": spec.kind, "question_ref": spec.question_ref,
                      "expectation": {**spec.expectation, "trail": turn.trail}, "queue": spec.queue,
                      "expires_in": int(spec.expires_in.total_seconds())}
@@ -200,7 +205,7 @@ async def _answer(session: AsyncSession, rt: Runtime, event: InboundEvent, learn
     if prompt.kind in ("survey", "checkin"):
         source = pinned.content.surveys if prompt.kind == "survey" else pinned.content.checkins
         survey = source.get(ref)
-        closing = (survey.outro if survey and survey.outro else thanks(locale))
+        closing = render_for(survey.outro) if survey and survey.outro else thanks(locale)
     if closing:
         await _reply_message(session, learner=learner, enrollment=enrollment, channel=prompt.channel, body=closing,
                              now=now, key=key, step_id=prompt.step_id, origin=DeliveryOrigin.FEEDBACK)
@@ -210,6 +215,24 @@ async def _answer(session: AsyncSession, rt: Runtime, event: InboundEvent, learn
             await run_actions(session, pinned=pinned, enrollment=enrollment, learner=learner, step=step,
                               actions=actions, at=now, trigger=key)
     return f"{turn.status}; step done"
+
+
+async def _renderer(session: AsyncSession, rt: Runtime, prompt: Prompt, learner: Learner,
+                    enrollment: Enrollment, pinned: PinnedCampaign) -> Callable[[str], str]:
+    """Renders follow-up texts (next question, outro) with the same context as the first message."""
+    delivery = await session.get(Delivery, prompt.delivery_id)
+    if delivery is None:
+        return lambda text: text
+    recipient = await recipient_for(session, rt.settings, delivery=delivery, learner=learner,
+                                    enrollment=enrollment, campaign=pinned.campaign)
+
+    def _render(text: str) -> str:
+        try:
+            return render(text, recipient.context)
+        except RenderError:
+            return text
+
+    return _render
 
 
 async def _update_card(session: AsyncSession, pinned: PinnedCampaign, enrollment: Enrollment, learner: Learner,

@@ -1,0 +1,134 @@
+"""Operators' commands: database, sessions and enrolment, worker, web + worker, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.settings import Settings
+
+Commands = argparse._SubParsersAction  # type: ignore[type-arg]
+
+
+def register(commands: Commands) -> None:
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply every migration").set_defaults(handler=cmd_db_upgrade)
+
+    session = commands.add_parser("session", help="training sessions")
+    session_commands = session.add_subparsers(dest="session_command", required=True, metavar="ACTION")
+    add = session_commands.add_parser("add", help="create a training session")
+    add.add_argument("--title", required=True)
+    add.add_argument("--ends-at", required=True, help="ISO date-time (local to --tz)")
+    add.add_argument("--starts-at", help="ISO date-time (default: 7 hours before the end)")
+    add.add_argument("--tz", default="Europe/Paris")
+    add.add_argument("--campaign", action="append", default=[], help="campaign name (repeatable)")
+    add.add_argument("--external-id")
+    add.add_argument("--location")
+    add.set_defaults(handler=cmd_session_add)
+    session_commands.add_parser("list", help="list sessions").set_defaults(handler=cmd_session_list)
+
+    enrol = commands.add_parser("enrol", help="add attendees from a CSV file to a session")
+    enrol.add_argument("--session", type=int, required=True, help="session id")
+    enrol.add_argument("--csv", type=Path, required=True)
+    enrol.add_argument("--campaign", help="enrol into this campaign instead of the session's")
+    enrol.set_defaults(handler=cmd_enrol)
+
+    worker = commands.add_parser("worker", help="run an arq worker (embedded Redis when REDIS_URL is unset)")
+    worker.set_defaults(handler=cmd_worker)
+
+    run = commands.add_parser("run", help="web app and worker in one process (small organisations)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser("demo", help="a time-warped demo with simulated learners, on localhost")
+    demo.add_argument("--speed", type=float, default=3600.0, help="virtual seconds per real second")
+    demo.add_argument("--days", type=float, default=100.0, help="virtual days to play before stopping")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--campaign", default="suivi-standard")
+    demo.add_argument("--keep", action="store_true", help="keep the previous demo database")
+    demo.set_defaults(handler=cmd_demo)
+
+
+def _parse_local(text: str, zone: ZoneInfo) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from engine.store.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    print(f"database up to date: {settings.resolved_database_url.split('@')[-1]}")
+    return 0
+
+
+def cmd_session_add(args: argparse.Namespace) -> int:
+    from engine.services.operations import add_session
+
+    try:
+        zone = ZoneInfo(args.tz)
+        ends_at = _parse_local(args.ends_at, zone)
+        starts_at = _parse_local(args.starts_at, zone) if args.starts_at else None
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        print(f"ancrage: {exc}", file=sys.stderr)
+        return 2
+    result = asyncio.run(add_session(Settings(), title=args.title, starts_at=starts_at, ends_at=ends_at,
+                                     timezone=args.tz, campaigns=args.campaign, external_id=args.external_id,
+                                     location=args.location))
+    if isinstance(result, str):
+        print(f"ancrage: {result}", file=sys.stderr)
+        return 1
+    print(f"session {result} created")
+    return 0
+
+
+def cmd_session_list(args: argparse.Namespace) -> int:
+    from engine.services.operations import list_sessions
+
+    for line in asyncio.run(list_sessions(Settings())):
+        print(line)
+    return 0
+
+
+def cmd_enrol(args: argparse.Namespace) -> int:
+    from engine.services.operations import enrol_csv
+
+    try:
+        text = args.csv.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"ancrage: cannot read {args.csv}: {exc}", file=sys.stderr)
+        return 2
+    report = asyncio.run(enrol_csv(Settings(), session_id=args.session, csv_text=text, campaign=args.campaign))
+    for line in report.errors:
+        print(f"{args.csv}:{line}", file=sys.stderr)
+    if report.errors:
+        print(f"nothing imported: {len(report.errors)} problem(s)", file=sys.stderr)
+        return 1
+    print(report.summary)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from engine.services.operations import run_worker
+
+    return run_worker(Settings())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine.services.operations import run_all
+
+    return run_all(Settings(), host=args.host, port=args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from engine.demo.runner import run_demo
+
+    return run_demo(speed=args.speed, days=args.days, port=args.port, campaign=args.campaign,
+                    fresh=not args.keep)

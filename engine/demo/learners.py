@@ -1,0 +1,97 @@
+"""Simulated learners for the demo: they read their open questions and answer by SMS,
+through the real webhook path (a Twilio-signed POST to the running app)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+from sqlmodel import col, select
+from twilio.request_validator import RequestValidator
+
+from engine.clock import WarpedClock
+from engine.core.personas import Persona, PersonaReplies
+from engine.services.catalog import load_pinned
+from engine.services.runtime import Runtime
+from engine.store.base import PromptStatus
+from engine.store.models import Enrollment, Prompt
+
+DEMO_NUMBER = "+33700000000"
+
+
+@dataclass
+class _Pending:
+    prompt_id: int
+    at: datetime
+    text: str
+    phone: str
+
+
+@dataclass
+class SimulatedLearners:
+    """Answers open prompts of the learners it plays, each with its persona's habits."""
+
+    rt: Runtime
+    clock: WarpedClock
+    webhook_url: str
+    auth_token: str
+    personas: dict[int, tuple[Persona, str]]  # learner id -> (persona, phone)
+    seen: set[int] = field(default_factory=set)
+    pending: list[_Pending] = field(default_factory=list)
+    posted: int = 0
+
+    async def run(self) -> None:
+        replies = {lid: PersonaReplies(persona, lid) for lid, (persona, _) in self.personas.items()}
+        async with httpx.AsyncClient(timeout=10) as client:
+            while True:
+                await self._discover(replies)
+                now = self.clock()
+                due = [p for p in self.pending if p.at <= now]
+                self.pending = [p for p in self.pending if p.at > now]
+                for item in due:
+                    await self._post(client, item)
+                await asyncio.sleep(0.2)
+
+    async def _discover(self, replies: dict[int, PersonaReplies]) -> None:
+        async with self.rt.sessions() as session:
+            prompts = (await session.exec(select(Prompt).where(
+                col(Prompt.learner_id).in_(list(self.personas)), Prompt.status == PromptStatus.OPEN))).all()
+            for prompt in prompts:
+                if prompt.id is None or prompt.id in self.seen:
+                    continue
+                self.seen.add(prompt.id)
+                persona_replies = replies[prompt.learner_id]
+                if not persona_replies.answers():
+                    continue
+                enrollment = await session.get(Enrollment, prompt.enrollment_id)
+                if enrollment is None:
+                    continue
+                pinned = await load_pinned(session, enrollment.campaign_version_id)
+                ref, _, question_id = prompt.question_ref.partition("#")
+                text = None
+                if prompt.kind in ("quiz", "review"):
+                    bank = pinned.content.banks.get(ref)
+                    item = bank.item(question_id) if bank else None
+                    text = persona_replies.quiz_reply(item) if item else None
+                else:
+                    source = pinned.content.surveys if prompt.kind == "survey" else pinned.content.checkins
+                    survey = source.get(ref)
+                    question = survey.question(question_id) if survey else None
+                    text = persona_replies.question_reply(question) if question else None
+                if text:
+                    phone = self.personas[prompt.learner_id][1]
+                    self.pending.append(_Pending(prompt.id, prompt.opened_at + persona_replies.delay(), text, phone))
+
+    async def _post(self, client: httpx.AsyncClient, item: _Pending) -> None:
+        params = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": "AC" + "0" * 32,
+                  "From": item.phone, "To": DEMO_NUMBER, "Body": item.text, "NumMedia": "0",
+                  "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+        signature = RequestValidator(self.auth_token).compute_signature(self.webhook_url, params)
+        try:
+            await client.post(self.webhook_url, data=params, headers={"X-Twilio-Signature": signature})
+            self.posted += 1
+        except httpx.HTTPError:
+            self.pending.append(item)  # the app is starting or busy: try again

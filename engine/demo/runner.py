@@ -1,0 +1,173 @@
+"""``ancrage demo``: the whole engine on embedded defaults, time-warped, on localhost.
+
+A SQLite file and a private Redis under ``var/demo``, every channel in the
+sandbox, a session that has just ended with simulated learners who answer
+through the real webhook path, and one learner ("Vous") whose phone is a page
+in the browser. A narrator prints what happens in simulated time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from engine.clock import WarpedClock
+from engine.core.personas import PERSONAS
+from engine.demo.learners import SimulatedLearners
+from engine.services.bootstrap import build_runtime, close_runtime
+from engine.services.operations import resolve_redis, serve_all
+from engine.services.runtime import Runtime
+from engine.settings import PROJECT_ROOT, Settings
+from engine.store.migrate import upgrade_async
+from engine.store.models import Alert, Attendance, Delivery, InboundEvent, Learner, Trainer, TrainingSession
+
+PARIS = ZoneInfo("Europe/Paris")
+AUTH_TOKEN = "demo-auth-token"
+CAST = [  # (first name, last name, phone, persona or None for the person trying the demo)
+    ("Vous", "Testeur", "+33600000001", None),
+    ("Camille", "Martin", "+33600000002", "assidu"),
+    ("Yanis", "Benali", "+33600000003", "en-difficulte"),
+    ("Léa", "Roux", "+33600000004", "tardif"),
+    ("Hugo", "Lambert", "+33600000005", "silencieux"),
+]
+
+
+def demo_start(today: datetime) -> datetime:
+    """The demo session ends at 16:30 Paris on the latest working day (a Friday works too)."""
+    day = today.astimezone(PARIS).date()
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 16, 30, tzinfo=PARIS)
+
+
+async def seed(rt: Runtime, *, campaign: str, ends_at: datetime) -> dict[int, tuple[str, str]]:
+    """The demo trainer, session and learners; returns learner id -> (persona, phone) for the simulated."""
+    await upgrade_async(rt.engine)
+    async with rt.sessions() as session, session.begin():
+        trainer = Trainer(name="Sophie Bernard", email="sophie.bernard@example.fr", password_hash="!demo")
+        session.add(trainer)
+        await session.flush()
+        training = TrainingSession(title="Manager coach — session de Lyon", trainer_id=trainer.id,
+                                   location="Lyon", starts_at=ends_at - timedelta(hours=7), ends_at=ends_at,
+                                   campaign_names=[campaign])
+        session.add(training)
+        await session.flush()
+        simulated: dict[int, tuple[str, str]] = {}
+        for first, last, phone, persona in CAST:
+            learner = Learner(first_name=first, last_name=last, phone=phone,
+                              email=f"{first.lower()}@example.fr", manager_name="Julien Petit",
+                              manager_email="julien.petit@example.fr", consent_push=False)
+            session.add(learner)
+            await session.flush()
+            session.add(Attendance(session_id=training.id or 0, learner_id=learner.id or 0))
+            if persona is not None:
+                simulated[learner.id or 0] = (persona, phone)
+    return simulated
+
+
+async def narrate(rt: Runtime, names: dict[int, str], stop_at: datetime) -> None:
+    """Prints sends, replies and alerts as they happen, in simulated Paris time; stops at ``stop_at``."""
+    last = {"delivery": 0, "event": 0, "alert": 0}
+    while rt.now() < stop_at:
+        async with rt.sessions() as session:
+            rows: list[tuple[datetime, str]] = []
+            for d in (await session.exec(select(Delivery).where(
+                    col(Delivery.sent_at).is_not(None), col(Delivery.id) > last["delivery"]).order_by(col(Delivery.id)))).all():
+                last["delivery"] = max(last["delivery"], d.id or 0)
+                text = ((d.rendered or {}).get("body") or "").replace("\n", " ")
+                who = {"trainer": "formateur", "manager": "manager"}.get(d.recipient, names.get(d.learner_id, "?"))
+                rows.append((d.sent_at or rt.now(), f"→ {who:<8} [{d.channel}] {d.step_id}: {text[:90]}"))
+            for e in (await session.exec(select(InboundEvent).where(
+                    col(InboundEvent.id) > last["event"], InboundEvent.status != "received").order_by(col(InboundEvent.id)))).all():
+                last["event"] = max(last["event"], e.id or 0)
+                rows.append((e.received_at, f"← {names.get(e.learner_id or 0, e.sender):<8} « {e.body} »"))
+            for a in (await session.exec(select(Alert).where(col(Alert.id) > last["alert"]).order_by(col(Alert.id)))).all():
+                last["alert"] = max(last["alert"], a.id or 0)
+                rows.append((a.created_at, f"⚑ alerte {a.kind} pour {names.get(a.learner_id, '?')}: {a.reason[:80]}"))
+        for at, line in sorted(rows, key=lambda row: row[0]):
+            print(f"{at.astimezone(PARIS):%a %d/%m %H:%M}  {line}", flush=True)
+        await asyncio.sleep(0.5)
+    print(f"\nfin de la démo ({stop_at.astimezone(PARIS):%d/%m/%Y} simulé). Ctrl-C pour quitter.", flush=True)
+    await asyncio.Event().wait()
+
+
+async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> None:
+    """Ticks ten times a real second: at ×3600 the worker's one-second cron is a virtual hour."""
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    from engine.services.catalog import Catalog
+    from engine.services.scheduler import tick
+    from engine.worker import job_id, queue_name
+
+    assert settings.redis_url is not None
+    pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    catalog = Catalog.load(settings.campaigns_dir, settings.content_dir)
+
+    async def enqueue(key: str, ids: list[int]) -> bool:
+        job = await pool.enqueue_job("send_batch_job", ids, _job_id=job_id(settings, key),
+                                     _queue_name=queue_name(settings))
+        return job is not None
+
+    try:
+        while True:
+            await tick(rt, catalog=catalog, enqueue=enqueue)
+            await asyncio.sleep(every)
+    finally:
+        await pool.aclose()
+
+
+def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool) -> int:
+    data_dir = PROJECT_ROOT / "var" / "demo"
+    if fresh and data_dir.exists():
+        shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    session_end = demo_start(datetime.now(UTC))
+    clock = WarpedClock(start=(session_end - timedelta(minutes=10)).astimezone(UTC), origin=time.time(), speed=speed)
+    os.environ.update(clock.as_env())
+    base = Settings(data_dir=data_dir, database_url=None, sandbox=True, twilio_auth_token=AUTH_TOKEN,
+                    public_url=f"http://127.0.0.1:{port}", redis_prefix="ancrage-demo")
+    url, private = resolve_redis(base)
+    settings = base.model_copy(update={"redis_url": url})
+    try:
+        asyncio.run(_main(settings, clock, campaign=campaign, session_end=session_end, days=days, port=port))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if private is not None:
+            private.stop()
+        print("demo stopped.")
+    return 0
+
+
+async def _main(settings: Settings, clock: WarpedClock, *, campaign: str, session_end: datetime,
+                days: float, port: int) -> None:
+    rt = await build_runtime(settings)
+    rt.clock = clock
+    try:
+        simulated = await seed(rt, campaign=campaign, ends_at=session_end)
+        async with rt.sessions() as session:
+            names = {l.id or 0: l.first_name for l in (await session.exec(select(Learner))).all()}
+        you = next(lid for lid, name in names.items() if name == "Vous")
+        base = f"http://127.0.0.1:{port}"
+        print(f"""
+Ancrage — démo (×{clock.speed:.0f} : une heure simulée toutes les {3600 / clock.speed:.1f} s)
+  session « Manager coach » terminée le {session_end:%A %d/%m/%Y à %H:%M} (Paris), campagne « {campaign} »
+  votre téléphone :      {base}/sandbox/phone/{you}   (répondez aux quiz vous-même)
+  tous les apprenants :  {base}/sandbox
+  données :              {settings.data_dir} (SQLite + Redis privé, canal bac à sable)
+  Ctrl-C pour arrêter.
+""", flush=True)
+        learners = SimulatedLearners(rt, clock, f"{settings.public_url}/webhooks/twilio/sms", AUTH_TOKEN,
+                                     {lid: (PERSONAS[p], phone) for lid, (p, phone) in simulated.items()})
+        stop_at = clock() + timedelta(days=days)
+        await serve_all(settings, host="127.0.0.1", port=port,
+                        extra=[learners.run(), narrate(rt, names, stop_at), fast_ticks(rt, settings)])
+    finally:
+        await close_runtime(rt)
