@@ -52,6 +52,7 @@ def register(commands: Commands) -> None:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--campaign", default="suivi-standard")
     demo.add_argument("--keep", action="store_true", help="keep the previous demo database")
+    demo.add_argument("--stop-at-end", action="store_true", help="exit once --days have been played")
     demo.set_defaults(handler=cmd_demo)
 
 
@@ -131,4 +132,4 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo.runner import run_demo
 
     return run_demo(speed=args.speed, days=args.days, port=args.port, campaign=args.campaign,
-                    fresh=not args.keep)
+                    fresh=not args.keep, exit_at_end=args.stop_at_end)

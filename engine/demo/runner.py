@@ -71,7 +71,7 @@ async def seed(rt: Runtime, *, campaign: str, ends_at: datetime) -> dict[int, tu
     return simulated
 
 
-async def narrate(rt: Runtime, names: dict[int, str], stop_at: datetime) -> None:
+async def narrate(rt: Runtime, names: dict[int, str], stop_at: datetime, *, exit_at_end: bool = False) -> None:
     """Prints sends, replies and alerts as they happen, in simulated Paris time; stops at ``stop_at``."""
     last = {"delivery": 0, "event": 0, "alert": 0}
     while rt.now() < stop_at:
@@ -93,6 +93,9 @@ async def narrate(rt: Runtime, names: dict[int, str], stop_at: datetime) -> None
         for at, line in sorted(rows, key=lambda row: row[0]):
             print(f"{at.astimezone(PARIS):%a %d/%m %H:%M}  {line}", flush=True)
         await asyncio.sleep(0.5)
+    if exit_at_end:
+        print(f"\nfin de la démo ({stop_at.astimezone(PARIS):%d/%m/%Y} simulé).", flush=True)
+        return
     print(f"\nfin de la démo ({stop_at.astimezone(PARIS):%d/%m/%Y} simulé). Ctrl-C pour quitter.", flush=True)
     await asyncio.Event().wait()
 
@@ -123,7 +126,8 @@ async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> Non
         await pool.aclose()
 
 
-def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool) -> int:
+def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool,
+             exit_at_end: bool = False) -> int:
     data_dir = PROJECT_ROOT / "var" / "demo"
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -136,7 +140,8 @@ def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool
     url, private = resolve_redis(base)
     settings = base.model_copy(update={"redis_url": url})
     try:
-        asyncio.run(_main(settings, clock, campaign=campaign, session_end=session_end, days=days, port=port))
+        asyncio.run(_main(settings, clock, campaign=campaign, session_end=session_end, days=days, port=port,
+                          exit_at_end=exit_at_end))
     except KeyboardInterrupt:
         pass
     finally:
@@ -147,7 +152,7 @@ def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool
 
 
 async def _main(settings: Settings, clock: WarpedClock, *, campaign: str, session_end: datetime,
-                days: float, port: int) -> None:
+                days: float, port: int, exit_at_end: bool) -> None:
     rt = await build_runtime(settings)
     rt.clock = clock
     try:
@@ -168,6 +173,7 @@ Ancrage — démo (×{clock.speed:.0f} : une heure simulée toutes les {3600 / c
                                      {lid: (PERSONAS[p], phone) for lid, (p, phone) in simulated.items()})
         stop_at = clock() + timedelta(days=days)
         await serve_all(settings, host="127.0.0.1", port=port,
-                        extra=[learners.run(), narrate(rt, names, stop_at), fast_ticks(rt, settings)])
+                        extra=[learners.run(), narrate(rt, names, stop_at, exit_at_end=exit_at_end),
+                               fast_ticks(rt, settings)])
     finally:
         await close_runtime(rt)

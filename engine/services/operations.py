@@ -155,15 +155,19 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    tasks = [asyncio.create_task(server.serve()), asyncio.create_task(worker.async_run()),
-             *[asyncio.create_task(job) for job in (extra or [])]]
+    serving = asyncio.create_task(server.serve())
+    tasks = [asyncio.create_task(worker.async_run()), *[asyncio.create_task(job) for job in (extra or [])]]
     waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    server.should_exit = True
-    await worker.close()
-    for task in tasks:
+    await asyncio.wait([waiter, serving, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:  # extras and the worker first, so nothing talks to a closing app
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await worker.close()
+    server.should_exit = True  # uvicorn finishes its requests and runs the lifespan shutdown
+    try:
+        await asyncio.wait_for(serving, timeout=10)
+    except TimeoutError:
+        serving.cancel()
     waiter.cancel()
 
 
