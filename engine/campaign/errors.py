@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from engine.campaign.diagnostics import Diagnostic, did_you_mean
+from engine.campaign.schema import STEP_KINDS, Step
 from engine.campaign.yamlpos import PathKey, PositionedDocument
 
 
@@ -85,6 +86,17 @@ def _doc_path(loc: tuple[int | str, ...], data: Any) -> tuple[PathKey, bool]:
     return tuple(path), True
 
 
+def _has_kind(data: Any, path: PathKey) -> bool:
+    """Whether the mapping at ``path`` names one of the step kinds."""
+    node = data
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return True
+    return not isinstance(node, dict) or any(kind in node for kind in STEP_KINDS)
+
+
 def _clean(message: str) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
@@ -113,7 +125,11 @@ def diagnostics_from_validation(
             name = str(path[-1]) if path else ""
             model = _model_at(root, path[:-1])
             message = f"unknown key '{name}'"
-            if model is not None:
+            if model is Step and not _has_kind(doc.data, path[:-1]):
+                # The step says nothing it is: the unknown key is most likely its kind.
+                message = f"unknown step kind '{name}'"
+                hint = did_you_mean(name, STEP_KINDS) or f"a step is one of {', '.join(STEP_KINDS)}"
+            elif model is not None:
                 hint = did_you_mean(name, _aliases(model))
                 if hint is None:
                     hint = "allowed here: " + ", ".join(_aliases(model))

@@ -7,7 +7,8 @@ question asked, template variables, and SMS cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from engine.campaign.diagnostics import Diagnostic, did_you_mean
@@ -15,7 +16,7 @@ from engine.campaign.loader import LoadedCampaign
 from engine.campaign.schema import Action, Campaign, Condition, Step
 from engine.campaign.yamlpos import PathKey, PositionedDocument
 from engine.content.library import ContentLibrary
-from engine.content.render import check_template
+from engine.content.render import TemplateProblem, check_template
 from engine.content.sms import sms_info
 
 _REF_KINDS = ("lesson", "quiz", "review", "survey", "checkin")
@@ -110,13 +111,13 @@ class _Linter:
             size = len(self.library.banks[step.quiz].items)
             if step.ask > size:
                 self.error((*base, "ask"), f"ask: {step.ask} but quiz '{step.quiz}' has {size} questions")
-        if step.review is not None and step.from_ and step.until:
-            if step.until.duration.approx_timedelta() <= step.from_.duration.approx_timedelta():
-                self.error((*base, "until"), "'until' must come after 'from'")
+        if (step.review is not None and step.from_ and step.until
+                and step.until.duration.approx_timedelta() <= step.from_.duration.approx_timedelta()):
+            self.error((*base, "until"), "'until' must come after 'from'")
         for text_field in ("task", "message"):
             text = getattr(step, text_field)
             if text is not None:
-                sms_channels = channels if text_field == "message" else []
+                sms_channels: Sequence[str] = channels if text_field == "message" else ()
                 self._template(text, (*base, text_field), sms_channels)
         for index, condition in enumerate(step.if_):
             self._condition(step, condition, (*base, "if", index))
@@ -153,12 +154,11 @@ class _Linter:
                     self.error((*path, "answer"), f"answer '{answer}' is not a choice of '{survey.ref}'",
                                did_you_mean(answer, values) or f"choices: {', '.join(values) or 'none'}")
 
-    def _template(self, text: str, path: PathKey, channels: list[str]) -> None:
-        line, column = self.doc.position(path)
+    def _template(self, text: str, path: PathKey, channels: Sequence[str]) -> None:
         for problem in check_template(text):
-            problem_line = line + max(getattr(problem, "line", 1) - 1, 0)
+            problem_line, column = self._template_position(path, text, problem)
             self.out.append(Diagnostic("error", self.doc.file, problem_line, column,
-                                       problem.message, getattr(problem, "hint", None)))
+                                       problem.message, problem.hint))
         if any(channel in ("sms", "whatsapp") for channel in channels):
             info = sms_info(text)
             if info.encoding == "ucs2":
@@ -167,6 +167,27 @@ class _Linter:
                              "use plain ' \" ... or smart_encoded")
             if info.segments > 2:
                 self.warning(path, f"SMS is {info.segments} segments ({info.length} characters)")
+
+    def _template_position(self, path: PathKey, text: str, problem: TemplateProblem) -> tuple[int, int]:
+        """Where the unknown name sits in the file, not just where the scalar starts.
+
+        A block scalar (``|``) starts on the line after its key, so the search runs
+        from the problem's line within the template to one line further.
+        """
+        line, column = self.doc.position(path)
+        fallback = (line + max(problem.line - 1, 0), column)
+        name = re.search(r"'([^']+)'", problem.message)
+        if name is None or not self.doc.lines:
+            return fallback
+        word = re.compile(rf"(?<![\w.]){re.escape(name.group(1))}(?!\w)|(?<=\.){re.escape(name.group(1))}(?!\w)")
+        first = line + problem.line - 1
+        for number in range(first, min(first + 1, len(self.doc.lines)) + 1):
+            source = self.doc.lines[number - 1]
+            start = column - 1 if number == line else 0
+            found = word.search(source, start)
+            if found is not None:
+                return number, found.start() + 1
+        return fallback
 
     def _window(self, path: PathKey, window: Any) -> None:
         start = (window.from_.hour, window.from_.minute)

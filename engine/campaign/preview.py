@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from engine.campaign.schema import Campaign
-from engine.content.library import ContentLibrary, lesson_text
+from engine.content.library import Channel, ContentLibrary, lesson_text
 from engine.content.render import RenderError, render
 from engine.content.sms import sms_info
 from engine.core.prompts import format_question, format_quiz_item
@@ -53,7 +53,7 @@ def message_template(send: PlannedSend, library: ContentLibrary, channel: str, l
     """The template text a planned send renders to on ``channel`` (first question for a quiz)."""
     ref = send.content_ref or ""
     if send.kind == "lesson" and ref in library.lessons:
-        subject, body = lesson_text(library.lessons[ref], channel)
+        subject, body = lesson_text(library.lessons[ref], cast(Channel, channel))
         return f"{subject}\n{body}" if subject and channel != "sms" else body
     if send.kind in ("quiz", "review") and ref in library.banks:
         return format_quiz_item(library.banks[ref].items[0], locale=locale)

@@ -75,6 +75,11 @@ def _to_time(value: Any) -> time:
     return time(hour, minute)
 
 
+_UNIT = r"\d+\s*(?:mo|wd|w|d|h|min)"
+# Units, then optionally a space and a time of day; or a time of day alone (``+09:30``).
+# ``+2h30`` is refused by the parser as ambiguous, so the pattern refuses it too.
+_OFFSET_PATTERN = rf"^\+\s*(?:(?:{_UNIT}\s*)*{_UNIT}(?:\s+\d{{1,2}}[:h]\d{{2}})?|\d{{1,2}}:\d{{2}})\s*$"
+
 OffsetField = Annotated[
     Offset,
     BeforeValidator(_to_offset),
@@ -82,7 +87,7 @@ OffsetField = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^\+\s*(\d+\s*(mo|wd|w|d|h|min)\s*)*(\s*\d{1,2}[:h]\d{2})?$",
+            "pattern": _OFFSET_PATTERN,
             "description": "Offset from the anchor: +2h, +1d 09:30, +7d, +3mo, +10wd (working days)",
         }
     ),
@@ -114,7 +119,7 @@ class _Model(BaseModel):
 class SendWindow(_Model):
     """When messages may reach a learner, in the learner's time zone."""
 
-    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
     from_: TimeField = Field(default=time(8, 0), alias="from")
     to: TimeField = time(20, 0)
     holidays: bool = Field(
@@ -296,7 +301,7 @@ class Step(_Model):
 
 
 class Defaults(_Model):
-    channels: list[ChannelName] = Field(default_factory=lambda: ["sms"])
+    channels: list[ChannelName] = Field(default_factory=lambda: list(CHANNELS[:1]))
     window: SendWindow = Field(default_factory=SendWindow)
     reply_within: DurationField = Field(default_factory=lambda: parse_duration("3d"))
     overdue: OverduePolicy = "next_window"

@@ -29,6 +29,7 @@ class PositionedDocument:
     file: str
     values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)  # the source, to point inside a scalar
 
     def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
         """The position of ``path``, or of its nearest ancestor that has one."""
@@ -101,7 +102,7 @@ def parse_yaml(text: str, file: str) -> tuple[PositionedDocument | None, list[Di
         return None, [Diagnostic("error", file, line, column, f"YAML syntax: {problem}")]
     except YAMLError as exc:
         return None, [Diagnostic("error", file, 1, 1, f"YAML syntax: {exc}")]
-    doc = PositionedDocument(data=None, file=file)
+    doc = PositionedDocument(data=None, file=file, lines=text.splitlines())
     doc.data = _plain(raw, (), doc)
     return doc, []
 

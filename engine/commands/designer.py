@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.campaign.jsonschema import campaign_json_schema
@@ -16,10 +16,10 @@ from engine.campaign.preview import build_preview, format_preview
 from engine.campaign.validate import validate_paths
 from engine.content.library import ContentLibrary
 from engine.content.render import RenderError, render, sample_context
-from engine.core.personas import PERSONAS, find_persona
+from engine.core.personas import PERSONAS, ScriptedReplies, find_persona
 from engine.settings import Settings
 
-Commands = argparse._SubParsersAction  # type: ignore[type-arg]
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def register(commands: Commands) -> None:
@@ -126,11 +126,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return prepared
     loaded, library, session_end, tz = prepared
     assert loaded.campaign is not None
-    script = None
+    script: ScriptedReplies | None = None
     if args.script:
-        script = load_script(args.script)
-        if isinstance(script, str):
-            return _fail(script)
+        loaded_script = load_script(args.script)
+        if isinstance(loaded_script, str):
+            return _fail(loaded_script)
+        script = loaded_script
     context: dict[str, Any] = sample_context(loaded.campaign.locale)
 
     def _render(text: str) -> str:

@@ -107,8 +107,40 @@ def parse_duration(text: str) -> Duration:
     return duration
 
 
+_TIME_OF_DAY = re.compile(r"(?<!\d)(\d{1,2})([:hH])(\d{2})$")
+
+
+def _check_time_separation(text: str, units: str, match: re.Match[str]) -> None:
+    """A time of day stands alone or after a space: ``+2h30`` could mean 2.5 hours or 02:30.
+
+    ``+09:30`` (today at 09:30) and ``+1d 9h30`` are clear; ``+2h30`` and ``+1d09:30``
+    are refused rather than guessed, because a wrong guess sends at 02:30.
+    """
+    if units and units[-1].isspace():
+        return
+    hour, separator, minute = match.group(1), match.group(2), match.group(3)
+    if not units and separator == ":":
+        return
+    prefix = units.strip()
+    if separator == ":":
+        raise OffsetError(
+            f"cannot read offset '{text}': put a space before the time of day, "
+            f"e.g. '+{prefix} {int(hour):02d}:{minute}'"
+        )
+    duration = f"+{prefix}{' ' if prefix else ''}{int(hour)}h {int(minute)}min"
+    time_of_day = f"+{prefix or '0d'} {int(hour):02d}:{minute}"
+    raise OffsetError(
+        f"cannot read offset '{text}': ambiguous: write '{duration}' for a duration "
+        f"or '{time_of_day}' for a time of day"
+    )
+
+
 def parse_offset(text: str) -> Offset:
-    """Parses ``+2h``, ``+1d 09:30``, ``+7d``, ``+3mo``, ``+0d 18:00``; raises :class:`OffsetError`."""
+    """Parses ``+2h``, ``+1d 09:30``, ``+7d``, ``+3mo``, ``+09:30``; raises :class:`OffsetError`.
+
+    A time of day follows the units after a space (``+1d 09:30``, ``+1d 9h30``) or
+    stands alone with a colon (``+09:30``: the anchor's day at 09:30).
+    """
     cleaned = str(text).strip()
     if not cleaned.startswith("+"):
         raise OffsetError(
@@ -116,9 +148,10 @@ def parse_offset(text: str) -> Offset:
         )
     body = cleaned[1:].strip()
     at_time: time | None = None
-    time_match = re.search(r"(?:^|\s)(\d{1,2})[:h](\d{2})$", body)
+    time_match = _TIME_OF_DAY.search(body)
     if time_match:
-        hour, minute = int(time_match.group(1)), int(time_match.group(2))
+        _check_time_separation(text, body[: time_match.start()], time_match)
+        hour, minute = int(time_match.group(1)), int(time_match.group(3))
         if hour > 23 or minute > 59:
             raise OffsetError(f"cannot read offset '{text}': {hour:02d}:{minute:02d} is not a time")
         at_time = time(hour, minute)

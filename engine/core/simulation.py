@@ -29,9 +29,14 @@ from engine.core.prompts import (
     is_skip,
 )
 from engine.core.replies import parse_reply
-from engine.core.spaced import ReviewState, new_state, pick_due_items, record_answer, within_weekly_cap
-from engine.core.timeline import apply_offset, plan_timeline
-from engine.core.windows import next_open
+from engine.core.spaced import (
+    ReviewState,
+    new_state,
+    pick_due_items,
+    record_answer,
+    within_weekly_cap,
+)
+from engine.core.timeline import apply_offset, plan_action_time, plan_timeline
 
 
 class ContentView(Protocol):
@@ -76,6 +81,8 @@ class _Event:
     kind: str = field(compare=False)
     ref: str | None = field(compare=False, default=None)
     origin: str = field(compare=False, default="plan")
+    # A deferred effect (branch actions, an FSRS update) applied when the clock reaches ``at``.
+    effect: Callable[[], None] | None = field(compare=False, default=None)
 
 
 class Simulation:
@@ -98,6 +105,16 @@ class Simulation:
     def _push(self, at: datetime, step_id: str, kind: str, ref: str | None, origin: str = "plan") -> None:
         heapq.heappush(self.queue, _Event(at, next(self.seq), step_id, kind, ref, origin))
 
+    def _defer(self, at: datetime, step_id: str, effect: Callable[[], None]) -> None:
+        """Applies ``effect`` when the clock reaches ``at``.
+
+        A question's whole exchange (replies, reminders, silence) is computed when it
+        is sent, but its effects on the learner (at-risk mark, stop, FSRS cards) must
+        not be visible to sends due before they happen: a call task planned for a
+        Tuesday must not see an at-risk mark set by a silence branch on Thursday.
+        """
+        heapq.heappush(self.queue, _Event(at, next(self.seq), step_id, "effect", None, "effect", effect))
+
     def run(self) -> list[TranscriptEntry]:
         for planned in plan_timeline(self.campaign, anchor=self.anchor, tz=self.tz):
             self._push(planned.due_at, planned.step_id, planned.kind, planned.content_ref)
@@ -108,6 +125,9 @@ class Simulation:
 
     # --- events -----------------------------------------------------------------
     def _handle(self, event: _Event) -> None:
+        if event.effect is not None:
+            event.effect()
+            return
         step = self.campaign.step(event.step_id)
         if step is None:
             return
@@ -117,8 +137,12 @@ class Simulation:
         channel = self.campaign.channels_for(step)[0]
         if event.kind in ("lesson", "message", "task"):
             who = {"trainer": "task for the trainer", "manager": "to the manager"}.get(step.to, channel)
-            self._log(event.at, "sent", step.id, f"{event.kind} {event.ref or ''} ({who})".strip(),
-                      self.render(event.ref or "") if event.kind != "lesson" else None)
+            if event.kind == "lesson":
+                self._log(event.at, "sent", step.id, f"lesson {event.ref or ''} ({who})")
+            else:
+                text = self.render(event.ref or "")
+                self._log(event.at, "sent", step.id, f"{event.kind} ({who}): {text.splitlines()[0] if text else ''}",
+                          text)
         elif event.kind == "quiz" and event.ref:
             self._quiz(step, event.at, event.ref, channel)
         elif event.kind == "review":
@@ -137,25 +161,35 @@ class Simulation:
         return "", asked_at + self.replies.delay()
 
     def _ask(self, step: Step, at: datetime, text: str, channel: str) -> tuple[str, datetime] | None:
-        """Sends one question, then walks reminders and the deadline until a reply comes."""
+        """Sends one question, then walks reminders and the deadline until a reply comes.
+
+        A reply counts when it arrives before the next reminder (or silence check)
+        and before the deadline; each reminder reopens the question for a full
+        ``reply_within``, as the engine does, and gives a silent learner another chance.
+        """
         self._log(at, "sent", step.id, f"question ({channel})", text)
-        deadline = at + self.campaign.reply_within_for(step).approx_timedelta()
-        checks = silence_checks(step)
+        reply_within = self.campaign.reply_within_for(step).approx_timedelta()
+        window = self.campaign.window_for(step)
+        deadline = at + reply_within
         asked = at
-        for check in [None, *checks]:
-            reply = self._reply_for(step, asked)
-            if reply is not None and reply[1] < deadline:
+        reply = self._reply_for(step, asked)
+        for check in silence_checks(step):
+            when = plan_action_time(asked, Offset(check.after), window, self.tz)
+            if reply is not None and reply[1] <= when and reply[1] < deadline:
                 return reply
-            if check is None:
-                continue
-            when = next_open(apply_offset(asked, Offset(check.after), self.tz),
-                             self.campaign.window_for(step), self.tz)
             if check.is_final:
-                self._log(when, "branch", step.id, "no reply after reminders: silence branch")
-                self._run_actions(step, silence_actions(step), when)
+                actions = silence_actions(step)
+                detail = "no reply after reminders: silence branch" if actions else "no reply after reminders"
+                self._log(when, "branch" if actions else "expired", step.id, detail)
+                self._run_actions(step, actions, when)
                 return None
             self._log(when, "reminder", step.id, f"reminder {check.number} ({channel})", text)
             asked = when
+            deadline = max(deadline, when + reply_within)
+            if reply is None:
+                reply = self._reply_for(step, asked)
+        if reply is not None and reply[1] < deadline:
+            return reply
         self._log(deadline, "expired", step.id, "no reply before the deadline")
         return None
 
@@ -189,6 +223,9 @@ class Simulation:
             self._run_actions(step, actions_for_outcome(step, Outcome(score=score)), moment)
 
     def _card(self, bank_ref: str, item_id: str, correct: bool, at: datetime, step: Step) -> None:
+        self._defer(at, step.id, lambda: self._update_card(bank_ref, item_id, correct, at, step))
+
+    def _update_card(self, bank_ref: str, item_id: str, correct: bool, at: datetime, step: Step) -> None:
         cards = self.learner.cards.setdefault(bank_ref, {})
         state = cards.get(item_id) or new_state(item_id, now=at)
         horizon = self._horizon_days(at)
@@ -217,8 +254,9 @@ class Simulation:
         if not due:
             self._log(at, "skipped", step.id, "no item due for review")
             return
-        item = bank.item(due[0])
-        assert item is not None
+        picked = bank.item(due[0])
+        assert picked is not None
+        item = picked
         sent.append(at)
         reply = self._ask(step, at, format_quiz_item(item, locale=self.campaign.locale), channel)
         if reply is None:
@@ -265,6 +303,10 @@ class Simulation:
             self._run_actions(step, actions_for_outcome(step, outcome), moment)
 
     def _run_actions(self, step: Step, actions: list[Action], at: datetime) -> None:
+        if actions:
+            self._defer(at, step.id, lambda: self._apply_actions(step, actions, at))
+
+    def _apply_actions(self, step: Step, actions: list[Action], at: datetime) -> None:
         for action in actions:
             if action.alert:
                 self._log(at, "alert", step.id, f"alert to {action.alert}: {action.reason}")
@@ -272,15 +314,14 @@ class Simulation:
                 self.learner.at_risk = True
                 self._log(at, "branch", step.id, "learner marked at risk")
             if action.send_kind is not None:
-                when = at if action.at is None else apply_offset(at, action.at, self.tz)
-                when = next_open(when, self.campaign.window_for(step), self.tz)
+                when = plan_action_time(at, action.at, self.campaign.window_for(step), self.tz)
                 ref = getattr(action, action.send_kind)
                 self._log(at, "branch", step.id, f"branch: {action.send_kind} {ref} planned")
-                self._push(when, step.id if action.send_kind != "quiz" else step.id, action.send_kind, ref, "branch")
+                self._push(when, step.id, action.send_kind, ref, "branch")
             if action.goto:
                 target = self.campaign.step(action.goto)
                 if target is not None:
-                    when = next_open(at, self.campaign.window_for(target), self.tz)
+                    when = plan_action_time(at, None, self.campaign.window_for(target), self.tz)
                     self._log(at, "branch", step.id, f"goto {target.id}")
                     self._push(when, target.id, target.kind, _step_ref(target), "branch")
             if action.stop:
@@ -290,4 +331,4 @@ class Simulation:
 
 def _step_ref(step: Step) -> str | None:
     value = getattr(step, step.kind)
-    return value[0] if isinstance(value, list) else value
+    return str(value[0]) if isinstance(value, list) else None if value is None else str(value)

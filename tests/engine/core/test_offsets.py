@@ -38,8 +38,10 @@ MONTREAL = ZoneInfo("America/Montreal")
         ("+ 18:00", Offset(Duration(), time(18, 0))),
         ("  +2H  ", Offset(Duration(hours=2))),
         ("+1mo 2w 3wd 4d 5h 6min", Offset(Duration(1, 2, 3, 4, 5, 6))),
-        # Beware: "+2h30" reads as the time of day 02:30, not two and a half hours.
-        ("+2h30", Offset(Duration(), time(2, 30))),
+        # A time of day alone (colon form) is the anchor's day at that time.
+        ("+09:30", Offset(Duration(), time(9, 30))),
+        ("+2h30min", Offset(Duration(hours=2, minutes=30))),
+        ("+1d 2h30", Offset(Duration(days=1), time(2, 30))),
     ],
 )
 def test_parse_offset(text: str, expected: Offset) -> None:
@@ -59,6 +61,12 @@ def test_parse_offset(text: str, expected: Offset) -> None:
         ("+1d 10:75", "is not a time"),
         ("+1d1d", "appears twice"),
         ("+1.5d", "units are"),
+        ("+25:00", "is not a time"),
+        # "+2h30" could be two and a half hours or 02:30: refused, never guessed.
+        ("+2h30", "ambiguous: write '+2h 30min' for a duration or '+0d 02:30' for a time of day"),
+        ("+9h30", "ambiguous: write '+9h 30min' for a duration or '+0d 09:30' for a time of day"),
+        ("+1d2h30", "ambiguous: write '+1d 2h 30min' for a duration or '+1d 02:30' for a time"),
+        ("+1d09:30", "put a space before the time of day, e.g. '+1d 09:30'"),
     ],
 )
 def test_parse_offset_errors(text: str, message: str) -> None:
