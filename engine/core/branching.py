@@ -59,6 +59,25 @@ def actions_for_outcome(step: Step, outcome: Outcome) -> list[Action]:
     return actions
 
 
+def newly_holding(step: Step, outcome: Outcome, *, fired: set[int], final: bool) -> list[tuple[int, list[Action]]]:
+    """Branches to run now, by index, that have not run yet.
+
+    Answer, rating and NPS tests fire as soon as they hold (a blocked action plan
+    alerts at once, even if the learner skips the optional questions after it);
+    score tests need the whole quiz, so they wait for ``final``.
+    """
+    due = []
+    for index, condition in enumerate(step.if_):
+        if index in fired:
+            continue
+        is_score = condition.score_below is not None or condition.score_at_least is not None
+        if is_score and not final:
+            continue
+        if condition_holds(condition, outcome):
+            due.append((index, condition.actions))
+    return due
+
+
 @dataclass(frozen=True)
 class SilenceCheck:
     """One moment to look for a reply: send reminder ``number``, or run the silence branch."""

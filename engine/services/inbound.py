@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.core.conversation import answer_question, answer_quiz, outcome_from_trail, thanks
-from engine.core.branching import actions_for_outcome
+from engine.core.branching import newly_holding
 from engine.core.faq import match_faq
 from engine.core.replies import Keyword, detect_keyword
 from engine.core.signals import complaint_words
@@ -184,6 +184,15 @@ async def _answer(session: AsyncSession, rt: Runtime, event: InboundEvent, learn
         if not turn.correct:
             await _repeated_failure(session, learner, enrollment, now)
     queue = list((prompt.expectation or {}).get("queue", []))
+    step = pinned.campaign.step(prompt.step_id)
+    if step is not None and prompt.kind != "review":
+        fired = set(turn.trail.get("fired", []))
+        for index, actions in newly_holding(step, outcome_from_trail(prompt.kind, turn.trail), fired=fired,
+                                            final=not queue):
+            await run_actions(session, pinned=pinned, enrollment=enrollment, learner=learner, step=step,
+                              actions=actions, at=now, trigger=key * 10 + index)
+            fired.add(index)
+        turn.trail["fired"] = sorted(fired)
     expires_in = prompt.expires_at - prompt.opened_at
     following = continue_prompt(content=pinned.content, kind=prompt.kind, question_ref=prompt.question_ref,
                                 queue=queue, locale=locale, expires_in=expires_in)
@@ -200,7 +209,6 @@ async def _answer(session: AsyncSession, rt: Runtime, event: InboundEvent, learn
                              now=now, key=key, step_id=prompt.step_id, origin=DeliveryOrigin.FEEDBACK,
                              prompt=spec_dict)
         return f"{turn.status}; next question"
-    step = pinned.campaign.step(prompt.step_id)
     closing = feedback
     if prompt.kind in ("survey", "checkin"):
         source = pinned.content.surveys if prompt.kind == "survey" else pinned.content.checkins
@@ -209,11 +217,6 @@ async def _answer(session: AsyncSession, rt: Runtime, event: InboundEvent, learn
     if closing:
         await _reply_message(session, learner=learner, enrollment=enrollment, channel=prompt.channel, body=closing,
                              now=now, key=key, step_id=prompt.step_id, origin=DeliveryOrigin.FEEDBACK)
-    if step is not None and prompt.kind != "review":
-        actions = actions_for_outcome(step, outcome_from_trail(prompt.kind, turn.trail))
-        if actions:
-            await run_actions(session, pinned=pinned, enrollment=enrollment, learner=learner, step=step,
-                              actions=actions, at=now, trigger=key)
     return f"{turn.status}; step done"
 
 
