@@ -53,6 +53,7 @@ def register(commands: Commands) -> None:
     demo.add_argument("--campaign", default="suivi-standard")
     demo.add_argument("--keep", action="store_true", help="keep the previous demo database")
     demo.add_argument("--stop-at-end", action="store_true", help="exit once --days have been played")
+    demo.add_argument("--data-dir", type=Path, help="where the demo keeps its SQLite file and Redis (var/demo)")
     demo.set_defaults(handler=cmd_demo)
 
 
@@ -132,4 +133,4 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo.runner import run_demo
 
     return run_demo(speed=args.speed, days=args.days, port=args.port, campaign=args.campaign,
-                    fresh=not args.keep, exit_at_end=args.stop_at_end)
+                    fresh=not args.keep, exit_at_end=args.stop_at_end, data_dir=args.data_dir)

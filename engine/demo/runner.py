@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -127,8 +128,8 @@ async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> Non
 
 
 def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool,
-             exit_at_end: bool = False) -> int:
-    data_dir = PROJECT_ROOT / "var" / "demo"
+             exit_at_end: bool = False, data_dir: Path | None = None) -> int:
+    data_dir = data_dir or PROJECT_ROOT / "var" / "demo"
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,35 @@
+"""The README's first command: the demo runs on embedded defaults, the simulated learners'
+answers travel through the signed webhook path, and it stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_plays_two_days_and_stops(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "demo", "--days", "2", "--speed", "14400", "--stop-at-end",
+         "--port", str(_free_port()), "--data-dir", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=120, env=env, check=False)
+    out = result.stdout
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "/sandbox/phone/1" in out
+    sent = [line for line in out.splitlines() if "→" in line]
+    replies = [line for line in out.splitlines() if "←" in line]
+    assert sent and replies, out[-3000:]
+    assert any("Camille" in line for line in replies), "the diligent learner's answers were not processed"
+    assert any("Merci Camille" in line for line in sent), "no survey outro after her answers"
+    assert "fin de la démo" in out and "demo stopped." in out
+    assert (tmp_path / "demo" / "ancrage.sqlite3").exists()
