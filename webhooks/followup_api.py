@@ -1,0 +1,132 @@
+"""Follow-up actions for integrations and the dashboard: pause, resume or stop an enrolment,
+move a learner's time zone, and the inbox of learner questions with its response-time target.
+
+Routes stay thin: authenticate, load, call :mod:`engine.services.enrolment` or
+:mod:`engine.services.tickets`, commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from pydantic import BaseModel, Field
+
+from engine.services import enrolment
+from engine.services.tickets import answer_ticket, inbox
+from engine.store.models import Enrollment, Learner, Ticket
+from webhooks.deps import CurrentApiKey, RuntimeDep, SessionDep
+from webhooks.integration_api import _visible_learner
+
+router = APIRouter(prefix="/api/v1", tags=["follow-up"])
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+_NOT_FOUND = {404: {"description": "not found (or not visible to this key)"}}
+
+
+class EnrollmentAction(BaseModel):
+    action: Literal["pause", "resume", "stop"]
+    reason: str = Field(default="stopped by an operator", max_length=200)
+
+
+class EnrollmentOut(BaseModel):
+    id: int
+    status: str
+    changed: int = Field(description="Deliveries rescheduled, skipped or cancelled by the action.")
+
+
+class TimezoneIn(BaseModel):
+    timezone: str = Field(max_length=64, examples=["Europe/Paris"])
+
+
+class TicketOut(BaseModel):
+    id: int
+    learner_id: int | None
+    body: str
+    status: str
+    faq_entry_id: str | None
+    auto_answered: bool
+    created_at: datetime
+    due_by: datetime
+    first_response_at: datetime | None
+    overdue: bool
+
+
+class TicketAnswer(BaseModel):
+    text: str = Field(min_length=1, max_length=1600)
+    close: bool = False
+
+
+@router.post("/enrollments/{enrollment_id}/actions", response_model=EnrollmentOut, responses=_NOT_FOUND)
+async def act_on_enrollment(enrollment_id: RowId, data: EnrollmentAction, key: CurrentApiKey,
+                            session: SessionDep, rt: RuntimeDep) -> EnrollmentOut:
+    """Pause (nothing is sent), resume (overdue messages follow each step's policy) or stop."""
+    row = await session.get(Enrollment, enrollment_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such enrolment")
+    await _visible_learner(session, key, row.learner_id)
+    learner = await session.get(Learner, row.learner_id)
+    assert learner is not None
+    now = rt.now()
+    changed = 0
+    if data.action == "pause":
+        await enrolment.pause(session, enrollment=row, now=now)
+    elif data.action == "resume":
+        changed = await enrolment.resume(session, enrollment=row, learner=learner, now=now)
+    else:
+        changed = await enrolment.stop(session, enrollment=row, reason=data.reason, now=now)
+    await session.commit()
+    return EnrollmentOut(id=enrollment_id, status=row.status, changed=changed)
+
+
+@router.put("/learners/{learner_id}/timezone", response_model=EnrollmentOut, responses=_NOT_FOUND)
+async def move_timezone(learner_id: RowId, data: TimezoneIn, key: CurrentApiKey, session: SessionDep,
+                        rt: RuntimeDep) -> EnrollmentOut:
+    """Moves the learner to another zone; every message not yet sent is planned again there."""
+    try:
+        ZoneInfo(data.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown time zone '{data.timezone}'") from None
+    learner = await session.get(Learner, learner_id)
+    if learner is None or learner.erased_at is not None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such learner")
+    await _visible_learner(session, key, learner_id)
+    moved = await enrolment.move_timezone(session, learner=learner, timezone=data.timezone, now=rt.now())
+    await session.commit()
+    return EnrollmentOut(id=learner_id, status="moved", changed=moved)
+
+
+def _ticket_out(ticket: Ticket, now: datetime) -> TicketOut:
+    overdue = ticket.first_response_at is None and ticket.status == "open" and now > ticket.due_by
+    return TicketOut(id=ticket.id or 0, learner_id=ticket.learner_id, body=ticket.body, status=ticket.status,
+                     faq_entry_id=ticket.faq_entry_id, auto_answered=ticket.auto_answered,
+                     created_at=ticket.created_at, due_by=ticket.due_by,
+                     first_response_at=ticket.first_response_at, overdue=overdue)
+
+
+@router.get("/tickets", response_model=list[TicketOut])
+async def list_tickets(key: CurrentApiKey, session: SessionDep, rt: RuntimeDep,
+                       state: Annotated[Literal["open", "answered", "closed", "all"], Query()] = "open"
+                       ) -> list[TicketOut]:
+    """The inbox, oldest first; ``overdue`` means the first human answer missed its target."""
+    now = rt.now()
+    return [_ticket_out(t, now) for t in await inbox(session, state=state, trainer_id=key.trainer_id)]
+
+
+@router.post("/tickets/{ticket_id}/answer", response_model=TicketOut, responses=_NOT_FOUND)
+async def post_answer(ticket_id: RowId, data: TicketAnswer, key: CurrentApiKey, session: SessionDep,
+                      rt: RuntimeDep) -> TicketOut:
+    """A trainer's answer: sent to the learner on the channel they wrote from; starts the clock's stop."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such ticket")
+    if ticket.learner_id is not None:
+        await _visible_learner(session, key, ticket.learner_id)
+    elif key.trainer_id is not None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such ticket")
+    now = rt.now()
+    await answer_ticket(session, ticket=ticket, text=data.text, close=data.close, now=now)
+    await session.commit()
+    return _ticket_out(ticket, now)
+
