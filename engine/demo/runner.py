@@ -26,7 +26,15 @@ from engine.services.operations import resolve_redis, serve_all
 from engine.services.runtime import Runtime
 from engine.settings import PROJECT_ROOT, Settings
 from engine.store.migrate import upgrade_async
-from engine.store.models import Alert, Attendance, Delivery, InboundEvent, Learner, Trainer, TrainingSession
+from engine.store.models import (
+    Alert,
+    Attendance,
+    Delivery,
+    InboundEvent,
+    Learner,
+    Trainer,
+    TrainingSession,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 AUTH_TOKEN = "demo-auth-token"
@@ -159,7 +167,7 @@ async def _main(settings: Settings, clock: WarpedClock, *, campaign: str, sessio
     try:
         simulated = await seed(rt, campaign=campaign, ends_at=session_end)
         async with rt.sessions() as session:
-            names = {l.id or 0: l.first_name for l in (await session.exec(select(Learner))).all()}
+            names = {row.id or 0: row.first_name for row in (await session.exec(select(Learner))).all()}
         you = next(lid for lid, name in names.items() if name == "Vous")
         base = f"http://127.0.0.1:{port}"
         print(f"""

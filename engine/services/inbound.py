@@ -15,8 +15,9 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from engine.core.conversation import answer_question, answer_quiz, outcome_from_trail, thanks
+from engine.content.render import RenderError, render
 from engine.core.branching import newly_holding
+from engine.core.conversation import answer_question, answer_quiz, outcome_from_trail, thanks
 from engine.core.faq import match_faq
 from engine.core.replies import Keyword, detect_keyword
 from engine.core.signals import complaint_words
@@ -24,7 +25,6 @@ from engine.core.spaced import ReviewState, new_state, record_answer
 from engine.core.timeline import apply_offset
 from engine.services.actions import raise_alert, run_actions
 from engine.services.catalog import PinnedCampaign, load_pinned
-from engine.content.render import RenderError, render
 from engine.services.compose import continue_prompt
 from engine.services.context import recipient_for
 from engine.services.runtime import Runtime
@@ -40,7 +40,12 @@ from engine.store.models import (
     ReviewCard,
     Ticket,
 )
-from engine.store.queries import find_learner_by_phone, open_prompt_for, record_opt_in, record_opt_out
+from engine.store.queries import (
+    find_learner_by_phone,
+    open_prompt_for,
+    record_opt_in,
+    record_opt_out,
+)
 
 FAQ_AUTOREPLY_CONFIDENCE = 0.6
 LATE_REPLY_WINDOW = timedelta(days=7)

@@ -160,9 +160,9 @@ async def test_silence_reminds_once_then_alerts(store_url: str, tmp_path: Path) 
 
 
 async def test_checkin_blocked_alerts_the_trainer(store_url: str, tmp_path: Path) -> None:
-    engine, channels = await _engine(store_url, tmp_path)
+    engine, _ = await _engine(store_url, tmp_path)
     await engine.run_until(datetime(2026, 3, 27, 10, 0, tzinfo=PARIS), step=timedelta(hours=1))
-    [prompt] = [p for p in await _rows(engine, Prompt, status="open") if p.step_id == "plan"]
+    assert [p.step_id for p in await _rows(engine, Prompt, status="open")] == ["plan"]
     assert (await _reply(engine, "je suis bloqué")).startswith("answered")
     reasons = [a.reason for a in await _rows(engine, Alert)]
     assert "Plan d'action bloque" in reasons
@@ -194,7 +194,7 @@ async def test_message_without_open_question_is_a_ticket_with_faq(store_url: str
 
 
 async def test_redelivered_event_is_processed_once(store_url: str, tmp_path: Path) -> None:
-    engine, channels = await _engine(store_url, tmp_path)
+    engine, _ = await _engine(store_url, tmp_path)
     await _to_quiz(engine)
     async with engine.rt.sessions() as session, session.begin():
         event, created = await store_inbound_event(session, provider="twilio", provider_id="SMdup",
