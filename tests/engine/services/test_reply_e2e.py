@@ -29,6 +29,7 @@ from engine.channels.registry import build_channels
 from engine.fakes.fake_twilio import FakeTwilio
 from engine.fakes.server import run_in_thread
 from engine.redis_server import PrivateRedis
+from engine.services.bootstrap import close_runtime
 from engine.services.scheduler import claim_batches
 from engine.store.models import Reply, ReviewCard
 from engine.worker import job_id, process_inbound_job, queue_name, send_batch_job
@@ -192,7 +193,7 @@ async def test_signed_reply_is_graded_fed_back_and_moves_the_review(
         await pool.aclose()
     finally:
         await _cleanup(redis_url, prefix)
-        await engine.rt.engine.dispose()
+        await close_runtime(engine.rt)
 
 
 def _direct_send(engine: Engine):  # type: ignore[no-untyped-def]
