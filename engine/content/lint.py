@@ -8,12 +8,12 @@ is the only place a designer can learn it before learners get the bill.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from engine.campaign.diagnostics import Diagnostic
-from engine.content.models import Faq, Lesson, Question, QuizBank, Survey
+from engine.content.models import Faq, Lesson, Question, QuizBank, QuizItem, Survey
 from engine.content.render import RenderError, check_template, render, sample_context
 from engine.content.sms import (
     MULTIPART_SEGMENT,
@@ -25,32 +25,20 @@ from engine.content.sms import (
     sms_info,
 )
 from engine.content.sources import Loc, Source
+from engine.core.prompts import format_question, format_quiz_item
 
 MAX_SMS_SEGMENTS = 2
 LETTERS = "ABCDEF"
 
 
-def quiz_sms(question: str, choices: Sequence[str]) -> str:
-    """A quiz question as one SMS: question, lettered choices, how to answer."""
-    letters = LETTERS[: len(choices)]
-    lines = [
-        question,
-        *(f"{letter}) {choice}" for letter, choice in zip(letters, choices, strict=False)),
-    ]
-    lines.append(f"Répondez {', '.join(letters[:-1])} ou {letters[-1]}.")
-    return "\n".join(lines)
+def quiz_sms(item: QuizItem) -> str:
+    """A quiz question exactly as the engine sends it (one source: :mod:`engine.core.prompts`)."""
+    return format_quiz_item(item)
 
 
-def question_sms(text: str, kind: str, choice_labels: Sequence[str] = ()) -> str:
-    """A survey or check-in question as one SMS, with the reply it expects."""
-    if kind == "choice":
-        return quiz_sms(text, choice_labels)
-    expects = {
-        "rating": "Répondez de 1 à 5.",
-        "nps": "Répondez de 0 à 10.",
-        "yes_no": "Répondez OUI ou NON.",
-    }.get(kind)
-    return f"{text}\n{expects}" if expects else text
+def question_sms(question: Question) -> str:
+    """A survey or check-in question exactly as the engine sends it."""
+    return format_question(question)
 
 
 @dataclass(frozen=True)
@@ -105,7 +93,7 @@ def _bank_sms(bank: QuizBank) -> Iterator[_Sms]:
     for i, item in enumerate(bank.items):
         parts: list[tuple[Loc, str]] = [(("items", i, "question"), item.question)]
         parts += [(("items", i, "choices", j), c) for j, c in enumerate(item.choices)]
-        yield _Sms(quiz_sms(item.question, item.choices), tuple(parts))
+        yield _Sms(quiz_sms(item), tuple(parts))
         yield _Sms(item.explanation, ((("items", i, "explanation"), item.explanation),))
 
 
@@ -122,7 +110,7 @@ def _question_sms(question: Question, loc: Loc) -> _Sms:
     labels = [choice.label for choice in question.choices]
     parts: list[tuple[Loc, str]] = [((*loc, "text"), question.text)]
     parts += [((*loc, "choices", j, "label"), label) for j, label in enumerate(labels)]
-    return _Sms(question_sms(question.text, question.type, labels), tuple(parts))
+    return _Sms(question_sms(question), tuple(parts))
 
 
 def _faq_sms(faq: Faq) -> Iterator[_Sms]:

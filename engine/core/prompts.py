@@ -68,24 +68,12 @@ def format_question(question: Question, *, locale: str = "fr") -> str:
 
 def expectation_for_item(item: QuizItem) -> Expectation:
     """A quiz item expects one of its lettered choices."""
-    return Expectation(kind="choice", choices=tuple(item.choices))
+    return Expectation.for_quiz_item(item)
 
 
 def expectation_for_question(question: Question) -> Expectation:
     """What a survey or check-in question accepts as an answer."""
-    if question.type == "choice":
-        return Expectation(
-            kind="choice",
-            choices=tuple(c.label for c in question.choices),
-            values=tuple(c.value for c in question.choices),
-        )
-    if question.type == "rating":
-        return Expectation(kind="rating", scale=(1, 5))
-    if question.type == "nps":
-        return Expectation(kind="nps", scale=(0, 10))
-    if question.type == "yes_no":
-        return Expectation(kind="yes_no")
-    return Expectation(kind="text")
+    return Expectation.for_question(question)
 
 
 SKIP_WORDS = frozenset({"passer", "skip", "suivant", "next", "passe"})

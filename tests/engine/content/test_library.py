@@ -9,6 +9,7 @@ import pytest
 from engine.campaign.diagnostics import Diagnostic
 from engine.content.library import ContentLibrary, lesson_text
 from engine.content.lint import question_sms, quiz_sms
+from engine.content.models import Question, QuizItem
 
 LESSON = """\
 ---
@@ -327,12 +328,13 @@ def test_lesson_text_falls_back_to_title_and_sms(
 
 
 def test_prompts_as_sent() -> None:
-    assert (
-        quiz_sms("Le S ?", ["Situation", "Solution"])
-        == "Le S ?\nA) Situation\nB) Solution\nRépondez A ou B."
-    )
-    assert question_sms("L'accueil ?", "rating") == "L'accueil ?\nRépondez de 1 à 5."
-    assert question_sms("Un mot ?", "text") == "Un mot ?"
+    item = QuizItem(id="s", question="Le S ?", choices=["Situation", "Solution"], answer="A",
+                    explanation="S")
+    assert quiz_sms(item) == "Le S ?\nA) Situation\nB) Solution\nRépondez A ou B"
+    rating = Question(id="a", type="rating", text="L'accueil ?")
+    assert question_sms(rating) == "L'accueil ?\nNote de 1 à 5 (5 = excellent)"
+    text = Question(id="m", type="text", text="Un mot ?", optional=True)
+    assert question_sms(text) == "Un mot ?\nRépondez librement (ou PASSER)"
 
 
 def test_missing_folder_is_a_diagnostic(tmp_path: Path) -> None:
