@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from engine.commands import designer
+from engine.commands import designer, runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -18,17 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     designer.register(commands)
-    _register_optional(commands)
-    return parser
-
-
-def _register_optional(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Commands of the engine and the web app, registered when those parts are installed."""
-    try:
-        from engine.commands import runtime
-    except ImportError:  # pragma: no cover - the runtime is part of the distribution
-        return
     runtime.register(commands)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,7 @@ Routes stay thin: authenticate, load, call :mod:`engine.services.enrolment` or
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
@@ -22,7 +22,7 @@ from webhooks.integration_api import _visible_learner
 
 router = APIRouter(prefix="/api/v1", tags=["follow-up"])
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-_NOT_FOUND = {404: {"description": "not found (or not visible to this key)"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "not found (or not visible to this key)"}}
 
 
 class EnrollmentAction(BaseModel):

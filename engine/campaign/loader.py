@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def campaign_files(paths: list[Path]) -> list[Path]:
     return found
 
 
-def content_hash(campaign: Campaign, snapshot: dict[str, object]) -> str:
+def content_hash(campaign: Campaign, snapshot: Mapping[str, object]) -> str:
     """A stable hash of a campaign and the content it uses: enrolments pin this version."""
     payload = json.dumps(
         {"campaign": campaign.model_dump(mode="json", by_alias=True), "content": snapshot},

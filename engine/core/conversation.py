@@ -57,7 +57,7 @@ def expectation_from(data: dict[str, Any]) -> Expectation:
     scale = data.get("scale")
     return Expectation(kind=data.get("kind", "text"), choices=tuple(data.get("choices") or ()),
                        values=tuple(data.get("values") or ()),
-                       scale=tuple(scale) if scale else (0, 0))  # type: ignore[arg-type]
+                       scale=tuple(scale) if scale else (0, 0))
 
 
 def clarification(expected: Expectation, locale: str) -> str:

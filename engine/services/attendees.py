@@ -70,7 +70,7 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
     try:
         dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else "", delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     rows = list(reader)
     if not rows:

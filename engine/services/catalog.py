@@ -116,7 +116,7 @@ async def pin_version(session: AsyncSession, *, campaign: Campaign, library: Con
         return existing
     # Two workers may pin the same new version at once: the unique hash decides, quietly.
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await session.exec(insert(CampaignVersion).values(  # type: ignore[call-overload]
+    await session.exec(insert(CampaignVersion).values(
         name=campaign.campaign, content_hash=digest, created_at=datetime.now(UTC),
         definition={"campaign": campaign.model_dump(mode="json", by_alias=True), "content": pinned.dump()},
     ).on_conflict_do_nothing(index_elements=["content_hash"]))

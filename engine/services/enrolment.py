@@ -78,7 +78,7 @@ async def end_session(session: AsyncSession, *, training: TrainingSession, campa
     if training.ended_processed_at is not None:
         return []
     # Claim the session first (compare-and-set): of several ticks, exactly one enrols.
-    claimed = await session.exec(update(TrainingSession).where(  # type: ignore[call-overload]
+    claimed = await session.exec(update(TrainingSession).where(
         col(TrainingSession.id) == training.id, col(TrainingSession.ended_processed_at).is_(None),
     ).values(ended_processed_at=now))
     if not claimed.rowcount:
@@ -162,7 +162,7 @@ async def stop(session: AsyncSession, *, enrollment: Enrollment, reason: str, no
         return 0
     enrollment.stopped_reason = reason
     await _set_status(session, enrollment, EnrollmentStatus.STOPPED, now, reason)
-    result = await session.exec(update(Delivery).where(  # type: ignore[call-overload]
+    result = await session.exec(update(Delivery).where(
         col(Delivery.enrollment_id) == enrollment.id, col(Delivery.status) == DeliveryStatus.PLANNED,
     ).values(status=DeliveryStatus.CANCELLED, status_reason=f"enrolment stopped: {reason}", finished_at=now))
     return int(result.rowcount or 0)

@@ -68,7 +68,7 @@ async def process_inbound(rt: Runtime, event_id: int) -> str:
             session.add(event)
             return "unknown sender"
         if rt.engine.dialect.name == "postgresql":
-            await session.exec(select(Learner.id).where(Learner.id == learner.id).with_for_update())  # type: ignore[call-overload]
+            await session.exec(select(Learner.id).where(Learner.id == learner.id).with_for_update())
         event.learner_id = learner.id
         outcome = await _handle(session, rt, event, learner, now)
         event.status = InboundStatus.PROCESSED

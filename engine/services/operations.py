@@ -154,7 +154,6 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     serving = asyncio.create_task(server.serve())
     tasks = [asyncio.create_task(worker.async_run()), *[asyncio.create_task(job) for job in (extra or [])]]
     waiter = asyncio.create_task(stop.wait())
