@@ -1,10 +1,11 @@
 """The JSON Schema editors use: checked in, never drifting, and true to the shipped campaigns.
 
-The ``jsonschema`` package is not a dependency, so a small validator for the
-keywords our schema uses (``$ref``, ``anyOf``, ``type``, ``properties``,
-``required``, ``additionalProperties``, ``enum``, ``const``, ``pattern``,
-``items``, ``minItems``, bounds) checks the shipped campaigns; when
-``jsonschema`` happens to be installed it checks them too.
+The shipped campaigns are checked with the ``jsonschema`` package (a dev
+dependency) and with a small structural validator for the keywords our schema
+uses (``$ref``, ``anyOf``, ``type``, ``properties``, ``required``,
+``additionalProperties``, ``enum``, ``const``, ``pattern``, ``items``,
+``minItems``, bounds), which also runs where ``jsonschema`` is missing and
+shows which keywords an editor relies on.
 """
 
 from __future__ import annotations
