@@ -181,6 +181,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(params=BACKENDS)
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """URL of an empty, migrated database (``sqlite`` file copy or truncated ``pg``)."""
+    from engine.services.catalog import forget_versions
+
+    forget_versions()  # ids restart with the database: cached versions would be stale
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "store.sqlite3"

@@ -104,6 +104,7 @@ class PinnedCampaign:
     version_id: int
     campaign: Campaign
     content: PinnedContent
+    content_hash: str = ""
 
 
 async def pin_version(session: AsyncSession, *, campaign: Campaign, library: ContentLibrary) -> CampaignVersion:
@@ -123,29 +124,41 @@ async def pin_version(session: AsyncSession, *, campaign: Campaign, library: Con
     return (await session.exec(statement)).one()
 
 
-_cache: dict[int, PinnedCampaign] = {}
+_cache: dict[tuple[str, int], PinnedCampaign] = {}
 
 
-def unpin(version: CampaignVersion) -> PinnedCampaign:
-    """The campaign and content of a stored version (parsed once per process)."""
+def forget_versions() -> None:
+    """Empties the process cache (tests that recreate a database under the same URL need it)."""
+    _cache.clear()
+
+
+def _database(session: AsyncSession) -> str:
+    """Which database a session talks to: version ids are only unique within one."""
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
+
+
+def unpin(version: CampaignVersion, *, database: str = "") -> PinnedCampaign:
+    """The campaign and content of a stored version (parsed once per process and database)."""
     assert version.id is not None
-    cached = _cache.get(version.id)
-    if cached is None:
+    key = (database, version.id)
+    cached = _cache.get(key)
+    if cached is None or cached.content_hash != version.content_hash:
         cached = PinnedCampaign(
             version.id,
             Campaign.model_validate(version.definition["campaign"]),
             PinnedContent.load(version.definition["content"]),
+            version.content_hash,
         )
-        _cache[version.id] = cached
+        _cache[key] = cached
     return cached
 
 
 async def load_pinned(session: AsyncSession, version_id: int) -> PinnedCampaign:
     """A version by id, from the process cache or the database (versions never change)."""
-    cached = _cache.get(version_id)
+    cached = _cache.get((_database(session), version_id))
     if cached is not None:
         return cached
     version = await session.get(CampaignVersion, version_id)
     if version is None:
         raise LookupError(f"campaign version {version_id} does not exist")
-    return unpin(version)
+    return unpin(version, database=_database(session))

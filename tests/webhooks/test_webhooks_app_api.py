@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from conftest import NOW, Recorder, Seed, inbound_events
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from web_support import NOW, Recorder, Seed, inbound_events
 
 from engine.settings import Settings
 from engine.store.models import PushToken

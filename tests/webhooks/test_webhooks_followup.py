@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from conftest import NOW, Seed
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from web_support import NOW, Seed
 
 from engine.store.models import Delivery, Ticket, TicketMessage
 from webhooks.deps import create_api_key

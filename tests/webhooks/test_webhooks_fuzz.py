@@ -8,12 +8,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from conftest import NOW, PUBLIC_URL, Seed, post_signed, twilio_signature
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from web_support import NOW, PUBLIC_URL, Seed, post_signed, twilio_signature
 
 from engine.settings import Settings
 from engine.store.models import InboundEvent

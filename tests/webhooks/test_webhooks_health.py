@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from conftest import make_settings
+from web_support import make_settings
 
 from engine.services.runtime import Runtime
 from webhooks.app import create_app

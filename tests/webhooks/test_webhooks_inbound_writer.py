@@ -6,10 +6,10 @@ import asyncio
 
 import httpx
 import pytest
-from conftest import NOW, Recorder, inbound_events, inbound_form, post_signed
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from web_support import NOW, Recorder, inbound_events, inbound_form, post_signed
 
 from engine.services.runtime import Runtime
 from webhooks.inbound_writer import InboundWriter

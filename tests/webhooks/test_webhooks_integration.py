@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import NOW, Seed
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from web_support import NOW, Seed
 
 from engine.core.spaced import new_state, record_answer
 from engine.store.models import (

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import NOW, SECRET, Recorder, Seed, inbound_events
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from web_support import NOW, SECRET, Recorder, Seed, inbound_events
 
 from engine.links import sign
 from engine.services.compose import ANSWER_LINK_PURPOSE, UNSUBSCRIBE_PURPOSE

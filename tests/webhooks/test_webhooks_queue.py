@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 from arq.jobs import Job
-from conftest import inbound_events, inbound_form, make_settings, post_signed
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from web_support import inbound_events, inbound_form, make_settings, post_signed
 
 from engine.redis_server import PrivateRedis
 from engine.services.runtime import Runtime

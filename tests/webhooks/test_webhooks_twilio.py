@@ -5,7 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import httpx
-from conftest import (
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from web_support import (
     PUBLIC_URL,
     Recorder,
     Seed,
@@ -14,8 +16,6 @@ from conftest import (
     post_signed,
     twilio_signature,
 )
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.store.models import Delivery
 

@@ -7,11 +7,11 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
-from conftest import T0, Seed
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from store_seed import T0, Seed
 
 from engine.store import AuditEvent, Delivery, claim_due_deliveries, create_engine, session_factory
 

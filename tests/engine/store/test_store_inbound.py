@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import T0
 from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from store_seed import T0
 
 from engine.store import InboundEvent, create_engine, session_factory, store_inbound_event
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import T0, Seed
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from store_seed import T0, Seed
 
 from engine.store import (
     AuditEvent,

@@ -7,10 +7,10 @@ import itertools
 from datetime import timedelta
 
 import pytest
-from conftest import T0, Seed
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from store_seed import T0, Seed
 
 from engine.store import (
     AuditEvent,
