@@ -49,7 +49,9 @@ STANDARD_DATES = [
     ("2026-03-27T18:00", "Europe/Paris", "satisfaction-chaud", 0, "2026-03-30T09:00:00+02:00", "after window"),
     ("2026-03-27T18:00", "Europe/Paris", "rappel-j1", 0, "2026-03-30T09:30:00+02:00", "weekend"),
     ("2026-03-27T18:00", "Europe/Paris", "quiz-j7", 0, "2026-04-03T18:00:00+02:00", None),
-    ("2026-03-27T18:00", "Europe/Paris", "appel-formateur", 0, "2026-04-07T09:00:00+02:00",
+    ("2026-03-27T18:00", "Europe/Paris", "appel-formateur", 0, "2026-04-10T18:00:00+02:00", None),
+    # A session ending the Monday before Easter: the quiz at +7d falls on Easter Monday.
+    ("2026-03-30T18:00", "Europe/Paris", "quiz-j7", 0, "2026-04-07T09:00:00+02:00",
      "public holiday: Lundi de Pâques"),
     ("2026-03-27T18:00", "Europe/Paris", "revisions", 0, "2026-04-07T12:30:00+02:00", "weekend"),
     ("2026-03-27T18:00", "Europe/Paris", "revisions", 1, "2026-04-08T12:30:00+02:00", "spread over open days"),
@@ -65,8 +67,7 @@ STANDARD_DATES = [
     ("2026-03-27T18:00+01:00", "America/Montreal", "satisfaction-chaud", 0, "2026-03-27T15:00:00-04:00", None),
     ("2026-03-27T18:00+01:00", "America/Montreal", "rappel-j1", 0, "2026-03-30T09:30:00-04:00", "weekend"),
     ("2026-03-27T18:00+01:00", "America/Montreal", "quiz-j7", 0, "2026-04-03T13:00:00-04:00", None),
-    ("2026-03-27T18:00+01:00", "America/Montreal", "appel-formateur", 0, "2026-04-07T09:00:00-04:00",
-     "public holiday: Lundi de Pâques"),
+    ("2026-03-27T18:00+01:00", "America/Montreal", "appel-formateur", 0, "2026-04-10T13:00:00-04:00", None),
     # ... and from Réunion (UTC+4 all year): 21:00 local, after the window.
     ("2026-03-27T18:00+01:00", "Indian/Reunion", "satisfaction-chaud", 0, "2026-03-30T09:00:00+04:00", "after window"),
     ("2026-03-27T18:00+01:00", "Indian/Reunion", "rappel-j1", 0, "2026-03-30T09:30:00+04:00", "weekend"),
@@ -77,7 +78,7 @@ STANDARD_DATES = [
     ("2026-10-23T18:00", "Europe/Paris", "rappel-j1", 0, "2026-10-26T09:30:00+01:00", "weekend"),
     ("2026-10-23T18:00", "Europe/Paris", "quiz-j7", 0, "2026-10-30T18:00:00+01:00", None),
     ("2026-10-23T18:00", "Europe/Paris", "revisions", 0, "2026-11-02T12:30:00+01:00", "weekend"),
-    ("2026-10-23T18:00", "Europe/Paris", "appel-formateur", 0, "2026-11-02T18:00:00+01:00", None),
+    ("2026-10-23T18:00", "Europe/Paris", "appel-formateur", 0, "2026-11-06T18:00:00+01:00", None),
 ]
 
 
@@ -156,6 +157,7 @@ def test_rows_carry_rendered_text_and_sms_cost() -> None:
 def test_text_format_says_why_a_send_moved() -> None:
     rows = preview(STANDARD, "2026-03-27T18:00", "Europe/Paris")
     text = format_preview(STANDARD, rows, PARIS)
-    assert "mar. 2026-04-07 09:00 CEST  appel-formateur  [task -> trainer, dashboard]" in text
-    assert "    moved from Mon 2026-04-06 18:00: public holiday: Lundi de Pâques" in text
+    assert "ven. 2026-04-10 18:00 CEST  appel-formateur  [task -> trainer, dashboard]" in text
+    easter = format_preview(STANDARD, preview(STANDARD, "2026-03-30T18:00", "Europe/Paris"), PARIS)
+    assert "    moved from Mon 2026-04-06 18:00: public holiday: Lundi de Pâques" in easter
     assert "lun. 2026-03-30 09:30 CEST  rappel-j1  [lesson -> learner, push]" in text

@@ -124,8 +124,8 @@ def test_preview_json(capsys: pytest.CaptureFixture[str]) -> None:
         "due_at_utc": "2026-03-30T07:00:00+00:00", "shifted": "after window", "text": "",
         "sms_segments": None, "notes": [],
     }
-    assert first[("appel-formateur", 0)]["due_at_local"] == "2026-04-07T09:00:00+02:00"
-    assert first[("appel-formateur", 0)]["shifted"] == "public holiday: Lundi de Pâques"
+    assert first[("appel-formateur", 0)]["due_at_local"] == "2026-04-10T18:00:00+02:00"
+    assert first[("appel-formateur", 0)]["shifted"] is None
     assert [row["due_at_utc"] for row in rows] == sorted(row["due_at_utc"] for row in rows)
 
 

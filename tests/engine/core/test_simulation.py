@@ -75,14 +75,12 @@ def test_silent_learner_gets_reminders_then_the_silence_branch() -> None:
     ]
 
 
-def test_silent_learner_is_marked_at_risk_only_when_the_silence_branch_runs() -> None:
-    """The call task (+10d, moved to Tue 7 April) comes before the at-risk mark (Thu 9 April).
-
-    This is what the engine does too; it shows the campaign's task should come later
-    to catch silent learners (noted for the campaign's designer).
-    """
+def test_silent_learner_is_called_after_the_silence_branch_marks_them() -> None:
+    """The quiz's silence branch marks the learner at risk on Thu 9 April; the call task
+    (+14d, Fri 10 April) comes after it, so silent learners get the call too."""
     run = simulate("silencieux")
-    assert details(run, "appel-formateur") == ["skipped: audience at_risk: learner is not at risk"]
+    task = events(run, "sent", "appel-formateur")
+    assert len(task) == 1 and task[0].at == datetime(2026, 4, 10, 18, 0, tzinfo=PARIS)
 
 
 def test_struggling_learner_gets_the_recap_and_the_trainer_call() -> None:
