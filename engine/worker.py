@@ -1,8 +1,17 @@
 """arq worker: the cron tick, the batch send job and the inbound-processing job.
 
 Jobs are thin: build the runtime once per process (startup), then call the
-services. Job ids are deterministic (see :func:`engine.services.scheduler.batch_job_id`)
-so the same batch is never queued twice.
+services. Job ids are deterministic, so the same piece of work is never queued
+twice, and they carry our Redis prefix (arq keeps job keys in one namespace):
+
+- a send batch's id names the batch *and its claim* (see
+  :func:`engine.services.scheduler.batch_job_id`): arq refuses an id while it
+  keeps a finished job's result, so a delivery claimed again after a retry must
+  get a fresh id, while a second enqueue of the same claim stays a no-op;
+- the tick's id names its scheduled second (``<prefix>:tick:<ms>``): every
+  worker enqueues the same id for the same second and only one runs it. A fixed
+  id would be refused for ``keep_result`` seconds after each run, ticking once a
+  minute instead of every second.
 """
 
 from __future__ import annotations
@@ -14,10 +23,15 @@ from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.catalog import Catalog
 from engine.services.dispatch import send_batch
+from engine.services.runtime import Clock
 from engine.services.scheduler import tick
 from engine.settings import Settings
 
@@ -35,9 +49,23 @@ def job_id(settings: Settings, key: str) -> str:
     return f"{settings.redis_prefix}:{key}"
 
 
+def redis_settings(redis_url: str) -> RedisSettings:
+    """arq's connection settings, retrying commands across a Redis restart.
+
+    Without retries the first command after a restart (the worker's poll) raises
+    ``ConnectionError`` and the worker exits; with them it reconnects and the
+    tick re-enqueues whatever the restart lost (the database knows).
+    """
+    settings = RedisSettings.from_dsn(redis_url)
+    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=12)
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionResetError]
+    return settings
+
+
 async def startup(ctx: Ctx) -> None:
+    """Builds this process's runtime; ``ctx`` may carry a ``clock`` and ``channels`` (tests, simulations)."""
     settings: Settings = ctx.get("settings") or Settings()
-    rt = await build_runtime(settings, redis=ctx["redis"])
+    rt = await build_runtime(settings, redis=ctx["redis"], channels=ctx.get("channels"), clock=ctx.get("clock"))
     ctx["rt"] = rt
     ctx["catalog"] = Catalog.load(settings.campaigns_dir, settings.content_dir)
 
@@ -88,20 +116,36 @@ async def process_inbound_job(ctx: Ctx, event_id: int) -> str:
     return outcome
 
 
-def worker_settings(settings: Settings, redis_url: str, *, tick_every: float = 1.0,
-                    burst: bool = False) -> dict[str, Any]:
-    """Keyword arguments for ``arq.Worker`` (the CLI and tests build workers from them)."""
-    seconds = set(range(0, 60, max(1, int(tick_every))))
-    functions: list[Callable[..., Awaitable[Any]]] = [send_batch_job, process_inbound_job]
+def worker_settings(settings: Settings, redis_url: str, *, tick_every: float | None = 1.0,
+                    burst: bool = False, clock: Clock | None = None,
+                    channels: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``arq.Worker`` (the CLI and tests build workers from them).
+
+    ``tick_every=None`` runs no cron: whoever drives the worker enqueues ``tick_job``
+    or ticks itself. A burst worker never runs the cron either: a recurring cron
+    always has its next tick waiting in the queue, so the queue would never empty.
+    ``clock`` and ``channels`` reach the runtime built at startup.
+    """
+    functions: list[Callable[..., Awaitable[Any]]] = [send_batch_job, process_inbound_job, tick_job]
+    cron_jobs = []
+    if tick_every is not None and not burst:
+        seconds = set(range(0, 60, max(1, int(tick_every))))
+        # ``name`` (not ``job_id``): arq then ids each run "<name>:<scheduled ms>".
+        cron_jobs.append(cron(tick_job, name=job_id(settings, "tick"), second=seconds,
+                              run_at_startup=True, unique=True))
+    ctx: Ctx = {"settings": settings}
+    if clock is not None:
+        ctx["clock"] = clock
+    if channels is not None:
+        ctx["channels"] = channels
     return {
         "functions": functions,
-        "cron_jobs": [cron(tick_job, second=seconds, run_at_startup=True, unique=True,
-                           job_id=job_id(settings, "tick"))],
+        "cron_jobs": cron_jobs,
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "redis_settings": RedisSettings.from_dsn(redis_url),
+        "redis_settings": redis_settings(redis_url),
         "queue_name": queue_name(settings),
-        "ctx": {"settings": settings},
+        "ctx": ctx,
         "max_jobs": int(os.environ.get("ANCRAGE_MAX_JOBS", "20")),
         "job_timeout": 300,
         "keep_result": 60,

@@ -8,7 +8,8 @@ A batch goes through three phases:
    open question), compose the message, open its prompt, and move the delivery
    ``queued → sending`` by compare-and-set. Commit.
 2. **Call** the providers concurrently, outside any transaction, within the
-   per-sender rate limit.
+   per-sender rate limit (a send whose slot is over a minute away goes back to
+   ``planned`` instead of waiting in ``sending``).
 3. **Record** (one transaction): ``sending → sent`` with the provider id, or a
    retry with backoff, or a fallback to the next channel, or ``failed``.
 
@@ -16,7 +17,10 @@ Twilio's API has no idempotency key. A worker that dies after the provider
 accepted a message but before phase 3 leaves the delivery in ``sending``; it is
 never put back to ``queued`` blindly. The scheduler's recovery asks the
 provider (:func:`engine.services.recovery.recover_stale`) and only resends
-when the provider has no trace of the message.
+when the provider has no trace of the message. A provider call that timed out
+is just as ambiguous (the request may have been accepted after we gave up): it
+is retried with backoff, and the retry first asks the provider
+(``find_sent``) whether the earlier attempt went out.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.channels.base import OutboundMessage, SendResult
 from engine.core.catchup import is_overdue
+from engine.core.spaced import ReviewState
 from engine.core.windows import is_open, next_open
+from engine.ratelimit import MAX_WAIT_SECONDS
 from engine.services.catalog import PinnedCampaign, load_pinned
 from engine.services.compose import Composed, PromptSpec, Skip, compose
 from engine.services.context import recipient_for
@@ -42,9 +48,16 @@ from engine.services.runtime import Runtime
 from engine.store.audit import record_audits
 from engine.store.base import DeliveryOrigin, DeliveryStatus, EnrollmentStatus, PromptStatus
 from engine.store.models import Alert, Delivery, Enrollment, Learner, Prompt, PushToken, ReviewCard
-from engine.core.spaced import ReviewState
 
 MAX_TRANSIENT_ATTEMPTS = 5
+#: Error codes after which the provider may have accepted the message all the same.
+AMBIGUOUS_ERRORS = frozenset({"timeout", "network", "adapter_error"})
+#: A send handed back because its sender's rate-limit slot was too far away
+#: (it would have waited in ``sending``, where the stale-send recovery could
+#: take it for a dead worker's and send it a second time).
+SENDER_BUSY = "sender_busy"
+#: How far back a retry looks for an earlier attempt that went out after all.
+LOOKBACK = timedelta(hours=6)
 CONVERSATION_GRACE = timedelta(hours=4)
 ASKING_KINDS = ("quiz", "review", "survey", "checkin")
 
@@ -282,14 +295,36 @@ async def _call(rt: Runtime, outgoing: list[Outgoing]) -> list[SendResult]:
         if channel is None:
             return SendResult("failed_permanent", error_code="no_channel",
                               error=f"channel '{item.channel}' is not configured")
-        if rt.limiter is not None:
-            await rt.limiter.acquire(item.channel)
+        earlier = await _earlier_attempt(rt, channel, item)
+        if earlier is not None:
+            return earlier
+        if rt.limiter is not None and await rt.limiter.acquire(item.channel) is None:
+            return SendResult("failed_transient", error_code=SENDER_BUSY, retry_after=MAX_WAIT_SECONDS,
+                              error="the sender is at its rate limit for the next minute")
         try:
             return await channel.send(item.message)
         except Exception as exc:  # an adapter bug must not leave the delivery in limbo
             return SendResult("failed_transient", error_code="adapter_error", error=type(exc).__name__)
 
     return list(await asyncio.gather(*(one(item) for item in outgoing)))
+
+
+async def _earlier_attempt(rt: Runtime, channel: Any, item: Outgoing) -> SendResult | None:
+    """After an ambiguous failure, whether that attempt reached the provider after all.
+
+    Found: the delivery is recorded as sent with the provider's id, and nothing
+    is sent again. The lookup failing is itself a temporary error: sending now
+    could duplicate the message, so the retry waits for the next backoff.
+    """
+    finder = getattr(channel, "find_sent", None)
+    if finder is None or item.delivery.error_code not in AMBIGUOUS_ERRORS:
+        return None
+    try:
+        found = await finder(to=item.message.to, body=item.message.body, since=rt.now() - LOOKBACK)
+    except Exception as exc:  # provider unreachable: keep the outcome open
+        return SendResult("failed_transient", error_code=item.delivery.error_code,
+                          error=f"could not check the earlier attempt: {type(exc).__name__}")
+    return SendResult("accepted", provider_id=str(found)) if found else None
 
 
 async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResult],
@@ -314,6 +349,13 @@ async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResul
             if result.dead_token:
                 await session.exec(update(PushToken).where(  # type: ignore[call-overload]
                     col(PushToken.token) == item.message.to).values(disabled_at=now))
+            if result.error_code == SENDER_BUSY:  # never reached the provider: not an attempt
+                await _set(session, delivery, DeliveryStatus.PLANNED, now=now, expect=DeliveryStatus.SENDING,
+                           due_at=now + timedelta(seconds=result.retry_after or MAX_WAIT_SECONDS),
+                           attempts=max(delivery.attempts - 1, 0),
+                           status_reason=f"{item.channel} sender at its rate limit: sent later")
+                counts["sender_busy"] = counts.get("sender_busy", 0) + 1
+                continue
             if result.status == "failed_transient" and delivery.attempts < MAX_TRANSIENT_ATTEMPTS:
                 await _set(session, delivery, DeliveryStatus.PLANNED, now=now, expect=DeliveryStatus.SENDING,
                            due_at=now + backoff(delivery.attempts, result.retry_after),

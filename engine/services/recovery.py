@@ -27,7 +27,7 @@ async def recover_stale(rt: Runtime, *, now: datetime) -> int:
     """Settles every delivery left in ``sending`` for longer than :data:`STALE_AFTER`."""
     async with rt.sessions() as session:
         stale = await find_stale_sending(session, older_than=now - STALE_AFTER)
-        learners = {l.id: l for l in (await session.exec(select(Learner).where(
+        learners = {row.id: row for row in (await session.exec(select(Learner).where(
             col(Learner.id).in_({d.learner_id for d in stale})))).all()} if stale else {}
     settled = 0
     for delivery in stale:
