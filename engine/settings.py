@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     twilio_whatsapp_from: str | None = None
     twilio_api_base: str | None = None
     twilio_rate_per_second: float = 1.0
+    twilio_concurrency: int = Field(
+        default=10, description="Provider calls in flight at once per worker process (Twilio channel)."
+    )
 
     fcm_service_account_file: Path | None = None
     fcm_api_base: str | None = None

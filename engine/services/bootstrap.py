@@ -29,7 +29,8 @@ def channel_settings(settings: Settings) -> dict[str, Any]:
                                   "messaging_service_sid": settings.twilio_messaging_service_sid,
                                   "from_number": settings.twilio_from,
                                   "whatsapp_from": settings.twilio_whatsapp_from,
-                                  "status_callback_base": callback}
+                                  "status_callback_base": callback,
+                                  "concurrency": settings.twilio_concurrency}
         if settings.twilio_api_base:
             twilio["api_base"] = settings.twilio_api_base
         config["twilio"] = {k: v for k, v in twilio.items() if v is not None}

@@ -31,7 +31,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -68,6 +69,9 @@ class Outgoing:
     learner: Learner
     channel: str
     message: OutboundMessage
+    #: Until marked ``sending``: the composed message and the delivery's new ``rendered``.
+    composed: Composed | None = None
+    rendered: dict[str, Any] | None = None
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -78,20 +82,68 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
 
 async def _set(session: AsyncSession, delivery: Delivery, to_status: str, *, now: datetime,
                expect: str = DeliveryStatus.QUEUED, **values: Any) -> bool:
-    """Compare-and-set one delivery from ``expect``; keeps the ORM object in step."""
-    result = await session.exec(update(Delivery).where(  # type: ignore[call-overload]
+    """Compare-and-set one delivery from ``expect``; keeps the ORM object in step.
+
+    ``synchronize_session=False``: the default ("evaluate") scans the whole
+    identity map on every UPDATE, quadratic in the batch; the one object that
+    changed is updated here instead, as committed state (no second UPDATE at flush).
+    """
+    result = await session.exec(update(Delivery).where(
         col(Delivery.id) == delivery.id, col(Delivery.status) == expect,
-    ).values(status=to_status, updated_at=now, **values))
+    ).values(status=to_status, updated_at=now, **values).execution_options(synchronize_session=False))
     if not result.rowcount:
         return False
-    delivery.status = to_status
-    for key, value in values.items():
-        setattr(delivery, key, value)
+    _in_step(delivery, {"status": to_status, **values})
     await record_audits(session, entity="delivery", entity_ids=[delivery.id or 0], action="dispatch",
                         at=now, from_state=expect, to_state=to_status,
                         detail={k: v for k, v in values.items() if k in ("status_reason", "channel", "error_code")})
     return True
 
+
+
+def _in_step(delivery: Delivery, values: dict[str, Any]) -> None:
+    """Mirrors values just written by a bulk UPDATE onto the ORM object, as already saved."""
+    for key, value in values.items():
+        set_committed_value(delivery, key, value)
+
+
+async def _set_many(session: AsyncSession, items: list[tuple[Delivery, dict[str, Any]]], to_status: str, *,
+                    now: datetime, expect: str, **common: Any) -> list[Delivery]:
+    """Compare-and-set many deliveries from ``expect`` at once; returns those that moved.
+
+    One ``UPDATE ... WHERE id IN (...) AND status = expect RETURNING id`` decides
+    (the rows another worker moved meanwhile are left out), one executemany writes
+    each winner's own values (``channel``, ``rendered``, ``provider_id``,
+    ``attempts``), one executemany INSERT writes the audit rows: what :func:`_set`
+    does per delivery (an UPDATE and an audit INSERT each), in three round trips per batch.
+    """
+    if not items:
+        return []
+    ids = [delivery.id for delivery, _ in items]
+    result = await session.exec(update(Delivery).where(
+        col(Delivery.id).in_(ids), col(Delivery.status) == expect,
+    ).values(status=to_status, updated_at=now, **common).returning(col(Delivery.id))
+        .execution_options(synchronize_session=False))
+    won = set(result.scalars().all())
+    moved = [(delivery, values) for delivery, values in items if delivery.id in won]
+    if not moved:
+        return []
+    keys = sorted(moved[0][1])
+    if keys:  # every item of one call carries the same keys
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        details = update(table).where(table.c.id == bindparam("b_id")).values(
+            updated_at=now, **{key: bindparam(f"b_{key}") for key in keys})
+        await (await session.connection()).execute(details, [
+            {"b_id": delivery.id, **{f"b_{key}": values[key] for key in keys}} for delivery, values in moved])
+    by_channel: dict[str | None, list[int]] = {}
+    for delivery, values in moved:
+        _in_step(delivery, {"status": to_status, **common, **values})
+        by_channel.setdefault(values.get("channel"), []).append(delivery.id or 0)
+    for channel, channel_ids in by_channel.items():
+        await record_audits(session, entity="delivery", entity_ids=channel_ids, action="dispatch", at=now,
+                            from_state=expect, to_state=to_status,
+                            detail={"channel": channel} if channel is not None else {})
+    return [delivery for delivery, _ in moved]
 
 async def _load(session: AsyncSession, ids: list[int], postgres: bool) -> list[tuple[Delivery, Enrollment, Learner]]:
     statement = (select(Delivery, Enrollment, Learner)
@@ -127,13 +179,43 @@ async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> list[
         tokens = {t.learner_id: t.token for t in (await session.exec(select(PushToken).where(
             col(PushToken.learner_id).in_(learner_ids), col(PushToken.disabled_at).is_(None))
             .order_by(col(PushToken.created_at)))).all()}
+        ready: list[Outgoing] = []
+        waiting: set[int | None] = set()  # learners with a delivery in ``ready``
         for delivery, enrollment, learner in rows:
+            if learner.id in waiting:
+                # This learner's earlier delivery must be sending (its prompt open) before the next is decided.
+                outgoing += await _mark_sending(session, ready, now, counts)
+                ready = []
+                waiting.clear()
             decision, item = await _decide(session, rt, delivery, enrollment, learner,
                                            tokens.get(learner.id), now)
             counts[decision] = counts.get(decision, 0) + 1
             if item is not None:
-                outgoing.append(item)
+                ready.append(item)
+                waiting.add(learner.id)
+        outgoing += await _mark_sending(session, ready, now, counts)
     return outgoing
+
+
+async def _mark_sending(session: AsyncSession, ready: list[Outgoing], now: datetime,
+                        counts: dict[str, int]) -> list[Outgoing]:
+    """``queued → sending`` for the composed deliveries at once; opens the prompts of those that moved."""
+    moved = {id(delivery) for delivery in await _set_many(
+        session, [(item.delivery, {"channel": item.channel, "rendered": item.rendered,
+                                   "attempts": item.delivery.attempts + 1}) for item in ready],
+        DeliveryStatus.SENDING, now=now, expect=DeliveryStatus.QUEUED, claimed_at=now)}
+    sending: list[Outgoing] = []
+    for item in ready:
+        if id(item.delivery) not in moved:
+            counts["sending"] -= 1
+            counts["lost-race"] = counts.get("lost-race", 0) + 1
+            continue
+        if item.composed is not None and item.composed.prompt is not None:
+            await _open_prompt(session, item.delivery, item.learner, item.channel, item.composed, now)
+        sending.append(item)
+    if not counts.get("sending", 1):
+        del counts["sending"]
+    return sending
 
 
 async def _decide(session: AsyncSession, rt: Runtime, delivery: Delivery, enrollment: Enrollment,
@@ -212,16 +294,12 @@ async def _choose_and_compose(session: AsyncSession, rt: Runtime, delivery: Deli
         await _set(session, delivery, DeliveryStatus.SKIPPED, now=now, finished_at=now, status_reason=composed.reason)
         return "skipped", None
     rendered = {**(delivery.rendered or {}), **composed.as_dict(), "tried": tried, "channel": channel}
-    if not await _set(session, delivery, DeliveryStatus.SENDING, now=now, channel=channel, rendered=rendered,
-                      attempts=delivery.attempts + 1, claimed_at=now):
-        return "lost-race", None
-    if composed.prompt is not None:
-        await _open_prompt(session, delivery, learner, channel, composed, now)
     message = OutboundMessage(delivery_id=delivery.id or 0, channel=channel, to=address,  # type: ignore[arg-type]
                               body=composed.body, subject=composed.subject, html=composed.html,
                               title=composed.title, link=composed.link,
                               data={"delivery": str(delivery.id)})
-    return "sending", Outgoing(delivery, learner, channel, message)
+    # Marked ``sending`` (compare-and-set) with the rest of the batch: see _mark_sending.
+    return "sending", Outgoing(delivery, learner, channel, message, composed, rendered)
 
 
 async def _conversation_in_progress(session: AsyncSession, learner: Learner, now: datetime) -> bool:
@@ -290,6 +368,8 @@ async def _trainer_task(session: AsyncSession, rt: Runtime, delivery: Delivery, 
 
 
 async def _call(rt: Runtime, outgoing: list[Outgoing]) -> list[SendResult]:
+    slots = await _reserve_slots(rt, outgoing)
+
     async def one(item: Outgoing) -> SendResult:
         channel = rt.channels.get(item.channel)
         if channel is None:
@@ -298,7 +378,7 @@ async def _call(rt: Runtime, outgoing: list[Outgoing]) -> list[SendResult]:
         earlier = await _earlier_attempt(rt, channel, item)
         if earlier is not None:
             return earlier
-        if rt.limiter is not None and await rt.limiter.acquire(item.channel) is None:
+        if rt.limiter is not None and not await _wait_for_slot(slots, item):
             return SendResult("failed_transient", error_code=SENDER_BUSY, retry_after=MAX_WAIT_SECONDS,
                               error="the sender is at its rate limit for the next minute")
         try:
@@ -307,6 +387,37 @@ async def _call(rt: Runtime, outgoing: list[Outgoing]) -> list[SendResult]:
             return SendResult("failed_transient", error_code="adapter_error", error=type(exc).__name__)
 
     return list(await asyncio.gather(*(one(item) for item in outgoing)))
+
+
+async def _reserve_slots(rt: Runtime, outgoing: list[Outgoing]) -> dict[int, float]:
+    """Each item's rate-limit slot (event-loop time), one Redis call per channel for the batch.
+
+    Same schedule as one :meth:`SenderRateLimiter.acquire` per send, without a
+    round trip per send; an item without a slot (over a minute away) is absent.
+    """
+    if rt.limiter is None or not outgoing:
+        return {}
+    loop = asyncio.get_running_loop()
+    by_channel: dict[str, list[Outgoing]] = {}
+    for item in outgoing:
+        by_channel.setdefault(item.channel, []).append(item)
+    slots: dict[int, float] = {}
+    for channel, items in by_channel.items():
+        start = loop.time()
+        for item, delay in zip(items, await rt.limiter.reserve(channel, len(items)), strict=False):
+            slots[id(item)] = start + delay
+    return slots
+
+
+async def _wait_for_slot(slots: dict[int, float], item: Outgoing) -> bool:
+    """Sleeps until the item's reserved slot; False when it got none (sender busy)."""
+    at = slots.get(id(item))
+    if at is None:
+        return False
+    delay = at - asyncio.get_running_loop().time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    return True
 
 
 async def _earlier_attempt(rt: Runtime, channel: Any, item: Outgoing) -> SendResult | None:
@@ -333,13 +444,13 @@ async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResul
     now = rt.now()
     fallback: list[int] = []
     async with rt.sessions() as session, session.begin():
+        accepted: list[tuple[Delivery, dict[str, Any]]] = []
         for item, result in zip(outgoing, results, strict=True):
             delivery = item.delivery
             tried = [*(delivery.rendered or {}).get("tried", []), item.channel]
             rendered = {**(delivery.rendered or {}), "tried": tried}
-            if result.accepted:
-                await _set(session, delivery, DeliveryStatus.SENT, now=now, expect=DeliveryStatus.SENDING,
-                           provider_id=result.provider_id, sent_at=now, rendered=rendered)
+            if result.accepted:  # ``sending → sent`` for the whole batch at once, below
+                accepted.append((delivery, {"provider_id": result.provider_id, "rendered": rendered}))
                 counts["sent"] = counts.get("sent", 0) + 1
                 continue
             await _close_prompts(session, delivery)
@@ -369,6 +480,7 @@ async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResul
             if moved:
                 fallback.append(delivery.id or 0)
                 counts["fallback"] = counts.get("fallback", 0) + 1
+        await _set_many(session, accepted, DeliveryStatus.SENT, now=now, expect=DeliveryStatus.SENDING, sent_at=now)
     return fallback
 
 

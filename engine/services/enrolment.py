@@ -7,17 +7,19 @@ time-zone moves.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import insert, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.campaign.schema import Campaign
 from engine.content.library import ContentLibrary
 from engine.core.catchup import OverdueItem, catch_up
-from engine.core.timeline import plan_timeline
+from engine.core.timeline import PlannedSend, plan_timeline
 from engine.services.catalog import load_pinned, pin_version
 from engine.store.base import DeliveryOrigin, DeliveryStatus, EnrollmentStatus
 from engine.store.models import (
@@ -28,6 +30,7 @@ from engine.store.models import (
     Learner,
     TrainingSession,
 )
+from engine.store.types import utc_now
 
 
 def _anchor(campaign: Campaign, training: TrainingSession | None, now: datetime) -> datetime:
@@ -57,6 +60,91 @@ async def enrol(session: AsyncSession, *, learner: Learner, campaign: Campaign, 
                            to_state=EnrollmentStatus.ACTIVE, at=now,
                            detail={"campaign": campaign.campaign, "version": version.id}))
     return enrollment, True
+
+
+#: Ids per ``IN (...)`` (drivers cap bound parameters near 32,767).
+_IDS_PER_QUERY = 5000
+
+
+async def enrol_many(session: AsyncSession, *, learners: list[Learner], campaign: Campaign,
+                     library: ContentLibrary, training: TrainingSession | None,
+                     now: datetime) -> list[Enrollment]:
+    """:func:`enrol` for many learners at once; returns the new enrolments, in the learners' order.
+
+    Same rows as one :func:`enrol` per learner (idempotent per learner, session
+    and campaign), in a handful of statements: one lookup of the existing
+    enrolments, the version pinned once, the enrolments inserted together, the
+    timeline computed once per time zone, the deliveries in bulk (one
+    ``INSERT ... SELECT FROM unnest`` per 50,000 on PostgreSQL) and the audit rows
+    in one executemany: a session of 10,000 attendees ends in seconds, not minutes.
+    """
+    session_id = training.id if training is not None else None
+    wanted: dict[int, Learner] = {}
+    for learner in learners:
+        assert learner.id is not None
+        wanted.setdefault(learner.id, learner)
+    ids = list(wanted)
+    existing: set[int] = set()
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        existing.update((await session.exec(select(Enrollment.learner_id).where(
+            col(Enrollment.learner_id).in_(ids[start:start + _IDS_PER_QUERY]),
+            Enrollment.session_id == session_id, Enrollment.campaign_name == campaign.campaign))).all())
+    fresh = [learner for learner_id, learner in wanted.items() if learner_id not in existing]
+    if not fresh:
+        return []
+    version = await pin_version(session, campaign=campaign, library=library)
+    assert version.id is not None
+    anchor = _anchor(campaign, training, now)
+    enrollments = [Enrollment(learner_id=learner.id or 0, session_id=session_id, campaign_name=campaign.campaign,
+                              anchor_at=anchor, campaign_version_id=version.id) for learner in fresh]
+    session.add_all(enrollments)
+    await session.flush()
+    timelines: dict[str, list[PlannedSend]] = {}
+    rows: list[dict[str, Any]] = []
+    for enrollment, learner in zip(enrollments, fresh, strict=True):
+        sends = timelines.get(learner.timezone)
+        if sends is None:
+            sends = timelines[learner.timezone] = plan_timeline(campaign, anchor=anchor, tz=ZoneInfo(learner.timezone))
+        rows.extend({"enrollment_id": enrollment.id, "learner_id": learner.id, "step_id": send.step_id,
+                     "occurrence": send.occurrence, "kind": send.kind, "recipient": send.recipient,
+                     "content_ref": send.content_ref, "channels": list(send.channels), "due_at": send.due_at,
+                     "origin": DeliveryOrigin.PLAN, "status_reason": send.shifted_reason} for send in sends)
+    if rows:
+        await _insert_deliveries(session, rows)
+    await session.exec(insert(AuditEvent.__table__), params=[  # type: ignore[attr-defined]
+        {"entity": "enrollment", "entity_id": enrollment.id or 0, "action": "enrolled",
+         "to_state": EnrollmentStatus.ACTIVE, "at": now, "detail": {"campaign": campaign.campaign, "version": version.id}}
+        for enrollment in enrollments])
+    return enrollments
+
+
+_UNNEST_DELIVERIES = text(
+    "INSERT INTO delivery (enrollment_id, learner_id, step_id, occurrence, kind, recipient, content_ref, channels,"
+    " due_at, origin, status_reason, status, attempts, created_at, updated_at)"
+    " SELECT e, l, s, o, k, r, c, CAST(ch AS jsonb), d, g, sr, :status, 0, :now, :now"
+    " FROM unnest(CAST(:e AS integer[]), CAST(:l AS integer[]), CAST(:s AS text[]), CAST(:o AS integer[]),"
+    " CAST(:k AS text[]), CAST(:r AS text[]), CAST(:c AS text[]), CAST(:ch AS text[]),"
+    " CAST(:d AS timestamptz[]), CAST(:g AS text[]), CAST(:sr AS text[])) AS t(e, l, s, o, k, r, c, ch, d, g, sr)")
+_UNNEST_ROWS = 50_000
+
+
+async def _insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Planned deliveries in bulk: on PostgreSQL one ``INSERT ... SELECT FROM unnest(arrays)`` per
+    50,000 rows (the server plans and runs one statement, not one per row); elsewhere an executemany."""
+    if session.get_bind().dialect.name != "postgresql":
+        await session.exec(insert(Delivery.__table__), params=rows)  # type: ignore[attr-defined]
+        return
+    now = utc_now()
+    for start in range(0, len(rows), _UNNEST_ROWS):
+        chunk = rows[start:start + _UNNEST_ROWS]
+        await session.exec(_UNNEST_DELIVERIES, params={  # type: ignore[call-overload]
+            "status": DeliveryStatus.PLANNED.value, "now": now,
+            "e": [row["enrollment_id"] for row in chunk], "l": [row["learner_id"] for row in chunk],
+            "s": [row["step_id"] for row in chunk], "o": [row["occurrence"] for row in chunk],
+            "k": [row["kind"] for row in chunk], "r": [str(row["recipient"]) for row in chunk],
+            "c": [row["content_ref"] for row in chunk], "ch": [json.dumps(row["channels"]) for row in chunk],
+            "d": [row["due_at"].astimezone(UTC) for row in chunk], "g": [str(row["origin"]) for row in chunk],
+            "sr": [row["status_reason"] for row in chunk]})
 
 
 def plan_deliveries(campaign: Campaign, *, enrollment: Enrollment, learner: Learner) -> list[Delivery]:
@@ -90,12 +178,8 @@ async def end_session(session: AsyncSession, *, training: TrainingSession, campa
         campaign = campaigns.get(name)
         if campaign is None:
             raise LookupError(f"session '{training.title}' names an unknown campaign '{name}'")
-        for learner in learners:
-            if learner.erased_at is None:
-                enrollment, new = await enrol(session, learner=learner, campaign=campaign, library=library,
-                                              training=training, now=now)
-                if new:
-                    created.append(enrollment)
+        created += await enrol_many(session, learners=[learner for learner in learners if learner.erased_at is None],
+                                    campaign=campaign, library=library, training=training, now=now)
     training.ended_processed_at = now
     return created
 
