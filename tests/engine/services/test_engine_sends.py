@@ -102,6 +102,7 @@ async def test_permanent_failure_falls_back_to_next_channel(store_url: str, tmp_
     channels = _channels()
     channels["sms"].fail_for("+33612345678", SendResult("failed_permanent", error_code="21211", error="invalid"))
     engine = await _engine(store_url, tmp_path, channels)
+    await engine.run_until(datetime(2026, 3, 30, 8, 55, tzinfo=PARIS), step=timedelta(hours=1))
     await engine.run_until(datetime(2026, 3, 30, 9, 5, tzinfo=PARIS), step=timedelta(minutes=5))
     welcome = [d for d in await engine.deliveries(step_id="welcome") if d.channel in ("sms", "email")]
     camille = next(d for d in welcome if (d.rendered or {}).get("tried") == ["sms", "email"])
@@ -126,6 +127,7 @@ async def test_transient_errors_retry_with_backoff_and_send_once(store_url: str,
     channels["sms"].fail_next(SendResult("failed_transient", error_code="20429", error="rate", retry_after=60),
                               SendResult("failed_transient", error_code="20500", error="boom"))
     engine = await _engine(store_url, tmp_path, channels)
+    await engine.run_until(datetime(2026, 3, 30, 8, 55, tzinfo=PARIS), step=timedelta(hours=1))
     await engine.run_until(datetime(2026, 3, 30, 9, 30, tzinfo=PARIS), step=timedelta(minutes=1))
     welcome = [d for d in await engine.deliveries(step_id="welcome") if d.channel == "sms"]
     sent_to = [m.to for m in channels["sms"].sent if m.body.startswith("Bonjour")]
@@ -144,6 +146,7 @@ async def test_opt_out_between_planning_and_sending_skips_that_channel(store_url
         camille.opted_out_sms_at = engine.clock.now
         camille.email = None
         session.add(camille)
+    await engine.run_until(datetime(2026, 3, 30, 8, 55, tzinfo=PARIS), step=timedelta(hours=1))
     await engine.run_until(datetime(2026, 3, 30, 9, 5, tzinfo=PARIS), step=timedelta(minutes=5))
     assert "+33612345678" not in [m.to for m in channels["sms"].sent]
     welcome = next(d for d in await engine.deliveries(step_id="welcome") if d.learner_id == camille.id)
