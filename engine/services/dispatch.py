@@ -60,6 +60,7 @@ SENDER_BUSY = "sender_busy"
 #: How far back a retry looks for an earlier attempt that went out after all.
 LOOKBACK = timedelta(hours=6)
 CONVERSATION_GRACE = timedelta(hours=4)
+FIRST_PROMPT_CHECK = timedelta(hours=1)
 ASKING_KINDS = ("quiz", "review", "survey", "checkin")
 
 
@@ -352,7 +353,9 @@ async def _open_prompt(session: AsyncSession, delivery: Delivery, learner: Learn
     session.add(Prompt(delivery_id=delivery.id, learner_id=learner.id, enrollment_id=delivery.enrollment_id,
                        step_id=delivery.step_id, channel=channel, kind=spec.kind, question_ref=spec.question_ref,
                        expectation={**spec.expectation, "queue": spec.queue}, opened_at=now,
-                       expires_at=now + spec.expires_in))
+                       expires_at=now + spec.expires_in,
+                       # A first look in an hour: the tick then computes the exact next check.
+                       check_at=min(now + FIRST_PROMPT_CHECK, now + spec.expires_in)))
 
 
 async def _trainer_task(session: AsyncSession, rt: Runtime, delivery: Delivery, learner: Learner,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from engine.core.branching import silence_actions
@@ -24,15 +25,22 @@ _REMINDER = {"fr": "Petit rappel : ", "en": "A quick reminder: "}
 
 
 async def expire_prompts(rt: Runtime, *, now: datetime, limit: int = 500) -> int:
-    """Sends due reminders, runs silence branches and expires overdue questions; returns how many changed."""
+    """Sends due reminders, runs silence branches and expires overdue questions; returns how many changed.
+
+    Only prompts whose ``check_at`` (else ``expires_at``) has come are read, oldest check
+    first, so the tick's cost follows what is due, not how many questions are open.
+    """
     changed = 0
+    due_at = func.coalesce(col(Prompt.check_at), col(Prompt.expires_at))
     async with rt.sessions() as session, session.begin():
-        prompts = (await session.exec(select(Prompt).where(Prompt.status == PromptStatus.OPEN)
-                                      .order_by(col(Prompt.opened_at)).limit(limit))).all()
+        prompts = (await session.exec(select(Prompt).where(
+            Prompt.status == PromptStatus.OPEN, due_at <= now).order_by(due_at).limit(limit))).all()
         for prompt in prompts:
             enrollment = await session.get(Enrollment, prompt.enrollment_id)
             learner = await session.get(Learner, prompt.learner_id)
             if enrollment is None or learner is None:
+                prompt.status = PromptStatus.EXPIRED
+                session.add(prompt)
                 continue
             pinned = await load_pinned(session, enrollment.campaign_version_id)
             step = pinned.campaign.step(prompt.step_id)
@@ -44,6 +52,8 @@ async def expire_prompts(rt: Runtime, *, now: datetime, limit: int = 500) -> int
                 if due <= now:
                     if prompt.reminders_sent < rule.remind:
                         await _remind(session, prompt, learner, pinned.campaign.locale, now)
+                        due = apply_offset(now, Offset(rule.after), learner.timezone)
+                        prompt.check_at = min(due, prompt.expires_at)
                     else:
                         prompt.status = PromptStatus.EXPIRED
                         await run_actions(session, pinned=pinned, enrollment=enrollment, learner=learner,
@@ -52,10 +62,16 @@ async def expire_prompts(rt: Runtime, *, now: datetime, limit: int = 500) -> int
                     session.add(prompt)
                     changed += 1
                     continue
+                if prompt.expires_at > now:
+                    prompt.check_at = min(due, prompt.expires_at)
+                    session.add(prompt)
+                    continue
             if prompt.expires_at <= now:
                 prompt.status = PromptStatus.EXPIRED
-                session.add(prompt)
                 changed += 1
+            else:
+                prompt.check_at = prompt.expires_at
+            session.add(prompt)
     return changed
 
 

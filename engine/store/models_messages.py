@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from engine.store.base import (
@@ -35,7 +35,8 @@ class DeliveryBase(SQLModel):
     occurrence: int = 0
     kind: str = Field(max_length=32)
     recipient: str = Field(default=Recipient.LEARNER, max_length=16)
-    content_ref: str | None = Field(default=None, max_length=255)
+    # A content reference, or the text of an inline ``message:``/``task:`` (any length).
+    content_ref: str | None = Field(default=None, sa_type=Text)
     channels: list[str] = Field(default_factory=list, sa_type=JSONType)
     due_at: datetime = Field(sa_type=UTCDateTime)
     origin: str = Field(default=DeliveryOrigin.PLAN, max_length=16)
@@ -98,6 +99,7 @@ class Prompt(SQLModel, table=True):
     __tablename__ = "prompt"
     __table_args__ = (
         Index("ix_prompt_learner_id_channel_status", "learner_id", "channel", "status"),
+        Index("ix_prompt_status_check_at", "status", "check_at"),
         one_of("kind", PromptKind),
         one_of("status", PromptStatus),
     )
@@ -113,6 +115,9 @@ class Prompt(SQLModel, table=True):
     expectation: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     opened_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+    # When the tick must look at this question next (a reminder, the silence branch or the
+    # deadline); None means at ``expires_at``. Keeps the tick's query to what is due.
+    check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: str = Field(default=PromptStatus.OPEN, max_length=16)
     clarification_sent: bool = False
     reminders_sent: int = 0
