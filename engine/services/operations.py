@@ -121,8 +121,10 @@ def run_worker(settings: Settings) -> int:
     """Runs one arq worker until interrupted."""
     from arq.worker import Worker
 
+    from engine.store.migrate import upgrade
     from engine.worker import worker_settings
 
+    upgrade(settings)  # migrations are applied on start, by whichever process starts first
     url, private = resolve_redis(settings)
     try:
         Worker(**worker_settings(settings.model_copy(update={"redis_url": url}), url)).run()
