@@ -32,8 +32,10 @@ async def test_sender_rate_holds_across_two_workers(store_url: str, tmp_path: Pa
     clock = HandClock(START)
     settings = live_settings(store_url, TCP_REDIS, tmp_path, providers, tmp_path / "campaigns",
                              twilio_rate_per_second=float(RATE))
-    async with driver(settings, clock) as drv, running_worker(settings, clock) as first, \
-            running_worker(settings, clock) as second:
+    # One job at a time each: a job takes about a second at 5/s, so the six jobs must
+    # spread over both workers (with 20 slots each, one worker could take them all).
+    async with driver(settings, clock) as drv, running_worker(settings, clock, max_jobs=1) as first, \
+            running_worker(settings, clock, max_jobs=1) as second:
         await add_session(drv, numbered(MESSAGES))
         await drv.tick()
         clock.advance(minutes=10)
