@@ -62,7 +62,7 @@ async def build_runtime(settings: Settings, *, redis: Redis | None = None,
                                            "whatsapp": settings.twilio_rate_per_second})
     chosen: Clock = clock or clock_from_env(dict(os.environ)) or system_clock
     return Runtime(settings=settings, engine=engine, sessions=session_factory(engine),
-                   channels=built, redis=redis, limiter=limiter, clock=chosen)
+                   channels=dict(built), redis=redis, limiter=limiter, clock=chosen)
 
 
 async def close_runtime(rt: Runtime) -> None:

@@ -153,7 +153,7 @@ async def _load(session: AsyncSession, ids: list[int], postgres: bool) -> list[t
                  .where(col(Delivery.id).in_(ids), col(Delivery.status) == DeliveryStatus.QUEUED)
                  .order_by(col(Delivery.id)))
     if postgres:
-        statement = statement.with_for_update(of=Learner, skip_locked=True)  # type: ignore[arg-type]
+        statement = statement.with_for_update(of=Learner, skip_locked=True)
     return [tuple(row) for row in (await session.exec(statement)).all()]  # type: ignore[misc]
 
 
@@ -189,7 +189,7 @@ async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> list[
                 ready = []
                 waiting.clear()
             decision, item = await _decide(session, rt, delivery, enrollment, learner,
-                                           tokens.get(learner.id), now)
+                                           tokens.get(learner.id or 0), now)
             counts[decision] = counts.get(decision, 0) + 1
             if item is not None:
                 ready.append(item)
@@ -461,7 +461,7 @@ async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResul
                 from engine.store.queries import record_opt_out
                 await record_opt_out(session, learner_id=item.learner.id or 0, channel=item.channel, at=now)
             if result.dead_token:
-                await session.exec(update(PushToken).where(  # type: ignore[call-overload]
+                await session.exec(update(PushToken).where(
                     col(PushToken.token) == item.message.to).values(disabled_at=now))
             if result.error_code == SENDER_BUSY:  # never reached the provider: not an attempt
                 await _set(session, delivery, DeliveryStatus.PLANNED, now=now, expect=DeliveryStatus.SENDING,
@@ -488,6 +488,6 @@ async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResul
 
 
 async def _close_prompts(session: AsyncSession, delivery: Delivery) -> None:
-    await session.exec(update(Prompt).where(  # type: ignore[call-overload]
+    await session.exec(update(Prompt).where(
         col(Prompt.delivery_id) == delivery.id, col(Prompt.status) == PromptStatus.OPEN,
     ).values(status=PromptStatus.SUPERSEDED))
