@@ -14,14 +14,15 @@ from datetime import UTC, datetime, timedelta
 
 @dataclass(frozen=True)
 class WarpedClock:
-    """Virtual now = ``start`` + (real now − ``origin``) × ``speed``."""
+    """Virtual now = ``start`` + (real now − ``origin``) × ``speed``; it stands still at
+    ``start`` until ``origin`` (an origin a little ahead lets processes finish starting)."""
 
     start: datetime
     origin: float
     speed: float = 1.0
 
     def __call__(self) -> datetime:
-        elapsed = (time.time() - self.origin) * self.speed
+        elapsed = max(0.0, time.time() - self.origin) * self.speed
         return self.start + timedelta(seconds=elapsed)
 
     def real_seconds(self, virtual: timedelta) -> float:

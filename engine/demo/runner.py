@@ -38,6 +38,7 @@ from engine.store.models import (
 
 PARIS = ZoneInfo("Europe/Paris")
 AUTH_TOKEN = "demo-auth-token"
+STARTUP_GRACE_SECONDS = 4.0
 CAST = [  # (first name, last name, phone, persona or None for the person trying the demo)
     ("Vous", "Testeur", "+33600000001", None),
     ("Camille", "Martin", "+33600000002", "assidu"),
@@ -142,7 +143,9 @@ def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool
         shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     session_end = demo_start(datetime.now(UTC))
-    clock = WarpedClock(start=(session_end - timedelta(minutes=10)).astimezone(UTC), origin=time.time(), speed=speed)
+    # The clock starts once the web app and the worker are up (a few real seconds are hours at ×3600).
+    clock = WarpedClock(start=(session_end - timedelta(minutes=10)).astimezone(UTC),
+                        origin=time.time() + STARTUP_GRACE_SECONDS, speed=speed)
     os.environ.update(clock.as_env())
     base = Settings(data_dir=data_dir, database_url=None, sandbox=True, twilio_auth_token=AUTH_TOKEN,
                     public_url=f"http://127.0.0.1:{port}", redis_prefix="ancrage-demo")
