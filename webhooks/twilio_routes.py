@@ -106,8 +106,8 @@ async def status_callback(request: Request) -> Response:
     compare-and-set that only moves a delivery forward, so reordered or repeated
     callbacks are harmless, it involves no learner-facing decision, and a row
     plus a job per callback (four per message) would cost more than the update.
-    An unknown MessageSid (our own send not committed yet) is acknowledged and
-    ignored; the later callbacks carry the final state.
+    A callback that beats our own commit of the MessageSid is matched by the
+    delivery id in the callback URL (``d``, covered by the signature).
     """
     state, rt = state_of(request), runtime_of(request)
     form = await signed_form(request, state.settings)
@@ -120,6 +120,8 @@ async def status_callback(request: Request) -> Response:
     error_code = (update.error_code or "")[:64] or None
     async with rt.sessions() as session:
         await advance_delivery_status(session, provider_id=update.provider_id,
-                                      status=update.status, error_code=error_code, now=rt.now())
+                                      status=update.status, error_code=error_code, now=rt.now(),
+                                      delivery_id=update.delivery_id
+                                      if update.delivery_id and 0 < update.delivery_id < 2**31 else None)
         await session.commit()
     return Response(status_code=204)

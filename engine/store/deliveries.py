@@ -147,13 +147,17 @@ async def advance_delivery_status(
     status: str,
     error_code: str | None = None,
     now: datetime | None = None,
+    delivery_id: int | None = None,
 ) -> bool:
     """Apply a provider status callback only if it moves the delivery forward.
 
     Callbacks arrive in any order and may repeat: "delivered" after "read" or a
     late "sent" are ignored; failed/undelivered end a send that has not been
-    confirmed delivered. ``False`` when ignored or when no delivery carries
-    ``provider_id`` yet (the send's own commit may still be in flight).
+    confirmed delivered. A callback may also beat the send's own commit of the
+    provider id: with ``delivery_id`` (our id, carried in the signed callback
+    URL) the delivery still ``sending`` without a provider id takes this one, and
+    the send job's later ``sending → sent`` then finds it already further on.
+    ``False`` when ignored or when no delivery can be found.
     """
     target = _PROVIDER_STATUSES.get(status.strip().lower())
     if target is None:
@@ -164,6 +168,20 @@ async def advance_delivery_status(
             select(Delivery.id).where(col(Delivery.provider_id) == provider_id).limit(1)
         )
     ).first()
+    if row is None and delivery_id is not None:
+        claimed = await session.exec(
+            update(Delivery)
+            .where(
+                col(Delivery.id) == delivery_id,
+                col(Delivery.provider_id).is_(None),
+                col(Delivery.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
+            )
+            .values(provider_id=provider_id)
+            .returning(col(Delivery.id))
+            .execution_options(synchronize_session=False)
+        )
+        found = claimed.first()
+        row = found[0] if found is not None else None
     if row is None:
         return False
     if target == DeliveryStatus.FAILED:
