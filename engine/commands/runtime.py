@@ -40,6 +40,16 @@ def register(commands: Commands) -> None:
     enrol.add_argument("--campaign", help="enrol into this campaign instead of the session's")
     enrol.set_defaults(handler=cmd_enrol)
 
+    learner = commands.add_parser("learner", help="personal data: export or erase a learner")
+    learner_commands = learner.add_subparsers(dest="learner_command", required=True, metavar="ACTION")
+    export = learner_commands.add_parser("export", help="print everything stored about a learner (JSON)")
+    export.add_argument("learner_id", type=int)
+    export.set_defaults(handler=cmd_learner_export)
+    erase = learner_commands.add_parser("erase", help="erase a learner's personal data")
+    erase.add_argument("learner_id", type=int)
+    erase.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+    erase.set_defaults(handler=cmd_learner_erase)
+
     worker = commands.add_parser("worker", help="run an arq worker (embedded Redis when REDIS_URL is unset)")
     worker.set_defaults(handler=cmd_worker)
 
@@ -116,6 +126,32 @@ def cmd_enrol(args: argparse.Namespace) -> int:
         print(f"nothing imported: {len(report.errors)} problem(s)", file=sys.stderr)
         return 1
     print(report.summary)
+    return 0
+
+
+def cmd_learner_export(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.services.operations import export_learner_data
+
+    data = asyncio.run(export_learner_data(Settings(), learner_id=args.learner_id))
+    if data is None:
+        print(f"ancrage: no learner {args.learner_id}", file=sys.stderr)
+        return 1
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_learner_erase(args: argparse.Namespace) -> int:
+    from engine.services.operations import erase_learner_data
+
+    if not args.yes:
+        print("ancrage: erasing cannot be undone; add --yes to confirm", file=sys.stderr)
+        return 2
+    if not asyncio.run(erase_learner_data(Settings(), learner_id=args.learner_id)):
+        print(f"ancrage: no learner {args.learner_id}", file=sys.stderr)
+        return 1
+    print(f"learner {args.learner_id} erased")
     return 0
 
 

@@ -109,6 +109,20 @@ async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campa
     return report
 
 
+async def export_learner_data(settings: Settings, *, learner_id: int) -> dict[str, Any] | None:
+    from engine.services.privacy import export_learner
+
+    async with _sessions(settings) as maker, maker() as session:
+        return await export_learner(session, learner_id=learner_id)
+
+
+async def erase_learner_data(settings: Settings, *, learner_id: int) -> bool:
+    from engine.services.privacy import erase_learner
+
+    async with _sessions(settings) as maker, maker() as session, session.begin():
+        return await erase_learner(session, learner_id=learner_id, now=datetime.now(UTC))
+
+
 def resolve_redis(settings: Settings) -> tuple[str, PrivateRedis | None]:
     """``REDIS_URL``, or a private Redis started under the data folder."""
     if settings.redis_url:

@@ -96,3 +96,27 @@ def test_enrol_unknown_session(env: Path, tmp_path: Path, capsys: pytest.Capture
     csv.write_text(GOOD, encoding="utf-8")
     assert main(["enrol", "--session", "42", "--csv", str(csv)]) == 1
     assert "no session 42" in capsys.readouterr().err
+
+
+def test_learner_export_and_erase(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["session", "add", "--title", "Passée", "--ends-at", "2026-01-09T17:30",
+                 "--campaign", "suivi-standard"]) == 0
+    csv = tmp_path / "good.csv"
+    csv.write_text(GOOD, encoding="utf-8")
+    assert main(["enrol", "--session", "1", "--csv", str(csv)]) == 0
+    capsys.readouterr()
+    assert main(["learner", "export", "1"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["learner"]["phone"] == "+33612345678" and exported["deliveries"]
+    assert main(["learner", "erase", "1"]) == 2  # needs --yes
+    assert main(["learner", "erase", "1", "--yes"]) == 0
+    capsys.readouterr()
+    assert main(["learner", "export", "1"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["learner"]["phone"] is None and after["learner"]["first_name"] == "(effacé)"
+    assert after["learner"]["erased_at"] is not None
+    assert {d["status"] for d in after["deliveries"]} <= {"cancelled", "sent", "delivered", "skipped", "expired"}
+    assert all(d["rendered"] is None for d in after["deliveries"])
+    assert main(["learner", "export", "99"]) == 1
