@@ -1,0 +1,85 @@
+"""Delivery state changes by compare-and-set, singly or for a whole batch, with their audit rows.
+
+A change applies only if the delivery is still in the expected state, which is
+what makes a second worker, a retried job or a redelivered callback harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from engine.store.audit import record_audits
+from engine.store.base import DeliveryStatus
+from engine.store.models import Delivery
+
+
+async def set_status(session: AsyncSession, delivery: Delivery, to_status: str, *, now: datetime,
+               expect: str = DeliveryStatus.QUEUED, **values: Any) -> bool:
+    """Compare-and-set one delivery from ``expect``; keeps the ORM object in step.
+
+    ``synchronize_session=False``: the default ("evaluate") scans the whole
+    identity map on every UPDATE, quadratic in the batch; the one object that
+    changed is updated here instead, as committed state (no second UPDATE at flush).
+    """
+    result = await session.exec(update(Delivery).where(
+        col(Delivery.id) == delivery.id, col(Delivery.status) == expect,
+    ).values(status=to_status, updated_at=now, **values).execution_options(synchronize_session=False))
+    if not result.rowcount:
+        return False
+    _in_step(delivery, {"status": to_status, **values})
+    await record_audits(session, entity="delivery", entity_ids=[delivery.id or 0], action="dispatch",
+                        at=now, from_state=expect, to_state=to_status,
+                        detail={k: v for k, v in values.items() if k in ("status_reason", "channel", "error_code")})
+    return True
+
+
+
+def _in_step(delivery: Delivery, values: dict[str, Any]) -> None:
+    """Mirrors values just written by a bulk UPDATE onto the ORM object, as already saved."""
+    for key, value in values.items():
+        set_committed_value(delivery, key, value)
+
+
+async def set_many(session: AsyncSession, items: list[tuple[Delivery, dict[str, Any]]], to_status: str, *,
+                    now: datetime, expect: str, **common: Any) -> list[Delivery]:
+    """Compare-and-set many deliveries from ``expect`` at once; returns those that moved.
+
+    One ``UPDATE ... WHERE id IN (...) AND status = expect RETURNING id`` decides
+    (the rows another worker moved meanwhile are left out), one executemany writes
+    each winner's own values (``channel``, ``rendered``, ``provider_id``,
+    ``attempts``), one executemany INSERT writes the audit rows: what :func:`_set`
+    does per delivery (an UPDATE and an audit INSERT each), in three round trips per batch.
+    """
+    if not items:
+        return []
+    ids = [delivery.id for delivery, _ in items]
+    result = await session.exec(update(Delivery).where(
+        col(Delivery.id).in_(ids), col(Delivery.status) == expect,
+    ).values(status=to_status, updated_at=now, **common).returning(col(Delivery.id))
+        .execution_options(synchronize_session=False))
+    won = set(result.scalars().all())
+    moved = [(delivery, values) for delivery, values in items if delivery.id in won]
+    if not moved:
+        return []
+    keys = sorted(moved[0][1])
+    if keys:  # every item of one call carries the same keys
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        details = update(table).where(table.c.id == bindparam("b_id")).values(
+            updated_at=now, **{key: bindparam(f"b_{key}") for key in keys})
+        await (await session.connection()).execute(details, [
+            {"b_id": delivery.id, **{f"b_{key}": values[key] for key in keys}} for delivery, values in moved])
+    by_channel: dict[str | None, list[int]] = {}
+    for delivery, values in moved:
+        _in_step(delivery, {"status": to_status, **common, **values})
+        by_channel.setdefault(values.get("channel"), []).append(delivery.id or 0)
+    for channel, channel_ids in by_channel.items():
+        await record_audits(session, entity="delivery", entity_ids=channel_ids, action="dispatch", at=now,
+                            from_state=expect, to_state=to_status,
+                            detail={"channel": channel} if channel is not None else {})
+    return [delivery for delivery, _ in moved]

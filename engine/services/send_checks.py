@@ -1,0 +1,195 @@
+"""Deciding one queued delivery's fate at send time, and composing what it says.
+
+Everything that may have changed since planning is checked again here: the
+enrolment, the audience, the overdue policy, the send window, a question the
+learner is still answering, opt-out, consent and reachability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from engine.channels.base import OutboundMessage
+from engine.core.catchup import is_overdue
+from engine.core.spaced import ReviewState
+from engine.core.windows import is_open, next_open
+from engine.services.catalog import PinnedCampaign, load_pinned
+from engine.services.compose import Composed, PromptSpec, Skip, compose
+from engine.services.context import recipient_for
+from engine.services.delivery_state import set_status
+from engine.services.reach import choose_channel, unreachable_reason
+from engine.services.runtime import Runtime
+from engine.store.base import DeliveryOrigin, DeliveryStatus, EnrollmentStatus, PromptStatus
+from engine.store.models import Alert, Delivery, Enrollment, Learner, Prompt, ReviewCard
+
+CONVERSATION_GRACE = timedelta(hours=4)
+FIRST_PROMPT_CHECK = timedelta(hours=1)
+ASKING_KINDS = ("quiz", "review", "survey", "checkin")
+
+
+@dataclass
+class Outgoing:
+    delivery: Delivery
+    learner: Learner
+    channel: str
+    message: OutboundMessage
+    #: Until marked ``sending``: the composed message and the delivery's new ``rendered``.
+    composed: Composed | None = None
+    rendered: dict[str, Any] | None = None
+
+
+async def decide(session: AsyncSession, rt: Runtime, delivery: Delivery, enrollment: Enrollment,
+                  learner: Learner, push_token: str | None, now: datetime) -> tuple[str, Outgoing | None]:
+    """One delivery's fate at send time, with the message when it is to be sent."""
+    label = await _check(session, rt, delivery, enrollment, learner, now)
+    if label is not None:
+        return label, None
+    return await _choose_and_compose(session, rt, delivery, enrollment, learner, push_token, now)
+
+
+async def _check(session: AsyncSession, rt: Runtime, delivery: Delivery, enrollment: Enrollment,
+                 learner: Learner, now: datetime) -> str | None:
+    """Re-checks what may have changed since planning; a label when the delivery is not sent now."""
+    if learner.erased_at is not None or enrollment.status in (EnrollmentStatus.STOPPED, EnrollmentStatus.COMPLETED):
+        await set_status(session, delivery, DeliveryStatus.CANCELLED, now=now, finished_at=now,
+                   status_reason="learner erased" if learner.erased_at else f"enrolment {enrollment.status}")
+        return "cancelled"
+    if enrollment.status == EnrollmentStatus.PAUSED:
+        await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, status_reason="enrolment paused")
+        return "paused"
+    pinned = await load_pinned(session, enrollment.campaign_version_id)
+    campaign = pinned.campaign
+    step = campaign.step(delivery.step_id)
+    zone = ZoneInfo(learner.timezone)
+    window = campaign.window_for(step) if step else campaign.defaults.window
+    if step is not None and step.audience == "at_risk" and not learner.at_risk:
+        await set_status(session, delivery, DeliveryStatus.SKIPPED, now=now, finished_at=now,
+                   status_reason="audience at_risk: learner is not at risk")
+        return "skipped"
+    if is_overdue(delivery.due_at, now) and delivery.origin == "plan" and step is not None:
+        policy = campaign.overdue_for(step)
+        expire_after = (step.expire_after or campaign.defaults.expire_after).approx_timedelta()
+        if policy == "skip" or (policy == "expire" and now - delivery.due_at > expire_after):
+            status = DeliveryStatus.SKIPPED if policy == "skip" else DeliveryStatus.EXPIRED
+            await set_status(session, delivery, status, now=now, finished_at=now, status_reason=f"overdue ({policy})")
+            return str(status)
+    conversational = delivery.origin in (DeliveryOrigin.FEEDBACK, DeliveryOrigin.SYSTEM)
+    if delivery.recipient != "trainer" and not conversational and not is_open(now, window, zone):
+        later = next_open(now, window, zone)
+        await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, due_at=later,
+                   status_reason="outside the send window: moved to the next window")
+        return "deferred"
+    if delivery.recipient == "trainer":
+        return await _trainer_task(session, rt, delivery, learner, enrollment, pinned, now)
+    if delivery.kind in ASKING_KINDS and delivery.origin != "feedback":
+        waiting = await _conversation_in_progress(session, learner, now)
+        if waiting:
+            later = next_open(now + timedelta(hours=1), window, zone)
+            await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, due_at=later,
+                       status_reason="learner is answering another question: asked later")
+            return "deferred"
+    return None
+
+
+async def _choose_and_compose(session: AsyncSession, rt: Runtime, delivery: Delivery, enrollment: Enrollment,
+                              learner: Learner, push_token: str | None,
+                              now: datetime) -> tuple[str, Outgoing | None]:
+    """Picks the first reachable channel not yet tried, composes, opens the prompt, marks sending."""
+    pinned = await load_pinned(session, enrollment.campaign_version_id)
+    campaign = pinned.campaign
+    step = campaign.step(delivery.step_id)
+    tried = list((delivery.rendered or {}).get("tried", []))
+    preferences = delivery.channels or (campaign.channels_for(step) if step else campaign.defaults.channels)
+    choice = choose_channel(preferences, learner=learner, recipient=delivery.recipient,
+                            push_token=push_token, tried=tried,
+                            confirmation=delivery.origin == DeliveryOrigin.SYSTEM)
+    if choice is None:
+        reason = unreachable_reason(preferences, learner=learner, recipient=delivery.recipient, tried=tried)
+        status = DeliveryStatus.FAILED if tried else DeliveryStatus.SKIPPED
+        await set_status(session, delivery, status, now=now, finished_at=now, status_reason=reason)
+        return str(status), None
+    channel, address = choice
+    composed = await _compose(session, rt, delivery, learner, enrollment, pinned, channel, now)
+    if isinstance(composed, Skip):
+        await set_status(session, delivery, DeliveryStatus.SKIPPED, now=now, finished_at=now, status_reason=composed.reason)
+        return "skipped", None
+    rendered = {**(delivery.rendered or {}), **composed.as_dict(), "tried": tried, "channel": channel}
+    message = OutboundMessage(delivery_id=delivery.id or 0, channel=channel, to=address,  # type: ignore[arg-type]
+                              body=composed.body, subject=composed.subject, html=composed.html,
+                              title=composed.title, link=composed.link,
+                              data={"delivery": str(delivery.id)})
+    # Marked ``sending`` (compare-and-set) with the rest of the batch: see _mark_sending.
+    return "sending", Outgoing(delivery, learner, channel, message, composed, rendered)
+
+
+async def _conversation_in_progress(session: AsyncSession, learner: Learner, now: datetime) -> bool:
+    """True while the learner is answering a question asked recently; older open ones are superseded."""
+    prompts = (await session.exec(select(Prompt).where(
+        Prompt.learner_id == learner.id, Prompt.status == PromptStatus.OPEN))).all()
+    busy = False
+    for prompt in prompts:
+        if prompt.expires_at <= now:
+            prompt.status = PromptStatus.EXPIRED
+        elif now - prompt.opened_at < CONVERSATION_GRACE:
+            busy = True
+            continue
+        else:
+            prompt.status = PromptStatus.SUPERSEDED
+        session.add(prompt)
+    return busy
+
+
+async def _compose(session: AsyncSession, rt: Runtime, delivery: Delivery, learner: Learner,
+                   enrollment: Enrollment, pinned: PinnedCampaign, channel: str, now: datetime) -> Composed | Skip:
+    step = pinned.campaign.step(delivery.step_id)
+    if delivery.kind == "text":  # pre-rendered: feedback, reminders, FAQ answers
+        stored = delivery.rendered or {}
+        text = stored.get("body") or ""
+        spec = stored.get("prompt")
+        prompt = PromptSpec(spec["kind"], spec["question_ref"], spec["expectation"], spec.get("queue", []),
+                            timedelta(seconds=spec.get("expires_in", 259200))) if spec else None
+        if not text:
+            return Skip("empty text")
+        return Composed(text, subject=pinned.campaign.title, title=pinned.campaign.title, prompt=prompt)
+    recipient = await recipient_for(session, rt.settings, delivery=delivery, learner=learner, enrollment=enrollment,
+                                    campaign=pinned.campaign)
+    cards: dict[str, ReviewState] = {}
+    seen: set[str] = set()
+    if delivery.kind in ("quiz", "review") and delivery.content_ref:
+        rows = (await session.exec(select(ReviewCard).where(
+            ReviewCard.learner_id == learner.id, ReviewCard.bank_ref == delivery.content_ref))).all()
+        cards = {row.item_id: ReviewState.from_dict(row.state) for row in rows}
+        seen = set(cards)
+    return compose(campaign=pinned.campaign, step=step, kind=delivery.kind, content_ref=delivery.content_ref,
+                   content=pinned.content, channel=channel, recipient=recipient, now=now, cards=cards,
+                   seen=seen, occurrence=delivery.occurrence)
+
+
+async def open_prompt(session: AsyncSession, delivery: Delivery, learner: Learner, channel: str,
+                       composed: Composed, now: datetime) -> None:
+    spec = composed.prompt
+    assert spec is not None and delivery.id is not None and learner.id is not None
+    session.add(Prompt(delivery_id=delivery.id, learner_id=learner.id, enrollment_id=delivery.enrollment_id,
+                       step_id=delivery.step_id, channel=channel, kind=spec.kind, question_ref=spec.question_ref,
+                       expectation={**spec.expectation, "queue": spec.queue}, opened_at=now,
+                       expires_at=now + spec.expires_in,
+                       # A first look in an hour: the tick then computes the exact next check.
+                       check_at=min(now + FIRST_PROMPT_CHECK, now + spec.expires_in)))
+
+
+async def _trainer_task(session: AsyncSession, rt: Runtime, delivery: Delivery, learner: Learner,
+                        enrollment: Enrollment, pinned: PinnedCampaign, now: datetime) -> str:
+    """A task for the trainer lands on the dashboard as an alert of kind 'task'."""
+    composed = await _compose(session, rt, delivery, learner, enrollment, pinned, "dashboard", now)
+    text = composed.body if isinstance(composed, Composed) else (delivery.content_ref or "")
+    session.add(Alert(learner_id=learner.id or 0, enrollment_id=enrollment.id, session_id=enrollment.session_id,
+                      kind="task", reason=text, created_at=now))
+    await set_status(session, delivery, DeliveryStatus.DELIVERED, now=now, channel="dashboard", sent_at=now,
+               finished_at=now, rendered={"body": text}, status_reason="task on the trainer dashboard")
+    return "task"
