@@ -103,9 +103,9 @@ def _form(request: Request, t: dict[str, str], delivery: Delivery, prompt: Promp
                  options=answer_form.options(prompt.expectation, t), error=error)
 
 
-@router.get("/r/{token}", response_class=HTMLResponse)
-async def answer_page(token: str, request: Request, rt: RuntimeDep, session: SessionDep
-                      ) -> HTMLResponse:
+async def _linked_question(request: Request, rt: RuntimeDep, session: AsyncSession, token: str
+                           ) -> tuple[Delivery, Prompt, Learner] | HTMLResponse:
+    """The question an answer link points at, or the friendly page saying why there is none."""
     data = _verify(request, rt, token, ANSWER_LINK_PURPOSE)
     if isinstance(data, HTMLResponse):
         return data
@@ -113,6 +113,15 @@ async def answer_page(token: str, request: Request, rt: RuntimeDep, session: Ses
     if found is None:
         t = texts_for(locale_from_header(request.headers.get("accept-language")))
         return _message(request, t, "missing", 404)
+    return found
+
+
+@router.get("/r/{token}", response_class=HTMLResponse)
+async def answer_page(token: str, request: Request, rt: RuntimeDep, session: SessionDep
+                      ) -> HTMLResponse:
+    found = await _linked_question(request, rt, session, token)
+    if isinstance(found, HTMLResponse):
+        return found
     delivery, prompt, learner = found
     t = texts_for(learner.locale)
     return _closed(request, t, prompt, rt) or _form(request, t, delivery, prompt)
@@ -121,13 +130,9 @@ async def answer_page(token: str, request: Request, rt: RuntimeDep, session: Ses
 @router.post("/r/{token}", response_class=HTMLResponse)
 async def answer_submit(token: str, request: Request, rt: RuntimeDep, session: SessionDep,
                         state: StateDep) -> HTMLResponse:
-    data = _verify(request, rt, token, ANSWER_LINK_PURPOSE)
-    if isinstance(data, HTMLResponse):
-        return data
-    found = await _question(session, data)
-    if found is None:
-        t = texts_for(locale_from_header(request.headers.get("accept-language")))
-        return _message(request, t, "missing", 404)
+    found = await _linked_question(request, rt, session, token)
+    if isinstance(found, HTMLResponse):
+        return found
     delivery, prompt, learner = found
     t = texts_for(learner.locale)
     provider_id = f"{token_hash(token)}:{prompt.id}"

@@ -60,27 +60,8 @@ async def record_opt_out(
 
     Returns whether the learner was opted in before.
     """
-    column = _opt_out_column(channel)
-    statement = (
-        update(Learner)
-        .where(col(Learner.id) == learner_id, column.is_(None))
-        .values({column: at})
-        .returning(col(Learner.id))
-        .execution_options(synchronize_session="fetch")
-    )
-    changed = (await session.exec(statement)).first() is not None
-    if changed:
-        await record_audit(
-            session,
-            entity="learner",
-            entity_id=learner_id,
-            action="opt_out",
-            at=at,
-            from_state="subscribed",
-            to_state="opted_out",
-            detail={"channel": channel},
-        )
-    return changed
+    return await _change_subscription(session, learner_id=learner_id, channel=channel, at=at,
+                                      opt_out=True)
 
 
 async def record_opt_in(
@@ -90,25 +71,38 @@ async def record_opt_in(
 
     Returns whether the learner was opted out before.
     """
+    return await _change_subscription(session, learner_id=learner_id, channel=channel, at=at,
+                                      opt_out=False)
+
+
+async def _change_subscription(
+    session: AsyncSession, *, learner_id: int, channel: str, at: datetime, opt_out: bool
+) -> bool:
+    """One compare-and-set on the channel's opt-out column, audited when it changed."""
     column = _opt_out_column(channel)
-    consent = f"consent_{Channel(channel).value}"
+    values: dict[Any, Any]
+    if opt_out:
+        guard, values = column.is_(None), {column: at}
+    else:
+        guard, values = column.is_not(None), {column: None, f"consent_{Channel(channel).value}": True}
     statement = (
         update(Learner)
-        .where(col(Learner.id) == learner_id, column.is_not(None))
-        .values({column: None, consent: True})
+        .where(col(Learner.id) == learner_id, guard)
+        .values(values)
         .returning(col(Learner.id))
         .execution_options(synchronize_session="fetch")
     )
     changed = (await session.exec(statement)).first() is not None
     if changed:
+        states = ("subscribed", "opted_out") if opt_out else ("opted_out", "subscribed")
         await record_audit(
             session,
             entity="learner",
             entity_id=learner_id,
-            action="opt_in",
+            action="opt_out" if opt_out else "opt_in",
             at=at,
-            from_state="opted_out",
-            to_state="subscribed",
+            from_state=states[0],
+            to_state=states[1],
             detail={"channel": channel},
         )
     return changed
