@@ -106,6 +106,21 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
+class TrainerRole(StrEnum):
+    """``trainer`` sees the sessions they lead; ``quality`` (responsable qualité) sees all."""
+
+    TRAINER = "trainer"
+    QUALITY = "quality"
+
+
+class TicketCategory(StrEnum):
+    """What a learner's message is, for the inbox and the complaints register."""
+
+    QUESTION = "question"
+    DIFFICULTY = "difficulte"
+    COMPLAINT = "reclamation"
+
+
 class TicketAuthor(StrEnum):
     LEARNER = "learner"
     TRAINER = "trainer"

@@ -11,22 +11,36 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from engine.store.base import metadata  # noqa: F401  (naming convention first)
+from engine.store.base import TrainerRole, metadata, one_of  # noqa: F401  (naming convention first)
 from engine.store.types import UTCDateTime, utc_now
 
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 
 
 class Trainer(SQLModel, table=True):
-    """A trainer or quality manager who logs into the dashboard."""
+    """A trainer or quality manager who logs into the dashboard.
+
+    ``password_hash`` is empty until the person sets a password (invitation);
+    ``failed_logins`` and ``locked_until`` implement the lockout after repeated
+    failures; ``disabled_at`` keeps the row (history) while refusing logins.
+    """
 
     __tablename__ = "trainer"
+    __table_args__ = (one_of("role", TrainerRole),)
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     email: str = Field(max_length=320, unique=True)
     password_hash: str = Field(max_length=255)
+    role: str = Field(default=TrainerRole.TRAINER, max_length=16)
     locale: str = Field(default="fr", max_length=16)
+    timezone: str = Field(default="Europe/Paris", max_length=64)
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    digest_opt_out: bool = False
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
