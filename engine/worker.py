@@ -32,7 +32,7 @@ from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.catalog import Catalog
 from engine.services.dispatch import send_batch
 from engine.services.runtime import Clock
-from engine.services.scheduler import tick
+from engine.services.scheduler import run_step, tick
 from engine.settings import Settings
 
 log = logging.getLogger("ancrage.worker")
@@ -94,7 +94,8 @@ async def tick_job(ctx: Ctx) -> dict[str, int]:
 
     rt = ctx["rt"]
     report = await tick(rt, catalog=ctx["catalog"], enqueue=ctx["enqueue"])
-    swept = await sweep_unprocessed(rt, now=rt.now(), enqueue=ctx["enqueue_inbound"])
+    swept = await run_step("sweep_inbound",
+                           lambda: sweep_unprocessed(rt, now=rt.now(), enqueue=ctx["enqueue_inbound"]), 0)
     figures = {k: v for k, v in vars(report).items() if v}
     if swept:
         figures["inbound_swept"] = swept

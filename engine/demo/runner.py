@@ -99,7 +99,7 @@ async def narrate(rt: Runtime, names: dict[int, str], stop_at: datetime, *, exit
                 rows.append((e.received_at, f"← {names.get(e.learner_id or 0, e.sender):<8} « {e.body} »"))
             for a in (await session.exec(select(Alert).where(col(Alert.id) > last["alert"]).order_by(col(Alert.id)))).all():
                 last["alert"] = max(last["alert"], a.id or 0)
-                rows.append((a.created_at, f"⚑ alerte {a.kind} pour {names.get(a.learner_id, '?')}: {a.reason[:80]}"))
+                rows.append((a.created_at, f"⚑ alerte {a.kind} pour {names.get(a.learner_id or 0, 'la session')}: {a.reason[:80]}"))
         for at, line in sorted(rows, key=lambda row: row[0]):
             print(f"{at.astimezone(PARIS):%a %d/%m %H:%M}  {line}", flush=True)
         await asyncio.sleep(0.5)

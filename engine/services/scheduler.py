@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -31,10 +32,12 @@ from engine.services.enrolment import apply_catch_up, end_session
 from engine.services.runtime import Runtime
 from engine.store.base import DeliveryStatus, EnrollmentStatus
 from engine.store.deliveries import claim_due_deliveries
-from engine.store.models import Delivery, Enrollment, Learner, TrainingSession
+from engine.store.models import Alert, Delivery, Enrollment, Learner, TrainingSession
 
 BATCH_SIZE = 100
 REQUEUE_AFTER = timedelta(seconds=60)
+#: Alert kind of a session whose follow-up cannot start (session-level: no learner).
+SESSION_PROBLEM = "session_problem"
 
 log = logging.getLogger("ancrage.scheduler")
 
@@ -70,17 +73,75 @@ async def end_due_sessions(session: AsyncSession, *, catalog: Catalog, now: date
     On PostgreSQL the sessions are locked (``FOR UPDATE SKIP LOCKED``): several
     workers tick at once, and a second one must skip a session being enrolled
     rather than enrol it again and fail on the enrolment's unique key.
+
+    A session that cannot be enrolled (a campaign missing from the catalog, left
+    out because its file has an error or was renamed; or any other error) never
+    stops the others: it is flagged once (:func:`flag_session_problem`) and tried
+    again at each tick, so it starts by itself once the campaign is back.
     """
     due = select(TrainingSession).where(
-        col(TrainingSession.ends_at) <= now, col(TrainingSession.ended_processed_at).is_(None))
+        col(TrainingSession.ends_at) <= now, col(TrainingSession.ended_processed_at).is_(None)
+    ).order_by(col(TrainingSession.id))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     sessions = (await session.exec(due)).all()
-    enrolled = 0
+    ended = enrolled = 0
     for training in sessions:
-        enrolled += len(await end_session(session, training=training, campaigns=catalog.campaigns,
-                                          library=catalog.library, now=now))
-    return len(sessions), enrolled
+        session_id, title, problem = training.id or 0, training.title, training.problem
+        missing = [name for name in training.campaign_names if name not in catalog.campaigns]
+        if missing:
+            await flag_session_problem(session, session_id=session_id, title=title, previous=problem,
+                                       reason=missing_campaign_reason(title, missing), now=now)
+            continue
+        try:
+            async with session.begin_nested():
+                created = await end_session(session, training=training, campaigns=catalog.campaigns,
+                                            library=catalog.library, now=now)
+        except Exception as exc:  # one session's fault must not stop the others' sends
+            await flag_session_problem(session, session_id=session_id, title=title, previous=problem,
+                                       reason=failed_session_reason(title), now=now, error=exc)
+            continue
+        if problem is not None:
+            await session.exec(update(TrainingSession).where(col(TrainingSession.id) == session_id)
+                               .values(problem=None, problem_at=None))
+            log.info("session %d: end-of-session enrolment ran after its problem was fixed", session_id)
+        ended += 1
+        enrolled += len(created)
+    return ended, enrolled
+
+
+def missing_campaign_reason(title: str, missing: list[str]) -> str:
+    """What the quality manager reads when a session names a campaign the catalog lacks."""
+    names = ", ".join(f"« {name} »" for name in missing)
+    return (f"Le suivi de la session « {title} » n'a pas démarré : campagne {names} introuvable "
+            "(fichier absent, renommé ou en erreur, voir « ancrage validate »). Le suivi démarrera "
+            "de lui-même dès que la campagne sera corrigée.")[:500]
+
+
+def failed_session_reason(title: str) -> str:
+    return (f"Le suivi de la session « {title} » n'a pas démarré à cause d'une erreur interne "
+            "(détails dans le journal du worker). Les autres sessions ne sont pas touchées ; "
+            "nouvel essai à chaque minute.")[:500]
+
+
+async def flag_session_problem(session: AsyncSession, *, session_id: int, title: str, previous: str | None,
+                               reason: str, now: datetime, error: BaseException | None = None) -> bool:
+    """Records why a session cannot start, once: its ``problem``, an alert and one log line.
+
+    Nothing is written or logged again while the reason stays the same, however
+    many ticks see the session; False then.
+    """
+    if previous == reason:
+        return False
+    await session.exec(update(TrainingSession).where(col(TrainingSession.id) == session_id)
+                       .values(problem=reason, problem_at=now))
+    session.add(Alert(learner_id=None, session_id=session_id, kind=SESSION_PROBLEM, reason=reason, created_at=now))
+    if error is None:
+        log.warning("session %d not enrolled: %s", session_id, reason)
+    else:
+        log.error("session %d not enrolled (%s); flagged for the quality manager", session_id,
+                  type(error).__name__, exc_info=error)
+    return True
 
 
 async def catch_up_overdue(session: AsyncSession, *, now: datetime, limit: int = 200) -> int:
@@ -143,18 +204,51 @@ async def requeue_lost(rt: Runtime, *, now: datetime, enqueue: Enqueue) -> int:
 
 
 async def tick(rt: Runtime, *, catalog: Catalog, enqueue: Enqueue) -> TickReport:
-    """One pass of the scheduler; safe to run from several workers at once."""
+    """One pass of the scheduler; safe to run from several workers at once.
+
+    Each step runs on its own (:func:`run_step`): a step that fails is logged
+    once and the next steps still run, so nothing one step trips on can stop
+    every send.
+    """
     from engine.services.recovery import recover_stale
     from engine.services.silence import expire_prompts
 
     report = TickReport()
     now = rt.now()
-    async with rt.sessions() as session, session.begin():
-        report.sessions_ended, report.enrolled = await end_due_sessions(session, catalog=catalog, now=now)
-    async with rt.sessions() as session, session.begin():
-        report.caught_up = await catch_up_overdue(session, now=now)
-    report.claimed = await claim_batches(rt, now=now, enqueue=enqueue)
-    report.requeued = await requeue_lost(rt, now=now, enqueue=enqueue)
-    report.recovered = await recover_stale(rt, now=now)
-    report.expired_prompts = await expire_prompts(rt, now=now)
+
+    async def sessions_step() -> tuple[int, int]:
+        async with rt.sessions() as session, session.begin():
+            return await end_due_sessions(session, catalog=catalog, now=now)
+
+    async def catch_up_step() -> int:
+        async with rt.sessions() as session, session.begin():
+            return await catch_up_overdue(session, now=now)
+
+    report.sessions_ended, report.enrolled = await run_step("end_due_sessions", sessions_step, (0, 0))
+    report.caught_up = await run_step("catch_up", catch_up_step, 0)
+    report.claimed = await run_step("claim", lambda: claim_batches(rt, now=now, enqueue=enqueue), 0)
+    report.requeued = await run_step("requeue", lambda: requeue_lost(rt, now=now, enqueue=enqueue), 0)
+    report.recovered = await run_step("recover", lambda: recover_stale(rt, now=now), 0)
+    report.expired_prompts = await run_step("expire_prompts", lambda: expire_prompts(rt, now=now), 0)
     return report
+
+
+T = TypeVar("T")
+#: Steps failing in this process, by name, with the error's type: logged once until they work again.
+_FAILING: dict[str, str] = {}
+
+
+async def run_step(name: str, step: Callable[[], Awaitable[T]], fallback: T) -> T:
+    """Runs one step of the tick; a failure is logged once (not every second) and yields ``fallback``."""
+    try:
+        result = await step()
+    except Exception as exc:
+        kind = type(exc).__name__
+        if _FAILING.get(name) != kind:
+            log.exception("tick step %s failed (%s); the other steps go on. Logged once until it works again",
+                          name, kind)
+        _FAILING[name] = kind
+        return fallback
+    if _FAILING.pop(name, None) is not None:
+        log.warning("tick step %s works again", name)
+    return result

@@ -36,6 +36,10 @@ class TrainingSession(TrainingSessionBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ended_processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Why the end-of-session enrolment cannot run (a campaign missing or in error), in
+    # French for the quality manager; None when all is well. Set once, cleared when fixed.
+    problem: str | None = Field(default=None, max_length=500)
+    problem_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 

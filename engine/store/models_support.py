@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from engine.store.base import TicketAuthor, TicketStatus, one_of
@@ -15,12 +15,15 @@ from engine.store.types import JSONType, UTCDateTime, utc_now
 
 
 class Alert(SQLModel, table=True):
-    """Something a trainer should look at (blocked action plan, learner at risk)."""
+    """Something a trainer should look at (blocked action plan, learner at risk).
+
+    ``learner_id`` is None for an alert about a whole session (``session_problem``).
+    """
 
     __tablename__ = "alert"
 
     id: int | None = Field(default=None, primary_key=True)
-    learner_id: int = Field(foreign_key="learner.id", index=True)
+    learner_id: int | None = Field(default=None, foreign_key="learner.id", index=True)
     enrollment_id: int | None = Field(default=None, foreign_key="enrollment.id")
     session_id: int | None = Field(default=None, foreign_key="training_session.id", index=True)
     kind: str = Field(max_length=32)
@@ -56,12 +59,18 @@ class TicketMessage(SQLModel, table=True):
     """One message in a ticket's conversation."""
 
     __tablename__ = "ticket_message"
-    __table_args__ = (one_of("author", TicketAuthor),)
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "idempotency_key"),
+        one_of("author", TicketAuthor),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     author: str = Field(max_length=16)
     body: str
+    # A trainer's answer: who wrote it, and the key that makes a repeated request a no-op.
+    author_trainer_id: int | None = Field(default=None, foreign_key="trainer.id")
+    idempotency_key: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
