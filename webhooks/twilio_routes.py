@@ -108,6 +108,8 @@ async def status_callback(request: Request) -> Response:
     plus a job per callback (four per message) would cost more than the update.
     A callback that beats our own commit of the MessageSid is matched by the
     delivery id in the callback URL (``d``, covered by the signature).
+    Statuses we do not act on are acknowledged (204) and ignored, never a 400:
+    Twilio would log each as an error of our webhook.
     """
     state, rt = state_of(request), runtime_of(request)
     form = await signed_form(request, state.settings)
@@ -115,6 +117,8 @@ async def status_callback(request: Request) -> Response:
         update = parse_status(form, request.query_params.get("d"))
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    if update is None:  # a status we do not act on (partially_delivered, received...): acknowledged
+        return Response(status_code=204)
     if len(update.provider_id) > MAX_PROVIDER_ID:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "MessageSid too long")
     error_code = (update.error_code or "")[:64] or None

@@ -56,6 +56,10 @@ _STATUSES: dict[str, DeliveryStatus] = {
     "failed": "failed",
     "canceled": "failed",
 }
+#: Statuses Twilio may report that say nothing about our outbound message's fate:
+#: inbound ones, and group/RCS ones. Acknowledged and ignored, never an error
+#: (Twilio logs every non-2xx answer to a callback as a failure of our webhook).
+IGNORED_STATUSES = frozenset({"receiving", "received", "partially_delivered"})
 
 # The twilio client drops response headers when it raises; the HTTP client
 # below stashes Retry-After here. A ContextVar is safe with concurrent sends
@@ -229,12 +233,19 @@ def parse_inbound(form: Mapping[str, str]) -> InboundMessage:
     )
 
 
-def parse_status(form: Mapping[str, str], delivery_id: str | int | None = None) -> StatusUpdate:
-    """Read a status callback; `delivery_id` is our `d` query parameter."""
+def parse_status(form: Mapping[str, str], delivery_id: str | int | None = None) -> StatusUpdate | None:
+    """Read a status callback; `delivery_id` is our `d` query parameter.
+
+    None for a status we do not act on (:data:`IGNORED_STATUSES`, or one Twilio
+    adds later): the caller acknowledges it and changes nothing. Raises
+    ValueError only when the form is not a status callback at all (no MessageSid).
+    """
     sid = form.get("MessageSid") or form.get("SmsSid")
-    raw = form.get("MessageStatus") or form.get("SmsStatus") or ""
-    if not sid or raw not in _STATUSES:
-        raise ValueError(f"not a Twilio status callback (status {raw!r})")
+    raw = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not sid:
+        raise ValueError("not a Twilio status callback: MessageSid is required")
+    if raw not in _STATUSES:
+        return None
     return StatusUpdate(
         provider_id=sid,
         delivery_id=_int_or_none(delivery_id),

@@ -150,8 +150,8 @@ async def test_status_callback_failure_and_rejections(
     assert (await post_signed(client, path, form)).status_code == 204
     unsigned = await client.post(path, data={"MessageSid": "SMout2", "MessageStatus": "read"})
     assert unsigned.status_code == 403
-    unknown = await post_signed(client, path, {"MessageSid": "SMout2", "MessageStatus": "bogus"})
-    assert unknown.status_code == 400
+    no_sid = await post_signed(client, path, {"MessageStatus": "delivered"})
+    assert no_sid.status_code == 400
     # signed for another delivery's query string: the query is part of what is signed
     other = await post_signed(client, path, {"MessageSid": "SMout2", "MessageStatus": "read"},
                               signed_url=PUBLIC_URL + "/webhooks/twilio/status?d=999")
@@ -160,3 +160,19 @@ async def test_status_callback_failure_and_rejections(
         stored = await session.get(Delivery, delivery.id)
         assert stored is not None
         assert (stored.status, stored.error_code) == ("failed", "30003")
+
+
+async def test_statuses_we_do_not_act_on_are_acknowledged_and_change_nothing(
+        client: httpx.AsyncClient, seed: Seed,
+        session_maker: async_sessionmaker[AsyncSession]) -> None:
+    enrollment = await seed.enrollment()
+    delivery = await seed.delivery(enrollment=enrollment, status="sent", channel="sms",
+                                   provider_id="SMout3")
+    path = f"/webhooks/twilio/status?d={delivery.id}"
+    for raw in ("partially_delivered", "receiving", "received", "accepted", "scheduled", "teleported"):
+        response = await post_signed(client, path, {"MessageSid": "SMout3", "MessageStatus": raw})
+        assert response.status_code == 204, (raw, response.text)
+    async with session_maker() as session:
+        stored = await session.get(Delivery, delivery.id)
+        assert stored is not None
+        assert (stored.status, stored.error_code) == ("sent", None)

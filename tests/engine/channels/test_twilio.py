@@ -218,7 +218,7 @@ async def test_status_callbacks_are_signed_and_parse(
         assert not verify_signature(
             fake.auth_token, url, {**form, "MessageStatus": "read"}, signature
         )
-    updates = [parse_status(form, url.rpartition("d=")[2]) for url, form, _ in received]
+    updates = [u for url, form, _ in received if (u := parse_status(form, url.rpartition("d=")[2]))]
     assert [u.status for u in updates] == ["queued", "sent", "delivered"]
     assert {(u.provider_id, u.delivery_id) for u in updates} == {(result.provider_id, 99)}
 
@@ -273,6 +273,7 @@ def test_parse_status_recorded(
     recorded: Callable[[str], Any], payload: str, delivery_id: str | None, expected: tuple[Any, ...]
 ) -> None:
     update = parse_status(recorded(payload), delivery_id)
+    assert update is not None
     assert (update.status, update.delivery_id, update.error_code) == expected
     assert update.provider_id.startswith("SM")
 
@@ -288,12 +289,25 @@ def test_parse_status_recorded(
     ],
 )
 def test_parse_status_normalises(raw: str, status: str) -> None:
-    assert parse_status({"MessageSid": "SM1", "MessageStatus": raw}).status == status
+    update = parse_status({"MessageSid": "SM1", "MessageStatus": raw})
+    assert update is not None and update.status == status
 
 
-def test_parse_status_rejects_unknown_status() -> None:
+@pytest.mark.parametrize("raw", ["partially_delivered", "receiving", "received", "teleported", ""])
+def test_parse_status_ignores_statuses_we_do_not_act_on(raw: str) -> None:
+    assert parse_status({"MessageSid": "SM1", "MessageStatus": raw}) is None
+
+
+@pytest.mark.parametrize("raw", ["accepted", "scheduled", "queued", "sending", "sent", "delivered",
+                                 "undelivered", "failed", "read", "canceled"])
+def test_every_outbound_twilio_status_is_mapped(raw: str) -> None:
+    update = parse_status({"MessageSid": "SM1", "MessageStatus": raw.upper()})
+    assert update is not None and update.provider_id == "SM1"
+
+
+def test_parse_status_rejects_a_form_without_message_sid() -> None:
     with pytest.raises(ValueError):
-        parse_status({"MessageSid": "SM1", "MessageStatus": "teleported"})
+        parse_status({"MessageStatus": "delivered"})
 
 
 def test_classify_recorded_opt_out_error(recorded: Callable[[str], Any]) -> None:
