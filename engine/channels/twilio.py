@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Collection, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,10 @@ OPTED_OUT = 21610
 # not reachable, no permission to send to that region, landline for WhatsApp.
 _PERMANENT_ADDRESS_CODES = {21211, 21212, 21408, 21612, 21614, 63003, 63024}
 _RATE_LIMITED = 20429
+#: How far Twilio's clock may be behind ours when matching ``date_created``.
+CLOCK_SKEW = timedelta(minutes=5)
+#: Messages to one number read at most by a lookup; more and it gives up (LookupIncomplete).
+LOOKUP_LIMIT = 1000
 _DEFAULT_RETRY_AFTER = 1.0
 
 _STATUSES: dict[str, DeliveryStatus] = {
@@ -80,6 +85,32 @@ class TwilioConfig:
     api_base: str = TWILIO_API_BASE
     timeout: float = 15.0
     concurrency: int = 10
+
+
+class LookupIncomplete(Exception):
+    """Twilio's log could not be read whole: absence of the message is not proven."""
+
+
+def fold_smart_encoding(text: str) -> str:
+    """``text`` with what Twilio's Smart Encoding may rewrite folded away, to compare bodies.
+
+    By Unicode class rather than Twilio's exact table (which changes): every
+    quote mark becomes ``'``, every dash ``-``, every space one space, invisible
+    format characters vanish, ``…`` is ``...``.
+    """
+    out: list[str] = []
+    for char in text.replace("\u2026", "..."):
+        category = unicodedata.category(char)
+        if char in "'\"`\u00b4\u02bc\u02ba\u2032\u2033" or category in ("Pi", "Pf") or (
+                category == "Ps" and unicodedata.name(char, "").endswith("QUOTATION MARK")):
+            out.append("'")
+        elif category == "Pd" or char == "\u2212":
+            out.append("-")
+        elif category == "Zs":
+            out.append(" ")
+        elif category != "Cf":
+            out.append(char)
+    return " ".join("".join(out).split())
 
 
 class _HeaderKeepingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
@@ -169,22 +200,42 @@ class TwilioChannel(ChannelBase):
         finally:
             _retry_after.reset(token)
 
-    async def find_sent(self, *, to: str, body: str, since: datetime) -> str | None:
-        """The sid of a message already sent to `to` with this body since `since`, if any.
+    async def find_sent(self, *, to: str, body: str, since: datetime,
+                        exclude: Collection[str] = ()) -> str | None:
+        """The sid of the message Twilio holds for an attempt to send `body` to `to` at `since`, if any.
 
-        Twilio's Messages API has no idempotency key. A worker that died between
-        the API call and saving its answer leaves a delivery whose fate is
-        unknown; asking Twilio's message log (To filter, DateSent after the
-        claim) settles it without ever sending twice. Raises on network errors
-        so the caller retries later instead of guessing.
+        Twilio's Messages API has no idempotency key, so a send whose answer was
+        lost (a worker killed mid-call, a timeout) is settled by Twilio's own log:
+
+        - every message *to that number* is listed (no ``DateSent`` filter:
+          Twilio sets ``date_sent`` only once a message has left, so one still
+          ``accepted`` or ``queued`` would be missed and sent twice);
+        - a candidate was created (``date_created``) no earlier than the attempt,
+          less :data:`CLOCK_SKEW`, and is not one of ``exclude`` (sids other
+          deliveries already own);
+        - bodies are compared after folding what Smart Encoding rewrites (curly
+          quotes, guillemets, dashes, ellipsis, unusual spaces), so the stored
+          body need not equal the posted one.
+
+        None means Twilio provably has no such message: the caller may send.
+        Raises on network errors, and :class:`LookupIncomplete` when the log is
+        too long to read whole: the caller must then not send again.
         """
         address = _whatsapp(to) if self.name == "whatsapp" else to
         async with asyncio.timeout(self._config.timeout):
-            found = await self._twilio().messages.list_async(
-                to=address, date_sent_after=since - timedelta(minutes=5), limit=50
-            )
-        for instance in found:
-            if instance.body == body and (instance.to or "") == address:
+            found = await self._twilio().messages.list_async(to=address, limit=LOOKUP_LIMIT, page_size=200)
+        if len(found) >= LOOKUP_LIMIT:
+            raise LookupIncomplete(f"more than {LOOKUP_LIMIT} messages to this number")
+        earliest = since - CLOCK_SKEW
+        wanted = fold_smart_encoding(body)
+        candidates = sorted(
+            (m for m in found
+             if m.sid not in exclude and (m.to or "") == address
+             and str(m.direction or "").startswith("outbound")
+             and m.date_created is not None and m.date_created >= earliest),
+            key=lambda m: m.date_created)
+        for instance in candidates:  # oldest first: the first copy after the attempt is the attempt's
+            if fold_smart_encoding(instance.body or "") == wanted:
                 return str(instance.sid)
         return None
 

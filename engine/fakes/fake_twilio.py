@@ -4,6 +4,23 @@ The real `twilio` client is pointed at this app (see `TwilioConfig.api_base`),
 so tests and the demo exercise the real request encoding, Basic auth, error
 parsing and signed status callbacks without leaving the machine.
 Numbers can be scripted to fail the way Twilio fails.
+
+It behaves as Twilio does where recovery depends on it (the shapes are checked
+against recorded responses in ``tests/engine/channels/testdata``):
+
+- a message moves ``accepted`` (through a Messaging Service) → ``queued`` →
+  ``sending`` → ``sent`` → ``delivered`` over time (``step_seconds`` apart);
+  ``date_created`` is set at once, ``date_sent`` stays null until ``sent``;
+  numbers in ``hold_queued`` keep their messages ``queued`` (Twilio has them,
+  they have not left);
+- the Messages list filters on ``To``, ``From`` and ``DateSent`` (an exact day,
+  or ``DateSent<``/``DateSent>``: on or before / on or after, a day or a
+  time); a message not yet sent matches no ``DateSent`` filter; newest first,
+  in pages (``PageSize``, ``Page``, ``next_page_uri``);
+- Smart Encoding (``smart_encoding=True``, or ``SmartEncoded=true`` posted)
+  stores the body with typographic characters replaced by GSM-7 ones (curly
+  quotes and guillemets → straight quotes, dashes → ``-``, ``…`` → ``...``,
+  unusual spaces → space): what Twilio lists is then not what was posted.
 """
 
 from __future__ import annotations
@@ -13,11 +30,13 @@ import base64
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from functools import cached_property
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import httpx
 from starlette.applications import Starlette
@@ -36,6 +55,20 @@ _GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€\f"
 )
+# Twilio's Smart Encoding table (the characters French texts meet), as documented.
+SMART_ENCODING = str.maketrans({
+    "\u00ab": '"', "\u00bb": '"', "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
+    "\u2033": '"', "\u02ba": '"', "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
+    "\u2032": "'", "\u02bc": "'", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
+    "\u2014": "-", "\u2015": "-", "\u2212": "-", "\u2026": "...", "\u00a0": " ", "\u2002": " ",
+    "\u2003": " ", "\u2009": " ", "\u200a": " ", "\u202f": " ", "\u205f": " ", "\u3000": " ",
+    "\u200b": "", "\ufeff": "",
+})
+#: Outbound statuses in order; a message's life is a prefix of this, then its end.
+_LIFE = ("accepted", "queued", "sending", "sent")
+#: Keys of our records that Twilio's resource does not have (kept for tests, never served).
+_PRIVATE = ("status_callback", "posted_body", "history", "_t0", "_final", "_created")
+_MAX_PAGE_SIZE = 1000
 # (HTTP status, Twilio error code, message) as Twilio returns them.
 _ERRORS: dict[str, tuple[int, int, str]] = {
     "invalid": (400, 21211, "Invalid 'To' Phone Number: {to}"),
@@ -66,6 +99,14 @@ class FakeTwilio:
     callback_delay: float = 0.0
     slow_seconds: float = 5.0
     retry_after: str | None = "2"
+    #: Seconds between two statuses of a message's life (0: it ends at once).
+    step_seconds: float = 0.0
+    #: Twilio's clock for ``date_created``/``date_sent`` (tests pass their hand clock).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: The Messaging Service's Smart Encoding setting.
+    smart_encoding: bool = False
+    #: Numbers whose messages stay ``queued`` (accepted by Twilio, not sent yet).
+    hold_queued: set[str] = field(default_factory=set)
     messages: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[CallbackAttempt] = field(default_factory=list)
     failures: dict[str, Failure] = field(default_factory=dict)
@@ -118,41 +159,50 @@ class FakeTwilio:
                 {"Retry-After": self.retry_after} if status == 429 and self.retry_after else {}
             )
             return _error(status, code, message.format(to=to), headers)
-        resource = self._resource(form)
+        final = "undelivered" if failure == "undelivered" else "delivered"
+        resource = self._resource(form, final)
         self.messages.append(resource)
         if self.send_callbacks and form.get("StatusCallback"):
-            final = "undelivered" if failure == "undelivered" else "delivered"
             task = asyncio.create_task(
                 self._post_callbacks(form["StatusCallback"], resource, final)
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return JSONResponse(resource, status_code=201)
+        return JSONResponse(_public(resource), status_code=201)
 
     async def _list(self, request: Request) -> Response:
         denied = self._authenticate(request)
         if denied is not None:
             return denied
+        query = request.query_params
+        try:
+            size = min(max(int(query.get("PageSize", "50")), 1), _MAX_PAGE_SIZE)
+            page = max(int(query.get("Page", "0")), 0)
+            wanted = [self._advance(m) for m in reversed(self.messages)]
+            wanted = [m for m in wanted if _listed(m, query)]
+        except ValueError as exc:
+            return _error(400, 20001, f"Invalid list filter: {exc}")
+        filters = {k: v for k, v in query.items() if k in ("To", "From", "DateSent", "DateSent<", "DateSent>")}
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
-        messages = list(reversed(self.messages))
-        # Twilio's list filters: To, From and DateSent> (what find_sent uses).
-        wanted_to, wanted_from = request.query_params.get("To"), request.query_params.get("From")
-        messages = [
-            m for m in messages
-            if (wanted_to is None or m["to"] == wanted_to)
-            and (wanted_from is None or m["from"] == wanted_from)
-        ]
+
+        def page_uri(number: int, token: str | None = None) -> str:
+            extra = {"PageToken": token} if token else {}
+            return f"{uri}?{urlencode({**filters, 'PageSize': size, 'Page': number, **extra})}"
+
+        start = page * size
+        chunk = wanted[start:start + size]
+        more = start + size < len(wanted)
         return JSONResponse(
             {
-                "messages": messages,
-                "end": max(len(messages) - 1, 0),
-                "first_page_uri": f"{uri}?PageSize=50&Page=0",
-                "next_page_uri": None,
-                "page": 0,
-                "page_size": 50,
-                "previous_page_uri": None,
-                "start": 0,
-                "uri": f"{uri}?PageSize=50&Page=0",
+                "end": start + max(len(chunk) - 1, 0),
+                "first_page_uri": page_uri(0),
+                "messages": [_public(m) for m in chunk],
+                "next_page_uri": page_uri(page + 1, "PA" + chunk[-1]["sid"]) if more else None,
+                "page": page,
+                "page_size": size,
+                "previous_page_uri": page_uri(page - 1) if page else None,
+                "start": start,
+                "uri": page_uri(page),
             }
         )
 
@@ -163,7 +213,7 @@ class FakeTwilio:
         sid = request.path_params["sid"]
         for message in self.messages:
             if message["sid"] == sid:
-                return JSONResponse(message)
+                return JSONResponse(_public(self._advance(message)))
         return _error(
             404,
             20404,
@@ -185,21 +235,24 @@ class FakeTwilio:
             )
         return None
 
-    def _resource(self, form: dict[str, str]) -> dict[str, Any]:
+    def _resource(self, form: dict[str, str], final: str) -> dict[str, Any]:
         sid = "SM" + secrets.token_hex(16)
-        now = format_datetime(datetime.now(UTC), usegmt=True)
-        body = form["Body"]
+        created = self.clock().astimezone(UTC)
+        posted = form["Body"]
+        smart = form.get("SmartEncoded", str(self.smart_encoding)).lower() == "true"
+        body = posted.translate(SMART_ENCODING) if smart else posted
         gsm = all(char in _GSM7 for char in body)
         single, multi = (160, 153) if gsm else (70, 67)
         segments = 1 if len(body) <= single else -(-len(body) // multi)
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json"
+        first = "accepted" if form.get("MessagingServiceSid") else "queued"
         return {
             "account_sid": self.account_sid,
             "api_version": API_VERSION,
             "body": body,
-            "date_created": now,
+            "date_created": _rfc2822(created),
             "date_sent": None,
-            "date_updated": now,
+            "date_updated": _rfc2822(created),
             "direction": "outbound-api",
             "error_code": None,
             "error_message": None,
@@ -210,18 +263,49 @@ class FakeTwilio:
             "price": None,
             "price_unit": "USD",
             "sid": sid,
-            "status": "accepted" if form.get("MessagingServiceSid") else "queued",
+            "status": first,
             "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
             "to": form["To"],
             "uri": uri,
+            # Ours, never served: what the harness and the tests look at.
             "status_callback": form.get("StatusCallback"),
+            "posted_body": posted,
+            "history": [first],
+            "_t0": time.monotonic(),
+            "_final": final,
+            "_created": created,
         }
+
+    def _advance(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Moves a message along its life as far as the time elapsed allows (held ones stop at queued)."""
+        life = [*_LIFE[_LIFE.index(message["history"][0]):], message["_final"]]
+        now = time.monotonic()
+        reached = len(life) - 1 if self.step_seconds <= 0 else min(
+            int((now - message["_t0"]) / self.step_seconds), len(life) - 1)
+        if message["to"].removeprefix("whatsapp:") in self.hold_queued:
+            queued = life.index("queued")
+            if reached > queued:
+                reached = queued
+                message["_t0"] = now - queued * self.step_seconds  # resumes from queued once released
+        for status in life[len(message["history"]):reached + 1]:
+            message["history"].append(status)
+            message["status"] = status
+            moment = message["_created"] + timedelta(seconds=self.step_seconds * life.index(status))
+            message["date_updated"] = _rfc2822(moment)
+            if status == "sent":
+                message["date_sent"] = _rfc2822(moment)
+                message["price"] = f"-{0.0725 * int(message['num_segments']):.4f}"
+            if status == "undelivered":
+                message["error_code"], message["error_message"] = 30003, "Unreachable destination handset"
+        return message
 
     async def _post_callbacks(self, url: str, resource: dict[str, Any], final: str) -> None:
         validator = RequestValidator(self.auth_token)
         async with httpx.AsyncClient(timeout=5.0) as client:
             for status in ("queued", "sent", final):
                 await asyncio.sleep(self.callback_delay)
+                while status != "queued" and resource["to"].removeprefix("whatsapp:") in self.hold_queued:
+                    await asyncio.sleep(0.02)
                 params = {
                     "AccountSid": self.account_sid,
                     "ApiVersion": API_VERSION,
@@ -248,6 +332,49 @@ class FakeTwilio:
                 except httpx.HTTPError:
                     code = None
                 self.callbacks.append(CallbackAttempt(url, params, signature, code))
+
+
+def _public(message: dict[str, Any]) -> dict[str, Any]:
+    """The resource as Twilio serves it (without our bookkeeping)."""
+    return {k: v for k, v in message.items() if k not in _PRIVATE}
+
+
+def _rfc2822(moment: datetime) -> str:
+    """Twilio's date format: ``Thu, 24 Aug 2023 05:01:45 +0000``."""
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0))
+
+
+def _listed(message: dict[str, Any], query: Any) -> bool:
+    """Whether a message passes the list filters Twilio supports (To, From, DateSent and its bounds)."""
+    if "To" in query and message["to"] != query["To"]:
+        return False
+    if "From" in query and message["from"] != query["From"]:
+        return False
+    bounds = [(k, query[k]) for k in ("DateSent", "DateSent<", "DateSent>") if k in query]
+    if not bounds:
+        return True
+    if message["date_sent"] is None:  # not sent yet: no DateSent filter matches it
+        return False
+    sent = parsedate_to_datetime(message["date_sent"])
+    for key, raw in bounds:
+        day, moment = _date_or_time(raw)
+        if key == "DateSent" and not (sent.date() == day if moment is None else sent == moment):
+            return False
+        if key == "DateSent<" and not (sent.date() <= day if moment is None else sent <= moment):
+            return False
+        if key == "DateSent>" and not (sent.date() >= day if moment is None else sent >= moment):
+            return False
+    return True
+
+
+def _date_or_time(raw: str) -> tuple[date, datetime | None]:
+    """``YYYY-MM-DD`` (a GMT day) or ``YYYY-MM-DDThh:mm:ssZ`` (an instant); ValueError otherwise."""
+    if len(raw) == 10:
+        return date.fromisoformat(raw), None
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"DateSent needs a time zone: {raw!r}")
+    return moment.date(), moment.astimezone(UTC)
 
 
 def _error(

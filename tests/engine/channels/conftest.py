@@ -7,11 +7,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from engine.channels.twilio import TwilioChannel, TwilioConfig
+from engine.fakes.fake_twilio import FakeTwilio
+from engine.fakes.server import run_in_thread
 
 TESTDATA = Path(__file__).parent / "testdata"
 _real_getaddrinfo = socket.getaddrinfo
@@ -67,3 +71,40 @@ def recorded() -> Callable[[str], Any]:
         return json.loads((TESTDATA / name).read_text(encoding="utf-8"))
 
     return load
+
+
+@pytest.fixture
+def fake() -> FakeTwilio:
+    """The fake Twilio (no status callbacks); its app runs in a thread with ``api_base``."""
+    return FakeTwilio(send_callbacks=False, slow_seconds=2.0)
+
+
+@pytest.fixture
+def api_base(fake: FakeTwilio) -> Iterator[str]:
+    with run_in_thread(fake.app) as base:
+        yield base
+
+
+@pytest.fixture
+async def make_channel(
+    fake: FakeTwilio, api_base: str
+) -> AsyncIterator[Callable[..., TwilioChannel]]:
+    made: list[TwilioChannel] = []
+
+    def make(name: str = "sms", **overrides: Any) -> TwilioChannel:
+        settings: dict[str, Any] = {
+            "account_sid": fake.account_sid,
+            "auth_token": fake.auth_token,
+            "from_number": "+33757000000",
+            "whatsapp_from": "+14155238886",
+            "status_callback_base": "https://ancrage.example.org",
+            "api_base": api_base,
+        }
+        settings.update(overrides)
+        channel = TwilioChannel(TwilioConfig(**settings), name=name)  # type: ignore[arg-type]
+        made.append(channel)
+        return channel
+
+    yield make
+    for channel in made:
+        await channel.aclose()

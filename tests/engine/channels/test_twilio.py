@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,42 +26,6 @@ from engine.fakes.fake_twilio import FakeTwilio
 from engine.fakes.server import free_port, run_in_thread
 
 LEARNER = "+33612345678"
-
-
-@pytest.fixture
-def fake() -> FakeTwilio:
-    return FakeTwilio(send_callbacks=False, slow_seconds=2.0)
-
-
-@pytest.fixture
-def api_base(fake: FakeTwilio) -> Iterator[str]:
-    with run_in_thread(fake.app) as base:
-        yield base
-
-
-@pytest.fixture
-async def make_channel(
-    fake: FakeTwilio, api_base: str
-) -> AsyncIterator[Callable[..., TwilioChannel]]:
-    made: list[TwilioChannel] = []
-
-    def make(name: str = "sms", **overrides: Any) -> TwilioChannel:
-        settings: dict[str, Any] = {
-            "account_sid": fake.account_sid,
-            "auth_token": fake.auth_token,
-            "from_number": "+33757000000",
-            "whatsapp_from": "+14155238886",
-            "status_callback_base": "https://ancrage.example.org",
-            "api_base": api_base,
-        }
-        settings.update(overrides)
-        channel = TwilioChannel(TwilioConfig(**settings), name=name)  # type: ignore[arg-type]
-        made.append(channel)
-        return channel
-
-    yield make
-    for channel in made:
-        await channel.aclose()
 
 
 def sms(
