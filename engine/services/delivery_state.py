@@ -83,3 +83,23 @@ async def set_many(session: AsyncSession, items: list[tuple[Delivery, dict[str, 
                             from_state=expect, to_state=to_status,
                             detail={"channel": channel} if channel is not None else {})
     return [delivery for delivery, _ in moved]
+
+
+def attempt_record(to: str, now: datetime) -> dict[str, str]:
+    """What a send is about to do, kept in ``rendered["attempt"]`` when it is marked ``sending``.
+
+    The address and the time; the body is ``rendered["body"]``. Recovery looks the
+    message up at the provider with these, not with the learner's current
+    address, which may have changed since.
+    """
+    return {"to": to, "at": now.isoformat()}
+
+
+def recorded_attempt(delivery: Delivery) -> tuple[str | None, datetime | None]:
+    """The address and time of the delivery's last attempt, when recorded."""
+    attempt = (delivery.rendered or {}).get("attempt") or {}
+    try:
+        at = datetime.fromisoformat(attempt["at"]) if attempt.get("at") else None
+    except (TypeError, ValueError):
+        at = None
+    return attempt.get("to") or None, at

@@ -5,11 +5,18 @@ A batch goes through three phases:
 1. **Prepare** (one transaction): lock the learners (``FOR UPDATE SKIP LOCKED`` on
    PostgreSQL; SQLite has one writer), re-check everything that may have changed
    since planning (enrolment, opt-out, consent, send window, overdue policy, an
-   open question), compose the message, open its prompt, and move the delivery
-   ``queued → sending`` by compare-and-set. Commit.
+   open question) and compose the message. The deliveries stay ``queued``. One
+   delivery per learner per round: a learner's next one is decided in the next
+   round, once the first one's question is open.
 2. **Call** the providers concurrently, outside any transaction, within the
    per-sender rate limit (a send whose slot is over a minute away goes back to
-   ``planned`` instead of waiting in ``sending``).
+   ``planned``). Each delivery is moved ``queued → sending`` (compare-and-set,
+   recording the number, body and time of the attempt, and opening its prompt)
+   *just before its own provider call*: those whose slots come at the same
+   moment are marked together in one transaction (:class:`_Marker`), so a
+   crash leaves in ``sending`` only the calls actually in flight, never a whole
+   rate-limited batch. The mark locks the learners again and re-checks that no
+   other question was opened meanwhile (one learner at a time).
 3. **Record** (one transaction): ``sending → sent`` with the provider id, or a
    retry with backoff, or a fallback to the next channel, or ``failed``.
 
@@ -35,9 +42,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.channels.base import SendResult
 from engine.ratelimit import MAX_WAIT_SECONDS
-from engine.services.delivery_state import set_many, set_status
+from engine.services.delivery_state import attempt_record, recorded_attempt, set_many, set_status
 from engine.services.runtime import Runtime
-from engine.services.send_checks import Outgoing, decide, open_prompt
+from engine.services.send_checks import CONVERSATION_GRACE, Outgoing, decide, open_prompt
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.models import Delivery, Enrollment, Learner, Prompt, PushToken
 
@@ -48,8 +55,13 @@ AMBIGUOUS_ERRORS = frozenset({"timeout", "network", "adapter_error"})
 #: (it would have waited in ``sending``, where the stale-send recovery could
 #: take it for a dead worker's and send it a second time).
 SENDER_BUSY = "sender_busy"
-#: How far back a retry looks for an earlier attempt that went out after all.
+#: How far back a retry looks for an earlier attempt that went out after all
+#: (when the attempt's own time was not recorded).
 LOOKBACK = timedelta(hours=6)
+#: Rounds of one send job (fallbacks, and each learner's next delivery).
+MAX_ROUNDS = 6
+#: A question held back because another one was opened meanwhile is looked at again then.
+CONVERSATION_RECHECK = timedelta(hours=1)
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -73,78 +85,166 @@ async def send_batch(rt: Runtime, delivery_ids: list[int]) -> dict[str, int]:
     """Sends these queued deliveries; returns counts by outcome (for logs and benchmarks)."""
     counts: dict[str, int] = {}
     pending = list(delivery_ids)
-    for _round in range(4):  # each round falls back to the next channel for permanent failures
+    # Each round falls back to the next channel for permanent failures and takes the
+    # learners' next deliveries; what is left after the last round stays ``queued``
+    # and the tick's requeue hands it out again.
+    for _round in range(MAX_ROUNDS):
         if not pending:
             break
-        outgoing = await _prepare(rt, pending, counts)
-        results = await _call(rt, outgoing)
-        pending = await _record(rt, outgoing, results, counts)
+        outgoing, later = await _prepare(rt, pending, counts)
+        results = await _call(rt, outgoing, counts)
+        pending = sorted(await _record(rt, outgoing, results, counts) + later)
     return counts
 
 
-async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> list[Outgoing]:
+async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> tuple[list[Outgoing], list[int]]:
+    """Decides and composes; returns what to send and the deliveries left for the next round."""
     now = rt.now()
     postgres = rt.engine.dialect.name == "postgresql"
     outgoing: list[Outgoing] = []
+    later: list[int] = []
     async with rt.sessions() as session, session.begin():
         rows = await _load(session, ids, postgres)
         learner_ids = {learner.id for _, _, learner in rows}
         tokens = {t.learner_id: t.token for t in (await session.exec(select(PushToken).where(
             col(PushToken.learner_id).in_(learner_ids), col(PushToken.disabled_at).is_(None))
             .order_by(col(PushToken.created_at)))).all()}
-        ready: list[Outgoing] = []
-        waiting: set[int | None] = set()  # learners with a delivery in ``ready``
+        busy: set[int | None] = set()  # learners with a delivery to send this round
         for delivery, enrollment, learner in rows:
-            if learner.id in waiting:
-                # This learner's earlier delivery must be sending (its prompt open) before the next is decided.
-                outgoing += await _mark_sending(session, ready, now, counts)
-                ready = []
-                waiting.clear()
+            if learner.id in busy:
+                # Decided once the earlier one is sending (its question open).
+                later.append(delivery.id or 0)
+                continue
             decision, item = await decide(session, rt, delivery, enrollment, learner,
                                            tokens.get(learner.id or 0), now)
             counts[decision] = counts.get(decision, 0) + 1
             if item is not None:
-                ready.append(item)
-                waiting.add(learner.id)
-        outgoing += await _mark_sending(session, ready, now, counts)
-    return outgoing
+                outgoing.append(item)
+                busy.add(learner.id)
+    return outgoing, later
 
 
-async def _mark_sending(session: AsyncSession, ready: list[Outgoing], now: datetime,
-                        counts: dict[str, int]) -> list[Outgoing]:
-    """``queued → sending`` for the composed deliveries at once; opens the prompts of those that moved."""
-    moved = {id(delivery) for delivery in await set_many(
-        session, [(item.delivery, {"channel": item.channel, "rendered": item.rendered,
-                                   "attempts": item.delivery.attempts + 1}) for item in ready],
-        DeliveryStatus.SENDING, now=now, expect=DeliveryStatus.QUEUED, claimed_at=now)}
-    sending: list[Outgoing] = []
-    for item in ready:
-        if id(item.delivery) not in moved:
-            counts["sending"] -= 1
-            counts["lost-race"] = counts.get("lost-race", 0) + 1
-            continue
-        if item.composed is not None and item.composed.prompt is not None:
-            await open_prompt(session, item.delivery, item.learner, item.channel, item.composed, now)
-        sending.append(item)
-    if not counts.get("sending", 1):
-        del counts["sending"]
-    return sending
+class _Marker:
+    """Marks deliveries ``sending`` as their calls start, those starting together in one transaction.
+
+    Each send awaits :meth:`mark` right before its provider call; the first
+    caller schedules a flush after the event loop has let every send whose
+    slot is due reach this point too, so a burst costs one transaction and a
+    rate-limited trickle one per send.
+    """
+
+    def __init__(self, rt: Runtime, counts: dict[str, int]) -> None:
+        self._rt = rt
+        self._counts = counts
+        self._pending: list[tuple[Outgoing, asyncio.Future[bool]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def mark(self, item: Outgoing) -> bool:
+        """True when this delivery is now ``sending`` and ours to send."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)
+        while self._pending:
+            wave, self._pending = self._pending, []
+            try:
+                moved = await _mark_wave(self._rt, [item for item, _ in wave], self._counts)
+            except Exception as exc:  # nothing of this wave is marked: it stays queued
+                for _, future in wave:
+                    future.set_exception(exc)
+                continue
+            for item, future in wave:
+                future.set_result(id(item) in moved)
+        self._flushing = None
 
 
-async def _call(rt: Runtime, outgoing: list[Outgoing]) -> list[SendResult]:
+async def _mark_wave(rt: Runtime, items: list[Outgoing], counts: dict[str, int]) -> set[int]:
+    """``queued → sending`` for these deliveries at once, recording the attempt; opens their prompts.
+
+    The learners are locked (in id order) and a question is held back when
+    another one was opened for the same learner since this one was decided.
+    Returns the ``id()`` of the items that moved.
+    """
+    now = rt.now()
+    async with rt.sessions() as session, session.begin():
+        learner_ids = sorted({item.learner.id or 0 for item in items})
+        if rt.engine.dialect.name == "postgresql":
+            await session.exec(select(Learner.id).where(col(Learner.id).in_(learner_ids))
+                               .order_by(col(Learner.id)).with_for_update())
+        asking = [item for item in items if item.composed is not None and item.composed.prompt is not None]
+        held = await _asked_meanwhile(session, asking, now) if asking else set()
+        ready = [item for item in items if id(item) not in held]
+        for item in items:
+            if id(item) in held:
+                await set_status(session, item.delivery, DeliveryStatus.PLANNED, now=now,
+                                 due_at=now + CONVERSATION_RECHECK,
+                                 status_reason="learner is answering another question: asked later")
+                _relabel(counts, "sending", "deferred")
+        moved_deliveries = await set_many(
+            session, [(item.delivery, {"channel": item.channel, "attempts": item.delivery.attempts + 1,
+                                       "rendered": {**(item.rendered or {}), "attempt": attempt_record(item.message.to, now)}})
+                      for item in ready],
+            DeliveryStatus.SENDING, now=now, expect=DeliveryStatus.QUEUED, claimed_at=now)
+        moved = {id(delivery) for delivery in moved_deliveries}
+        marked: set[int] = set()
+        for item in ready:
+            if id(item.delivery) not in moved:
+                _relabel(counts, "sending", "lost-race")
+                continue
+            item.marked = True
+            marked.add(id(item))
+            if item.composed is not None and item.composed.prompt is not None:
+                await open_prompt(session, item.delivery, item.learner, item.channel, item.composed, now)
+    return marked
+
+
+async def _asked_meanwhile(session: AsyncSession, items: list[Outgoing], now: datetime) -> set[int]:
+    """The items whose learner got another question opened, still fresh, since they were decided."""
+    rows = (await session.exec(select(Prompt.learner_id, Prompt.delivery_id).where(
+        col(Prompt.learner_id).in_({item.learner.id for item in items}),
+        col(Prompt.status) == PromptStatus.OPEN, col(Prompt.opened_at) > now - CONVERSATION_GRACE,
+        col(Prompt.expires_at) > now))).all()
+    others: dict[int, set[int]] = {}
+    for learner_id, delivery_id in rows:
+        others.setdefault(learner_id, set()).add(delivery_id)
+    return {id(item) for item in items if others.get(item.learner.id or 0, set()) - {item.delivery.id}}
+
+
+def _relabel(counts: dict[str, int], old: str, new: str) -> None:
+    counts[old] = counts.get(old, 0) - 1
+    if counts[old] <= 0:
+        del counts[old]
+    counts[new] = counts.get(new, 0) + 1
+
+
+async def _call(rt: Runtime, outgoing: list[Outgoing], counts: dict[str, int]) -> list[SendResult | None]:
+    """Each send: wait for its slot, mark it ``sending``, call. None: not ours to send (lost the mark)."""
     slots = await _reserve_slots(rt, outgoing)
+    marker = _Marker(rt, counts)
 
-    async def one(item: Outgoing) -> SendResult:
+    async def ours(item: Outgoing) -> bool:
+        try:
+            return await marker.mark(item)
+        except Exception:  # the mark failed: it stays queued, the tick hands it out again
+            return False
+
+    async def one(item: Outgoing) -> SendResult | None:
         channel = rt.channels.get(item.channel)
         if channel is None:
             return SendResult("failed_permanent", error_code="no_channel",
                               error=f"channel '{item.channel}' is not configured")
         earlier = await _earlier_attempt(rt, channel, item)
         if earlier is not None:
-            return earlier
+            return earlier if not earlier.accepted or await ours(item) else None
         if rt.limiter is not None and not await _wait_for_slot(slots, item):
             return SendResult("failed_transient", error_code=SENDER_BUSY, retry_after=MAX_WAIT_SECONDS,
                               error="the sender is at its rate limit for the next minute")
+        if not await ours(item):
+            return None
         try:
             return await channel.send(item.message)
         except Exception as exc:  # an adapter bug must not leave the delivery in limbo
@@ -194,23 +294,35 @@ async def _earlier_attempt(rt: Runtime, channel: Any, item: Outgoing) -> SendRes
     finder = getattr(channel, "find_sent", None)
     if finder is None or item.delivery.error_code not in AMBIGUOUS_ERRORS:
         return None
+    to, at = recorded_attempt(item.delivery)
     try:
-        found = await finder(to=item.message.to, body=item.message.body, since=rt.now() - LOOKBACK)
+        found = await finder(to=to or item.message.to, body=(item.delivery.rendered or {}).get("body") or item.message.body,
+                             since=at or rt.now() - LOOKBACK)
     except Exception as exc:  # provider unreachable: keep the outcome open
         return SendResult("failed_transient", error_code=item.delivery.error_code,
                           error=f"could not check the earlier attempt: {type(exc).__name__}")
     return SendResult("accepted", provider_id=str(found)) if found else None
 
 
-async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResult],
+
+async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResult | None],
                   counts: dict[str, int]) -> list[int]:
-    """Saves every provider answer; returns the deliveries to try on their next channel."""
+    """Saves every provider answer; returns the deliveries to try on their next channel.
+
+    A delivery that never got as far as ``sending`` (no channel, sender busy, the
+    earlier attempt could not be checked) changes from ``queued``.
+    """
     now = rt.now()
     fallback: list[int] = []
     async with rt.sessions() as session, session.begin():
         accepted: list[tuple[Delivery, dict[str, Any]]] = []
         for item, result in zip(outgoing, results, strict=True):
+            if result is None:  # another worker's, or left queued for the next tick
+                continue
             delivery = item.delivery
+            was = DeliveryStatus.SENDING if item.marked else DeliveryStatus.QUEUED
+            # An attempt counts once it is marked; one stopped before (lookup failed) counts too.
+            attempts = delivery.attempts if item.marked else delivery.attempts + 1
             tried = [*(delivery.rendered or {}).get("tried", []), item.channel]
             rendered = {**(delivery.rendered or {}), "tried": tried}
             if result.accepted:  # ``sending → sent`` for the whole batch at once, below
@@ -225,20 +337,19 @@ async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResul
                 await session.exec(update(PushToken).where(
                     col(PushToken.token) == item.message.to).values(disabled_at=now))
             if result.error_code == SENDER_BUSY:  # never reached the provider: not an attempt
-                await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, expect=DeliveryStatus.SENDING,
+                await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, expect=was,
                            due_at=now + timedelta(seconds=result.retry_after or MAX_WAIT_SECONDS),
-                           attempts=max(delivery.attempts - 1, 0),
                            status_reason=f"{item.channel} sender at its rate limit: sent later")
                 counts["sender_busy"] = counts.get("sender_busy", 0) + 1
                 continue
-            if result.status == "failed_transient" and delivery.attempts < MAX_TRANSIENT_ATTEMPTS:
-                await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, expect=DeliveryStatus.SENDING,
-                           due_at=now + backoff(delivery.attempts, result.retry_after),
+            if result.status == "failed_transient" and attempts < MAX_TRANSIENT_ATTEMPTS:
+                await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, expect=was,
+                           due_at=now + backoff(attempts, result.retry_after), attempts=attempts,
                            error_code=result.error_code, error=result.error,
                            status_reason=f"retry after a temporary error on {item.channel}")
                 counts["retry"] = counts.get("retry", 0) + 1
                 continue
-            moved = await set_status(session, delivery, DeliveryStatus.QUEUED, now=now, expect=DeliveryStatus.SENDING,
+            moved = await set_status(session, delivery, DeliveryStatus.QUEUED, now=now, expect=was,
                                error_code=result.error_code, error=result.error, rendered=rendered,
                                status_reason=f"{item.channel} failed: trying the next channel")
             if moved:

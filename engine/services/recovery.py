@@ -1,26 +1,38 @@
 """Deliveries stuck in ``sending``: a worker died between the provider call and saving its answer.
 
 Resending blindly could send the same SMS twice (Twilio has no idempotency
-key), so a stale delivery is settled by asking the provider first: a channel
-that can look a message up (``find_sent``: Twilio lists the messages sent to
-the number since the claim) tells whether it went out. Found: the delivery
-becomes ``sent`` with the provider's id. Not found: it is queued again and
-sent once. A channel that cannot look up ends the delivery as ``failed`` with
-reason "outcome unknown" rather than risk a duplicate: at most once, and visible.
+key), so a stale delivery is settled from what proves its fate, in this order:
+
+1. a provider id already on the delivery: the provider's status callback
+   carried our signed delivery id (``d``) and named the message, so it exists
+   (:func:`engine.store.deliveries.advance_delivery_status`): ``sent``;
+2. a channel that can look a message up (``find_sent``: Twilio's log of the
+   messages to the number *recorded when the delivery was marked sending*,
+   created since that moment, body compared through Smart Encoding, sids of
+   the learner's other deliveries left out). Found: ``sent`` with that id.
+   Provably absent: queued again and sent once. The log unreadable whole
+   (``LookupIncomplete``): ``failed``, outcome unknown; the provider
+   unreachable: looked at again at the next tick;
+3. a channel that cannot look up: ``failed`` with reason "outcome unknown"
+   rather than risk a duplicate: at most once, and visible.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import col, select
 
+from engine.channels.twilio import CLOCK_SKEW, LookupIncomplete
+from engine.services.delivery_state import recorded_attempt
 from engine.services.runtime import Runtime
 from engine.store.base import DeliveryStatus
 from engine.store.deliveries import find_stale_sending, transition_delivery
-from engine.store.models import Learner
+from engine.store.models import Delivery, Learner
 
 STALE_AFTER = timedelta(minutes=5)
+_UNKNOWN = "outcome unknown: the worker stopped during the provider call; not resent to avoid a duplicate"
 
 
 async def recover_stale(rt: Runtime, *, now: datetime) -> int:
@@ -31,34 +43,50 @@ async def recover_stale(rt: Runtime, *, now: datetime) -> int:
             col(Learner.id).in_({d.learner_id for d in stale})))).all()} if stale else {}
     settled = 0
     for delivery in stale:
-        channel = rt.channels.get(delivery.channel or "")
-        finder = getattr(channel, "find_sent", None)
-        learner = learners.get(delivery.learner_id)
-        provider_id: str | None = None
-        known = False
-        if finder is not None and learner is not None and delivery.claimed_at is not None:
-            try:
-                provider_id = await finder(to=learner.phone or "", body=(delivery.rendered or {}).get("body", ""),
-                                           since=delivery.claimed_at)
-                known = True
-            except Exception:  # provider unreachable: try again at the next tick
-                continue
+        outcome = await _settle(rt, delivery, learners.get(delivery.learner_id))
+        if outcome is None:  # provider unreachable: try again at the next tick
+            continue
+        to_status, values = outcome
         async with rt.sessions() as session, session.begin():
-            if known and provider_id:
-                done = await transition_delivery(session, delivery_id=delivery.id or 0, now=now,
-                                                 from_statuses=[DeliveryStatus.SENDING], to_status=DeliveryStatus.SENT,
-                                                 provider_id=provider_id, sent_at=now,
-                                                 status_reason="recovered: the provider had accepted it")
-            elif known:
-                done = await transition_delivery(session, delivery_id=delivery.id or 0, now=now,
-                                                 from_statuses=[DeliveryStatus.SENDING], to_status=DeliveryStatus.QUEUED,
-                                                 claimed_at=now - timedelta(hours=1),
-                                                 status_reason="recovered: not at the provider, sending again")
-            else:
-                done = await transition_delivery(session, delivery_id=delivery.id or 0, now=now,
-                                                 from_statuses=[DeliveryStatus.SENDING], to_status=DeliveryStatus.FAILED,
-                                                 finished_at=now, error_code="outcome_unknown",
-                                                 status_reason="outcome unknown: the worker stopped during the "
-                                                               "provider call; not resent to avoid a duplicate")
-            settled += int(done)
+            settled += int(await transition_delivery(session, delivery_id=delivery.id or 0, now=now,
+                                                     from_statuses=[DeliveryStatus.SENDING], to_status=to_status,
+                                                     **values))
     return settled
+
+
+async def _settle(rt: Runtime, delivery: Delivery, learner: Learner | None) -> tuple[str, dict[str, Any]] | None:
+    """The state a stale delivery moves to, with its fields; None to look again later."""
+    now = rt.now()
+    if delivery.provider_id:
+        return DeliveryStatus.SENT, {"sent_at": now, "status_reason": "recovered: the provider's status "
+                                                                     "callback named the message"}
+    rendered = delivery.rendered or {}
+    finder = getattr(rt.channels.get(delivery.channel or ""), "find_sent", None)
+    to, at = recorded_attempt(delivery)
+    # Rows marked before attempts were recorded: the learner's number then.
+    to = to or (learner.phone if learner is not None else None)
+    since = at or delivery.claimed_at
+    if finder is None or not to or since is None:
+        return DeliveryStatus.FAILED, {"finished_at": now, "error_code": "outcome_unknown", "status_reason": _UNKNOWN}
+    try:
+        found = await finder(to=to, body=rendered.get("body", ""), since=since,
+                             exclude=await _owned_elsewhere(rt, delivery, since))
+    except LookupIncomplete:
+        return DeliveryStatus.FAILED, {"finished_at": now, "error_code": "outcome_unknown", "status_reason": _UNKNOWN}
+    except Exception:
+        return None
+    if found:
+        return DeliveryStatus.SENT, {"provider_id": str(found), "sent_at": now,
+                                     "status_reason": "recovered: the provider had accepted it"}
+    return DeliveryStatus.QUEUED, {"claimed_at": now - timedelta(hours=1),
+                                   "status_reason": "recovered: not at the provider, sending again"}
+
+
+async def _owned_elsewhere(rt: Runtime, delivery: Delivery, since: datetime) -> set[str]:
+    """Provider ids the learner's other deliveries hold from around the attempt: never this one's."""
+    async with rt.sessions() as session:
+        rows = (await session.exec(select(Delivery.provider_id).where(
+            col(Delivery.learner_id) == delivery.learner_id, col(Delivery.id) != delivery.id,
+            col(Delivery.provider_id).is_not(None), col(Delivery.updated_at) >= since - CLOCK_SKEW))).all()
+    return {row for row in rows if row}
+

@@ -42,6 +42,8 @@ class Outgoing:
     #: Until marked ``sending``: the composed message and the delivery's new ``rendered``.
     composed: Composed | None = None
     rendered: dict[str, Any] | None = None
+    #: Moved ``queued → sending`` just before its provider call (see dispatch._Marker).
+    marked: bool = False
 
 
 async def decide(session: AsyncSession, rt: Runtime, delivery: Delivery, enrollment: Enrollment,
@@ -124,7 +126,7 @@ async def _choose_and_compose(session: AsyncSession, rt: Runtime, delivery: Deli
                               body=composed.body, subject=composed.subject, html=composed.html,
                               title=composed.title, link=composed.link,
                               data={"delivery": str(delivery.id)})
-    # Marked ``sending`` (compare-and-set) with the rest of the batch: see _mark_sending.
+    # Marked ``sending`` (compare-and-set) just before its provider call: see dispatch._Marker.
     return "sending", Outgoing(delivery, learner, channel, message, composed, rendered)
 
 
