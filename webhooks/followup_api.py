@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from engine.services import enrolment
@@ -116,8 +116,16 @@ async def list_tickets(key: CurrentApiKey, session: SessionDep, rt: RuntimeDep,
 
 @router.post("/tickets/{ticket_id}/answer", response_model=TicketOut, responses=_NOT_FOUND)
 async def post_answer(ticket_id: RowId, data: TicketAnswer, key: CurrentApiKey, session: SessionDep,
-                      rt: RuntimeDep) -> TicketOut:
-    """A trainer's answer: sent to the learner on the channel they wrote from; starts the clock's stop."""
+                      rt: RuntimeDep, response: Response,
+                      idempotency_key: Annotated[str | None, Header(
+                          max_length=128, pattern=r"^[\x21-\x7e]+$",
+                          description="Repeating a request with the same key returns the first answer "
+                                      "and sends nothing new; without it, the same text twice is one answer."
+                      )] = None) -> TicketOut:
+    """A trainer's answer, sent once: on the channel the learner wrote from, else the next that reaches them.
+
+    A repeat (same ``Idempotency-Key``, or the same text) answers ``Idempotent-Replayed: true``.
+    """
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such ticket")
@@ -126,7 +134,10 @@ async def post_answer(ticket_id: RowId, data: TicketAnswer, key: CurrentApiKey, 
     elif key.trainer_id is not None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such ticket")
     now = rt.now()
-    await answer_ticket(session, ticket=ticket, text=data.text, close=data.close, now=now)
+    done = await answer_ticket(session, ticket_id=ticket_id, author_trainer_id=key.trainer_id, text=data.text,
+                               idempotency_key=idempotency_key, now=now, close=data.close)
     await session.commit()
-    return _ticket_out(ticket, now)
+    if done.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _ticket_out(done.ticket, now)
 

@@ -75,3 +75,29 @@ async def test_inbox_overdue_and_answer(client: httpx.AsyncClient, seed: Seed,
     assert len(sends) == 1 and sends[0].rendered == {"body": "Elle part ce soir par e-mail."}
     remaining = (await client.get("/api/v1/tickets", headers=headers)).json()
     assert [t["id"] for t in remaining] == [fresh.id]
+
+
+async def test_answer_is_idempotent(client: httpx.AsyncClient, seed: Seed,
+                                    session_maker: async_sessionmaker[AsyncSession]) -> None:
+    headers = await _key(session_maker)
+    enrollment = await seed.enrollment()
+    ticket = await seed.save(Ticket(learner_id=enrollment.learner_id, body="Une question",
+                                    created_at=NOW - timedelta(hours=1), due_by=NOW + timedelta(hours=47)))
+    url = f"/api/v1/tickets/{ticket.id}/answer"
+    keyed = {**headers, "Idempotency-Key": "answer-7f3a"}
+    first = await client.post(url, json={"text": "Voici la réponse."}, headers=keyed)
+    again = await client.post(url, json={"text": "Voici la réponse."}, headers=keyed)
+    retyped = await client.post(url, json={"text": "Voici la réponse."}, headers=headers)  # no key: derived
+    other = await client.post(url, json={"text": "Et un complément."}, headers=headers)
+    same_other = await client.post(url, json={"text": "Et un  complément. "}, headers=headers)
+    bad_key = await client.post(url, json={"text": "x"}, headers={**headers, "Idempotency-Key": "k" * 129})
+    assert [r.status_code for r in (first, again, retyped, other, same_other)] == [200] * 5
+    assert "idempotent-replayed" not in first.headers and again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in retyped.headers  # a key, then no key: two requests the client tells apart
+    assert same_other.headers["idempotent-replayed"] == "true"
+    assert bad_key.status_code == 422
+    async with session_maker() as session:
+        answers = (await session.exec(select(TicketMessage).order_by(TicketMessage.id))).all()  # type: ignore[arg-type]
+        sends = (await session.exec(select(Delivery).where(Delivery.step_id == "ticket"))).all()
+    assert [m.body for m in answers] == ["Voici la réponse.", "Voici la réponse.", "Et un complément."]
+    assert sorted(d.occurrence for d in sends) == sorted(m.id for m in answers)
