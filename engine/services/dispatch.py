@@ -13,7 +13,7 @@ A batch goes through three phases:
    ``planned``). Each delivery is moved ``queued → sending`` (compare-and-set,
    recording the number, body and time of the attempt, and opening its prompt)
    *just before its own provider call*: those whose slots come at the same
-   moment are marked together in one transaction (:class:`_Marker`), so a
+   moment are marked together in one transaction (:class:`engine.services.marking.Marker`), so a
    crash leaves in ``sending`` only the calls actually in flight, never a whole
    rate-limited batch. The mark locks the learners again and re-checks that no
    other question was opened meanwhile (one learner at a time).
@@ -33,7 +33,7 @@ is retried with backoff, and the retry first asks the provider
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -42,9 +42,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.channels.base import SendResult
 from engine.ratelimit import MAX_WAIT_SECONDS
-from engine.services.delivery_state import attempt_record, recorded_attempt, set_many, set_status
+from engine.services.delivery_state import recorded_attempt, set_many, set_status
+from engine.services.marking import Marker
 from engine.services.runtime import Runtime
-from engine.services.send_checks import CONVERSATION_GRACE, Outgoing, decide, open_prompt
+from engine.services.send_checks import Outgoing, decide
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.models import Delivery, Enrollment, Learner, Prompt, PushToken
 
@@ -60,8 +61,6 @@ SENDER_BUSY = "sender_busy"
 LOOKBACK = timedelta(hours=6)
 #: Rounds of one send job (fallbacks, and each learner's next delivery).
 MAX_ROUNDS = 6
-#: A question held back because another one was opened meanwhile is looked at again then.
-CONVERSATION_RECHECK = timedelta(hours=1)
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -124,107 +123,10 @@ async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> tuple
     return outgoing, later
 
 
-class _Marker:
-    """Marks deliveries ``sending`` as their calls start, those starting together in one transaction.
-
-    Each send awaits :meth:`mark` right before its provider call; the first
-    caller schedules a flush after the event loop has let every send whose
-    slot is due reach this point too, so a burst costs one transaction and a
-    rate-limited trickle one per send.
-    """
-
-    def __init__(self, rt: Runtime, counts: dict[str, int]) -> None:
-        self._rt = rt
-        self._counts = counts
-        self._pending: list[tuple[Outgoing, asyncio.Future[bool]]] = []
-        self._flushing: asyncio.Task[None] | None = None
-
-    async def mark(self, item: Outgoing) -> bool:
-        """True when this delivery is now ``sending`` and ours to send."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        await asyncio.sleep(0)
-        while self._pending:
-            wave, self._pending = self._pending, []
-            try:
-                moved = await _mark_wave(self._rt, [item for item, _ in wave], self._counts)
-            except Exception as exc:  # nothing of this wave is marked: it stays queued
-                for _, future in wave:
-                    future.set_exception(exc)
-                continue
-            for item, future in wave:
-                future.set_result(id(item) in moved)
-        self._flushing = None
-
-
-async def _mark_wave(rt: Runtime, items: list[Outgoing], counts: dict[str, int]) -> set[int]:
-    """``queued → sending`` for these deliveries at once, recording the attempt; opens their prompts.
-
-    The learners are locked (in id order) and a question is held back when
-    another one was opened for the same learner since this one was decided.
-    Returns the ``id()`` of the items that moved.
-    """
-    now = rt.now()
-    async with rt.sessions() as session, session.begin():
-        learner_ids = sorted({item.learner.id or 0 for item in items})
-        if rt.engine.dialect.name == "postgresql":
-            await session.exec(select(Learner.id).where(col(Learner.id).in_(learner_ids))
-                               .order_by(col(Learner.id)).with_for_update())
-        asking = [item for item in items if item.composed is not None and item.composed.prompt is not None]
-        held = await _asked_meanwhile(session, asking, now) if asking else set()
-        ready = [item for item in items if id(item) not in held]
-        for item in items:
-            if id(item) in held:
-                await set_status(session, item.delivery, DeliveryStatus.PLANNED, now=now,
-                                 due_at=now + CONVERSATION_RECHECK,
-                                 status_reason="learner is answering another question: asked later")
-                _relabel(counts, "sending", "deferred")
-        moved_deliveries = await set_many(
-            session, [(item.delivery, {"channel": item.channel, "attempts": item.delivery.attempts + 1,
-                                       "rendered": {**(item.rendered or {}), "attempt": attempt_record(item.message.to, now)}})
-                      for item in ready],
-            DeliveryStatus.SENDING, now=now, expect=DeliveryStatus.QUEUED, claimed_at=now)
-        moved = {id(delivery) for delivery in moved_deliveries}
-        marked: set[int] = set()
-        for item in ready:
-            if id(item.delivery) not in moved:
-                _relabel(counts, "sending", "lost-race")
-                continue
-            item.marked = True
-            marked.add(id(item))
-            if item.composed is not None and item.composed.prompt is not None:
-                await open_prompt(session, item.delivery, item.learner, item.channel, item.composed, now)
-    return marked
-
-
-async def _asked_meanwhile(session: AsyncSession, items: list[Outgoing], now: datetime) -> set[int]:
-    """The items whose learner got another question opened, still fresh, since they were decided."""
-    rows = (await session.exec(select(Prompt.learner_id, Prompt.delivery_id).where(
-        col(Prompt.learner_id).in_({item.learner.id for item in items}),
-        col(Prompt.status) == PromptStatus.OPEN, col(Prompt.opened_at) > now - CONVERSATION_GRACE,
-        col(Prompt.expires_at) > now))).all()
-    others: dict[int, set[int]] = {}
-    for learner_id, delivery_id in rows:
-        others.setdefault(learner_id, set()).add(delivery_id)
-    return {id(item) for item in items if others.get(item.learner.id or 0, set()) - {item.delivery.id}}
-
-
-def _relabel(counts: dict[str, int], old: str, new: str) -> None:
-    counts[old] = counts.get(old, 0) - 1
-    if counts[old] <= 0:
-        del counts[old]
-    counts[new] = counts.get(new, 0) + 1
-
-
 async def _call(rt: Runtime, outgoing: list[Outgoing], counts: dict[str, int]) -> list[SendResult | None]:
     """Each send: wait for its slot, mark it ``sending``, call. None: not ours to send (lost the mark)."""
     slots = await _reserve_slots(rt, outgoing)
-    marker = _Marker(rt, counts)
+    marker = Marker(rt, counts)
 
     async def ours(item: Outgoing) -> bool:
         try:
@@ -302,7 +204,6 @@ async def _earlier_attempt(rt: Runtime, channel: Any, item: Outgoing) -> SendRes
         return SendResult("failed_transient", error_code=item.delivery.error_code,
                           error=f"could not check the earlier attempt: {type(exc).__name__}")
     return SendResult("accepted", provider_id=str(found)) if found else None
-
 
 
 async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResult | None],

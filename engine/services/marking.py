@@ -1,0 +1,129 @@
+"""Marking deliveries ``sending`` just before their provider calls, in waves.
+
+A delivery in ``sending`` is one whose provider call may have happened: after
+a crash, recovery must ask the provider before sending it again. Marking each
+delivery only as its own call starts (after its rate-limit slot) keeps that
+set to the calls actually in flight; deliveries whose calls start together are
+marked in one transaction, so a burst still costs one round of writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from engine.services.delivery_state import attempt_record, set_many, set_status
+from engine.services.runtime import Runtime
+from engine.services.send_checks import CONVERSATION_GRACE, Outgoing, open_prompt
+from engine.store.base import DeliveryStatus, PromptStatus
+from engine.store.models import Learner, Prompt
+
+#: A question held back because another one was opened meanwhile is looked at again then.
+CONVERSATION_RECHECK = timedelta(hours=1)
+
+
+class Marker:
+    """Marks deliveries ``sending`` as their calls start, those starting together in one transaction.
+
+    Each send awaits :meth:`mark` right before its provider call; the first
+    caller schedules a flush after the event loop has let every send whose
+    slot is due reach this point too, so a burst costs one transaction and a
+    rate-limited trickle one per send.
+    """
+
+    def __init__(self, rt: Runtime, counts: dict[str, int]) -> None:
+        self._rt = rt
+        self._counts = counts
+        self._pending: list[tuple[Outgoing, asyncio.Future[bool]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def mark(self, item: Outgoing) -> bool:
+        """True when this delivery is now ``sending`` and ours to send."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)
+        while self._pending:
+            wave, self._pending = self._pending, []
+            try:
+                moved = await _mark_wave(self._rt, [item for item, _ in wave], self._counts)
+            except Exception as exc:  # nothing of this wave is marked: it stays queued
+                for _, future in wave:
+                    future.set_exception(exc)
+                continue
+            for item, future in wave:
+                future.set_result(id(item) in moved)
+        self._flushing = None
+
+
+async def _mark_wave(rt: Runtime, items: list[Outgoing], counts: dict[str, int]) -> set[int]:
+    """``queued → sending`` for these deliveries at once, recording the attempt; opens their prompts.
+
+    The learners are locked (in id order) and a question is held back when
+    another one was opened for the same learner since this one was decided.
+    Returns the ``id()`` of the items that moved.
+    """
+    now = rt.now()
+    async with rt.sessions() as session, session.begin():
+        learner_ids = sorted({item.learner.id or 0 for item in items})
+        if rt.engine.dialect.name == "postgresql":
+            await session.exec(select(Learner.id).where(col(Learner.id).in_(learner_ids))
+                               .order_by(col(Learner.id)).with_for_update())
+        asking = [item for item in items if item.composed is not None and item.composed.prompt is not None]
+        held = await _asked_meanwhile(session, asking, now) if asking else set()
+        ready = [item for item in items if id(item) not in held]
+        for item in items:
+            if id(item) in held:
+                await set_status(session, item.delivery, DeliveryStatus.PLANNED, now=now,
+                                 due_at=now + CONVERSATION_RECHECK,
+                                 status_reason="learner is answering another question: asked later")
+                _relabel(counts, "sending", "deferred")
+        moved_deliveries = await set_many(
+            session, [(item.delivery, {"channel": item.channel, "attempts": item.delivery.attempts + 1,
+                                       "rendered": {**(item.rendered or {}), "attempt": attempt_record(item.message.to, now)}})
+                      for item in ready],
+            DeliveryStatus.SENDING, now=now, expect=DeliveryStatus.QUEUED, claimed_at=now)
+        moved = {id(delivery) for delivery in moved_deliveries}
+        # A question asked again (recovered, retried) replaces its own earlier prompt.
+        again = [item.delivery.id for item in asking if id(item.delivery) in moved and item.delivery.attempts > 1]
+        if again:
+            await session.exec(update(Prompt).where(
+                col(Prompt.delivery_id).in_(again), col(Prompt.status) == PromptStatus.OPEN,
+            ).values(status=PromptStatus.SUPERSEDED))
+        marked: set[int] = set()
+        for item in ready:
+            if id(item.delivery) not in moved:
+                _relabel(counts, "sending", "lost-race")
+                continue
+            item.marked = True
+            marked.add(id(item))
+            if item.composed is not None and item.composed.prompt is not None:
+                await open_prompt(session, item.delivery, item.learner, item.channel, item.composed, now)
+    return marked
+
+
+async def _asked_meanwhile(session: AsyncSession, items: list[Outgoing], now: datetime) -> set[int]:
+    """The items whose learner got another question opened, still fresh, since they were decided."""
+    rows = (await session.exec(select(Prompt.learner_id, Prompt.delivery_id).where(
+        col(Prompt.learner_id).in_({item.learner.id for item in items}),
+        col(Prompt.status) == PromptStatus.OPEN, col(Prompt.opened_at) > now - CONVERSATION_GRACE,
+        col(Prompt.expires_at) > now))).all()
+    others: dict[int, set[int]] = {}
+    for learner_id, delivery_id in rows:
+        others.setdefault(learner_id, set()).add(delivery_id)
+    return {id(item) for item in items if others.get(item.learner.id or 0, set()) - {item.delivery.id}}
+
+
+def _relabel(counts: dict[str, int], old: str, new: str) -> None:
+    counts[old] = counts.get(old, 0) - 1
+    if counts[old] <= 0:
+        del counts[old]
+    counts[new] = counts.get(new, 0) + 1
