@@ -25,6 +25,7 @@ from worker_harness import (
     Providers,
     drain,
     driver,
+    idle,
     live_settings,
     running_worker,
     wait_for,
@@ -46,8 +47,9 @@ async def _finish(drv: Driver, clock: HandClock, timeout: float = 30.0) -> None:
         await redis.delete(f"arq:in-progress:{job_id(drv.settings, key)}")
     await redis.aclose()
     await drv.tick()
-    async with running_worker(drv.settings, clock):
+    async with running_worker(drv.settings, clock) as worker:
         await drain(drv, timeout=timeout)
+        await wait_for(lambda: idle(worker), timeout=10, what="the worker's jobs to finish")
 
 
 async def _kill_mid_send(drv: Driver, providers: Providers, clock: HandClock, tmp_path: Path, held: int) -> None:
@@ -170,4 +172,3 @@ async def test_a_rate_limited_batch_is_marked_sending_one_call_at_a_time(store_u
         await _finish(drv, clock, timeout=90)  # the killed worker's slots still count: about 30 s
         assert all(d.status == "sent" for d in await drv.deliveries())
     assert Counter(m["to"] for m in providers.twilio.messages) == dict.fromkeys(numbers, 1)
-

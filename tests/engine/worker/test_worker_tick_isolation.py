@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 from engine_harness import HandClock
 from sqlmodel import col, select
-from worker_harness import Providers, drain, driver, live_settings, load_catalog, running_worker
+from worker_harness import (
+    Providers,
+    drain,
+    driver,
+    idle,
+    live_settings,
+    load_catalog,
+    running_worker,
+    wait_for,
+)
 from worker_scenarios import START, add_session, phone, write_open_campaign
 
 from engine.services.scheduler import SESSION_PROBLEM, run_step
@@ -38,8 +47,9 @@ async def test_a_session_naming_a_missing_campaign_is_flagged_once_and_others_ar
         for _ in range(3):  # the bad session is seen at every tick
             await drv.tick()
             clock.advance(seconds=1)
-        async with running_worker(settings, clock):
+        async with running_worker(settings, clock) as worker:
             await drain(drv)
+            await wait_for(lambda: idle(worker), timeout=10, what="the worker's jobs to finish")
         deliveries = await drv.deliveries()
         async with drv.rt.sessions() as session:
             bad = (await session.exec(select(TrainingSession).where(

@@ -229,6 +229,12 @@ async def running_worker(settings: Settings, clock: Callable[[], datetime] | Non
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def idle(worker: Worker) -> bool:
+    """No job still finishing: arq records a job's result after its queue entry is gone,
+    so a worker closed right after :func:`drain` may cancel that last write."""
+    return not worker.tasks
+
+
 async def _started(worker: Worker, task: asyncio.Task[None]) -> bool:
     if task.done():
         task.result()  # raise the startup error
