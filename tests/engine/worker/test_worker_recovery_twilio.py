@@ -158,7 +158,7 @@ async def test_a_rate_limited_batch_is_marked_sending_one_call_at_a_time(store_u
     clock = HandClock(START)
     providers.twilio.hold_before.update(numbers)  # every call hangs before Twilio records it
     settings = live_settings(store_url, "redis://127.0.0.1:6379/0", tmp_path, providers, tmp_path / "campaigns",
-                             twilio_rate_per_second=0.2)  # one call every 5 s
+                             twilio_rate_per_second=0.5)  # one call every 2 s
     async with driver(settings, clock) as drv:
         await add_session(drv, [{"first_name": f"L{i}", "last_name": "N", "phone": n} for i, n in enumerate(numbers)])
         await drv.tick()
@@ -169,6 +169,6 @@ async def test_a_rate_limited_batch_is_marked_sending_one_call_at_a_time(store_u
         clock.advance(seconds=STALE_AFTER.total_seconds() + 60)
         report = await drv.tick()
         assert (report.recovered, report.requeued) == (1, 2)
-        await _finish(drv, clock, timeout=90)  # the killed worker's slots still count: about 30 s
+        await _finish(drv, clock, timeout=90)  # the killed worker's slots still count: about 10 s
         assert all(d.status == "sent" for d in await drv.deliveries())
     assert Counter(m["to"] for m in providers.twilio.messages) == dict.fromkeys(numbers, 1)
