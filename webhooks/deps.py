@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.links import InvalidToken, sign, verify
 from engine.services.runtime import Runtime
+from engine.services.visibility import Viewer
 from engine.settings import Settings
 from engine.store.models import ApiKey, Learner
 from webhooks.inbound_writer import InboundWriter
@@ -132,6 +133,11 @@ async def current_api_key(
 
 
 CurrentApiKey = Annotated[ApiKey, Depends(current_api_key)]
+
+
+def viewer_of(key: ApiKey) -> Viewer:
+    """What a key may see: its trainer's sessions, or everything for an organisation key."""
+    return Viewer(trainer_id=key.trainer_id)
 
 # --- the learner app: signed bearer tokens --------------------------------------
 

@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 
 from engine.services import enrolment
 from engine.services.tickets import answer_ticket, inbox
-from engine.store.models import Enrollment, Learner, Ticket
-from webhooks.deps import CurrentApiKey, RuntimeDep, SessionDep
-from webhooks.integration_api import _visible_learner
+from engine.services.visibility import visible_enrollment, visible_learner, visible_ticket
+from engine.store.models import Learner, Ticket
+from webhooks.deps import CurrentApiKey, RuntimeDep, SessionDep, viewer_of
 
 router = APIRouter(prefix="/api/v1", tags=["follow-up"])
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -62,10 +62,9 @@ class TicketAnswer(BaseModel):
 async def act_on_enrollment(enrollment_id: RowId, data: EnrollmentAction, key: CurrentApiKey,
                             session: SessionDep, rt: RuntimeDep) -> EnrollmentOut:
     """Pause (nothing is sent), resume (overdue messages follow each step's policy) or stop."""
-    row = await session.get(Enrollment, enrollment_id)
+    row = await visible_enrollment(session, viewer_of(key), enrollment_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such enrolment")
-    await _visible_learner(session, key, row.learner_id)
     learner = await session.get(Learner, row.learner_id)
     assert learner is not None
     now = rt.now()
@@ -88,10 +87,9 @@ async def move_timezone(learner_id: RowId, data: TimezoneIn, key: CurrentApiKey,
         ZoneInfo(data.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown time zone '{data.timezone}'") from None
-    learner = await session.get(Learner, learner_id)
-    if learner is None or learner.erased_at is not None:
+    learner = await visible_learner(session, viewer_of(key), learner_id)
+    if learner is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such learner")
-    await _visible_learner(session, key, learner_id)
     moved = await enrolment.move_timezone(session, learner=learner, timezone=data.timezone, now=rt.now())
     await session.commit()
     return EnrollmentOut(id=learner_id, status="moved", changed=moved)
@@ -118,12 +116,8 @@ async def list_tickets(key: CurrentApiKey, session: SessionDep, rt: RuntimeDep,
 async def post_answer(ticket_id: RowId, data: TicketAnswer, key: CurrentApiKey, session: SessionDep,
                       rt: RuntimeDep) -> TicketOut:
     """A trainer's answer: sent to the learner on the channel they wrote from; starts the clock's stop."""
-    ticket = await session.get(Ticket, ticket_id)
+    ticket = await visible_ticket(session, viewer_of(key), ticket_id)
     if ticket is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such ticket")
-    if ticket.learner_id is not None:
-        await _visible_learner(session, key, ticket.learner_id)
-    elif key.trainer_id is not None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such ticket")
     now = rt.now()
     await answer_ticket(session, ticket=ticket, text=data.text, close=data.close, now=now)

@@ -13,13 +13,13 @@ from typing import Any
 from sqlmodel import col, select
 
 from engine.redis_server import PrivateRedis
-from engine.services.attendees import parse_attendees
+from engine.services.attendees import add_attendees, parse_attendees
 from engine.services.catalog import Catalog
 from engine.services.enrolment import enrol
 from engine.settings import Settings
 from engine.store.db import create_engine, session_factory
 from engine.store.migrate import upgrade_async
-from engine.store.models import Attendance, Learner, TrainingSession
+from engine.store.models import TrainingSession
 
 
 @contextlib.asynccontextmanager
@@ -78,23 +78,9 @@ async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campa
         if training is None:
             report.errors.append(f"no session {session_id}")
             return report
-        added = 0
-        rows: list[Learner] = []
-        for data in learners:
-            existing = None
-            if data.phone:
-                existing = (await session.exec(select(Learner).where(Learner.phone == data.phone))).first()
-            if existing is None and data.email:
-                existing = (await session.exec(select(Learner).where(Learner.email == data.email))).first()
-            learner = existing or Learner.model_validate(data.model_dump())
-            session.add(learner)
-            await session.flush()
-            rows.append(learner)
-            present = (await session.exec(select(Attendance).where(
-                Attendance.session_id == session_id, Attendance.learner_id == learner.id))).first()
-            if present is None:
-                session.add(Attendance(session_id=session_id, learner_id=learner.id or 0))
-                added += 1
+        imported = await add_attendees(session, training=training, learners=learners, now=now)
+        rows = [entry.learner for entry in imported]
+        added = sum(1 for entry in imported if entry.joined)
         enrolled = 0
         names = [campaign] if campaign else list(training.campaign_names)
         if training.ends_at <= now or campaign is not None:
