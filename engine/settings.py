@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     sandbox: bool = Field(
         default=True, description="Route every channel to the sandbox (demo, trial runs)."
     )
+    sandbox_public: bool = Field(
+        default=False, description="Serve the sandbox pages (/sandbox) to clients other than "
+        "this machine. Anyone reaching them reads every learner's messages and answers as them.")
 
     @model_validator(mode="after")
     def _strong_secret(self) -> Settings:

@@ -19,8 +19,8 @@ from sqlmodel import col, select
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Delivery, Prompt, PushToken
-from webhooks.deps import MAX_ROW_ID, CurrentLearner, RuntimeDep, SessionDep, StateDep
-from webhooks.integration_models import Text
+from webhooks.deps import CurrentLearner, RuntimeDep, SessionDep, StateDep
+from webhooks.fields import MAX_ROW_ID, Text
 from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
 
 router = APIRouter(prefix="/api/v1/app", tags=["learner app"])

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from arq.connections import ArqRedis
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,6 +26,7 @@ from engine.services.runtime import Runtime
 from engine.services.visibility import Viewer
 from engine.settings import Settings
 from engine.store.models import ApiKey, Learner
+from webhooks.fields import row_id
 from webhooks.inbound_writer import InboundWriter
 from webhooks.queue import Enqueue, discard
 
@@ -88,10 +89,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime_of(request).sessions() as session:
         yield session
 
-
-#: Primary keys are 32-bit integers on PostgreSQL: larger ids are a 422, not a 500.
-MAX_ROW_ID = 2**31 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 StateDep = Annotated[AppState, Depends(app_state)]
 RuntimeDep = Annotated[Runtime, Depends(runtime_dep)]
@@ -167,8 +164,8 @@ async def current_learner(
                       now=rt.now())
     except InvalidToken as exc:
         raise _unauthorized(str(exc)) from None
-    learner_id = data.get("l")
-    if not isinstance(learner_id, int) or isinstance(learner_id, bool):
+    learner_id = row_id(data.get("l"))
+    if learner_id is None:
         raise _unauthorized("malformed token")
     learner = await session.get(Learner, learner_id)
     if learner is None or learner.erased_at is not None:

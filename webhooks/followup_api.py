@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from engine.services import enrolment
@@ -19,15 +19,15 @@ from engine.services.tickets import answer_ticket, inbox
 from engine.services.visibility import visible_enrollment, visible_learner, visible_ticket
 from engine.store.models import Learner, Ticket
 from webhooks.deps import CurrentApiKey, RuntimeDep, SessionDep, viewer_of
+from webhooks.fields import RowId, Text
 
 router = APIRouter(prefix="/api/v1", tags=["follow-up"])
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "not found (or not visible to this key)"}}
 
 
 class EnrollmentAction(BaseModel):
     action: Literal["pause", "resume", "stop"]
-    reason: str = Field(default="stopped by an operator", max_length=200)
+    reason: Text = Field(default="stopped by an operator", max_length=200)
 
 
 class EnrollmentOut(BaseModel):
@@ -54,7 +54,7 @@ class TicketOut(BaseModel):
 
 
 class TicketAnswer(BaseModel):
-    text: str = Field(min_length=1, max_length=1600)
+    text: Text = Field(min_length=1, max_length=1600)
     close: bool = False
 
 

@@ -24,7 +24,8 @@ from engine.services.attendees import add_attendees
 from engine.services.catalog import Catalog
 from engine.services.visibility import visible_enrollment, visible_learner, visible_session
 from engine.store.models import ApiKey, Attendance, Trainer, TrainingSession
-from webhooks.deps import CurrentApiKey, RowId, RuntimeDep, SessionDep, StateDep, viewer_of
+from webhooks.deps import CurrentApiKey, RuntimeDep, SessionDep, StateDep, viewer_of
+from webhooks.fields import RowId
 from webhooks.integration_models import (
     AttendeeIn,
     AttendeeResult,

@@ -8,11 +8,10 @@ written unless all rows are good.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,16 +22,7 @@ from pydantic import (
 
 from engine.services.attendees import PhoneError, normalise_phone
 from engine.store.models import LearnerCreate
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("NUL character not allowed")
-    return value
-
-
-#: Text that a database column can hold (PostgreSQL refuses NUL characters).
-Text = Annotated[str, AfterValidator(_no_nul)]
+from webhooks.fields import Text
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -26,6 +26,7 @@ from engine.store.models import Delivery, InboundEvent, Learner, Prompt
 from engine.store.queries import record_opt_out
 from webhooks import answer_form
 from webhooks.deps import RuntimeDep, SessionDep, StateDep
+from webhooks.fields import row_id
 from webhooks.intake import parse_form, read_body
 from webhooks.page_texts import locale_from_header, texts_for
 from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
@@ -70,8 +71,8 @@ def token_hash(token: str) -> str:
 
 async def _question(session: AsyncSession, data: dict[str, Any]
                     ) -> tuple[Delivery, Prompt, Learner] | None:
-    delivery_id, question_ref = data.get("d"), data.get("q")
-    if not isinstance(delivery_id, int) or not isinstance(question_ref, str):
+    delivery_id, question_ref = row_id(data.get("d")), data.get("q")
+    if delivery_id is None or not isinstance(question_ref, str) or "\x00" in question_ref:
         return None
     delivery = await session.get(Delivery, delivery_id)
     if delivery is None:
@@ -170,8 +171,8 @@ async def _unsubscriber(request: Request, rt: RuntimeDep, session: AsyncSession,
     data = _verify(request, rt, token, UNSUBSCRIBE_PURPOSE)
     if isinstance(data, HTMLResponse):
         return data
-    learner_id, channel = data.get("l"), data.get("c", Channel.EMAIL.value)
-    learner = await session.get(Learner, learner_id) if isinstance(learner_id, int) else None
+    learner_id, channel = row_id(data.get("l")), data.get("c", Channel.EMAIL.value)
+    learner = await session.get(Learner, learner_id) if learner_id is not None else None
     if learner is None or learner.erased_at is not None or channel not in set(Channel):
         t = texts_for(locale_from_header(request.headers.get("accept-language")))
         return _message(request, t, "invalid", 400)

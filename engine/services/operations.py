@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -144,10 +145,6 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
 
     assert settings.redis_url is not None
     app = create_app(settings)
-    if settings.sandbox:  # nothing real is sent: the sandbox phone pages are safe to show
-        from webhooks import sandbox
-
-        app.include_router(sandbox.router)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     options = worker_settings(settings, settings.redis_url)
     options["handle_signals"] = False
@@ -172,9 +169,26 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     waiter.cancel()
 
 
+def sandbox_warning(settings: Settings, host: str) -> str | None:
+    """What to tell an operator who exposes a sandbox run beyond this machine, if anything."""
+    from webhooks.sandbox import is_loopback_host
+
+    if not settings.sandbox or is_loopback_host(host):
+        return None
+    if settings.sandbox_public:
+        return (f"warning: listening on {host} with ANCRAGE_SANDBOX_PUBLIC=true: anyone who "
+                "reaches /sandbox reads every learner's messages and answers as them.")
+    return (f"warning: listening on {host} with the sandbox on: /sandbox answers only this "
+            "machine (127.0.0.1), but nothing is really sent to learners. For real sends set "
+            "ANCRAGE_SANDBOX=false (see the README's security section).")
+
+
 def run_all(settings: Settings, *, host: str, port: int) -> int:
     url, private = resolve_redis(settings)
     try:
+        warning = sandbox_warning(settings, host)
+        if warning:
+            print(warning, file=sys.stderr)
         print(f"Ancrage on http://{host}:{port} (Ctrl-C to stop)")
         asyncio.run(serve_all(settings.model_copy(update={"redis_url": url}), host=host, port=port))
     finally:
