@@ -28,6 +28,7 @@ from webhooks import (
     sandbox,
     twilio_routes,
 )
+from webhooks.access_log import install_redaction
 from webhooks.deps import AppState
 from webhooks.queue import arq_enqueue, open_pool
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
                 await close_runtime(built)
                 state.runtime = None
 
+    install_redaction()  # whoever serves this app, its access log holds no capability token
     app = FastAPI(title="Ancrage", version="1", lifespan=lifespan,
                   description="Webhooks, learner app API, one-tap answer pages, integration API.")
     app.state.ancrage = state

@@ -141,11 +141,13 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     from arq.worker import Worker
 
     from engine.worker import worker_settings
+    from webhooks.access_log import install_redaction
     from webhooks.app import create_app
 
     assert settings.redis_url is not None
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    install_redaction()  # after uvicorn configured its loggers, should it ever reset them
     options = worker_settings(settings, settings.redis_url)
     options["handle_signals"] = False
     worker = Worker(**options)
