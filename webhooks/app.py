@@ -31,6 +31,7 @@ from webhooks import (
 from webhooks.access_log import install_redaction
 from webhooks.deps import AppState
 from webhooks.queue import arq_enqueue, open_pool
+from webhooks.security_headers import SecurityHeaders
 
 log = logging.getLogger("ancrage.webhooks")
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
     app = FastAPI(title="Ancrage", version="1", lifespan=lifespan,
                   description="Webhooks, learner app API, one-tap answer pages, integration API.")
     app.state.ancrage = state
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(DBAPIError, _database_unavailable)
     for module in (health, twilio_routes, app_api, integration_api, followup_api, pages):
         app.include_router(module.router)

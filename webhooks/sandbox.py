@@ -25,6 +25,7 @@ from engine.store.models import Alert, Delivery, InboundEvent, Learner
 from webhooks.deps import RuntimeDep, SessionDep, StateDep, state_of
 from webhooks.fields import RowId
 from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
+from webhooks.security_headers import is_cross_site
 
 #: Headers a reverse proxy adds: present, the loopback peer is only relaying someone else.
 _PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip",
@@ -90,9 +91,11 @@ async def phone(request: Request, learner_id: RowId, session: SessionDep, rt: Ru
 
 
 @router.post("/phone/{learner_id}")
-async def reply(learner_id: RowId, session: SessionDep, rt: RuntimeDep, state: StateDep,
+async def reply(request: Request, learner_id: RowId, session: SessionDep, rt: RuntimeDep, state: StateDep,
                 body: str = Form(..., max_length=1600)) -> RedirectResponse:
     """Stores the typed answer as an inbound SMS from the learner and hands it to the worker."""
+    if is_cross_site(request, rt.settings.public_url):  # a page elsewhere posting via a browser
+        raise HTTPException(403, "cross-site form posts are refused")
     learner = await session.get(Learner, learner_id)
     if learner is None or not learner.phone:
         raise HTTPException(404, "no such learner with a phone")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
 from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from web_support import NOW
+from web_support import NOW, served
 
 from engine.links import sign
 from engine.services.compose import ANSWER_LINK_PURPOSE, UNSUBSCRIBE_PURPOSE
@@ -37,27 +34,20 @@ async def test_uvicorn_access_log_redacts_tokens(app: FastAPI, settings: Setting
                        data={"l": 1})
     push = "fcm-device-token-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     secrets = (answer, unsubscribe, push, "opaque-credential-123")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off"))
     lines = _Lines()
-    logging.getLogger("uvicorn.access").addHandler(lines)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            await http.get(f"/r/{answer}")
-            await http.post(f"/u/{unsubscribe}?lang=fr")
-            await http.delete(f"/api/v1/app/devices/{push}")
-            await http.get(f"/api/v1/app/messages?limit=5&token={answer}&key=opaque-credential-123")
-            await http.get("/health")
-    finally:
-        server.should_exit = True
-        await serving
-        logging.getLogger("uvicorn.access").removeHandler(lines)
-        sock.close()
+    access = logging.getLogger("uvicorn.access")
+    async with served(app, log_level="info") as (base, _):
+        access.addHandler(lines)  # after uvicorn configured its loggers
+        try:
+            async with httpx.AsyncClient(base_url=base) as http:
+                await http.get(f"/r/{answer}")
+                await http.post(f"/u/{unsubscribe}?lang=fr")
+                await http.delete(f"/api/v1/app/devices/{push}")
+                await http.get(f"/api/v1/app/messages?limit=5&token={answer}"
+                               "&key=opaque-credential-123")
+                await http.get("/health")
+        finally:
+            access.removeHandler(lines)
     assert len(lines.lines) == 5, lines.lines
     log = "\n".join(lines.lines)
     assert not [s for s in secrets if s in log], log
