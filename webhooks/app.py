@@ -20,6 +20,7 @@ from engine.services.runtime import Runtime
 from engine.settings import Settings
 from engine.store.migrate import upgrade_async
 from webhooks import (
+    api_contract,
     app_api,
     followup_api,
     health,
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
     app.state.ancrage = state
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(DBAPIError, _database_unavailable)
+    api_contract.install(app)
     for module in (health, twilio_routes, app_api, integration_api, followup_api, pages):
         app.include_router(module.router)
     if settings.sandbox:  # nothing real is sent; the pages answer this machine only (sandbox.py)

@@ -118,8 +118,10 @@ async def post_attendees(
                                   default_timezone=training.timezone)
     if errors:
         return JSONResponse(status_code=422, content={
-            "detail": f"{len(errors)} problem(s) in {len({e.row for e in errors})} row(s); "
-                      "nothing was imported",
+            "detail": [{"loc": ["body", e.row - 1, *([e.field] if e.field else [])],
+                        "msg": e.message, "type": "value_error"} for e in errors],
+            "summary": f"{len(errors)} problem(s) in {len({e.row for e in errors})} row(s); "
+                       "nothing was imported",
             "errors": [e.model_dump() for e in errors]})
     try:
         added = await add_attendees(session, training=training, learners=learners, now=rt.now())

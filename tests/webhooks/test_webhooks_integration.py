@@ -68,7 +68,7 @@ async def test_sessions_are_idempotent_on_external_id(
     assert fetched.json()["attendees"] == 0
     unknown = await client.post("/api/v1/sessions", headers=key,
                                 json={**SESSION, "external_id": "x", "campaigns": ["nope"]})
-    assert unknown.status_code == 422 and "nope" in unknown.json()["detail"]
+    assert unknown.status_code == 422 and "nope" in unknown.json()["detail"][0]["msg"]
     backwards = await client.post("/api/v1/sessions", headers=key,
                                   json={**SESSION, "ends_at": "2025-03-01T00:00:00"})
     assert backwards.status_code == 422
