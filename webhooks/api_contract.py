@@ -2,7 +2,8 @@
 
 * Every 422 body is ``{"detail": [{"loc", "msg", "type"}, ...]}`` as the
   document's ``HTTPValidationError`` says, whoever raised it (a route's own
-  check included); a body that is not JSON at all is a 400 of the same shape.
+  check included); a body that is not JSON at all (or not UTF-8) is a 400 of
+  the same shape.
 * Every operation documents the 400 (malformed JSON) when it takes a body, and
   the 401 when it needs credentials.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException  # FastAPI's own subclasses it
 
 _VALIDATION_ERROR = {"$ref": "#/components/schemas/HTTPValidationError"}
 _MALFORMED = {"description": "the body is not valid JSON",
@@ -38,9 +40,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 422 and isinstance(exc.detail, str):
-        return JSONResponse({"detail": validation_detail(exc.detail)}, status_code=422,
-                            headers=exc.headers)
+    api = request.url.path.startswith("/api/")  # the documented JSON API, not pages/webhooks
+    if isinstance(exc.detail, str) and (exc.status_code == 422
+                                        or (api and exc.status_code == 400)):
+        return JSONResponse({"detail": validation_detail(exc.detail)},
+                            status_code=exc.status_code, headers=exc.headers)
     return await http_exception_handler(request, exc)
 
 
