@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, exists, func, update
+from sqlalchemy import and_, case, exists, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -97,27 +97,33 @@ async def _change_subscription(
         guard, values = column.is_(None), {column: at}
     else:
         guard, values = column.is_not(None), {column: None, f"consent_{Channel(channel).value}": True}
+    who: Any = col(Learner.id) == learner_id
+    if channel in (Channel.SMS.value, Channel.WHATSAPP.value):
+        # STOP and START are about a number: every record of that person (one per trainer
+        # who follows them) sharing it follows, or another trainer would keep texting it.
+        phone = select(Learner.phone).where(col(Learner.id) == learner_id).scalar_subquery()
+        who = or_(who, and_(col(Learner.phone) == phone, col(Learner.erased_at).is_(None)))
     statement = (
         update(Learner)
-        .where(col(Learner.id) == learner_id, guard)
+        .where(who, guard)
         .values(values)
         .returning(col(Learner.id))
         .execution_options(synchronize_session="fetch")
     )
-    changed = (await session.exec(statement)).first() is not None
-    if changed:
-        states = ("subscribed", "opted_out") if opt_out else ("opted_out", "subscribed")
+    changed_ids = [int(row[0]) for row in (await session.exec(statement)).all()]
+    states = ("subscribed", "opted_out") if opt_out else ("opted_out", "subscribed")
+    for changed_id in changed_ids:
         await record_audit(
             session,
             entity="learner",
-            entity_id=learner_id,
+            entity_id=changed_id,
             action="opt_out" if opt_out else "opt_in",
             at=at,
             from_state=states[0],
             to_state=states[1],
             detail={"channel": channel},
         )
-    return changed
+    return learner_id in changed_ids
 
 
 def _opt_out_column(channel: str) -> Any:

@@ -174,3 +174,26 @@ async def test_a_shared_number_replies_to_the_record_with_the_open_question(
         found = await find_learner_by_phone(session, phone=phone, channel="whatsapp")
         assert found is not None and found.id == newer.id  # enrolled last: newer again
     assert older_enrolment.id is not None
+
+
+async def test_stop_from_a_shared_number_stops_every_record_of_it(
+        seed: Seed, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    from engine.store.queries import record_opt_in, record_opt_out
+
+    phone = "+33677777777"
+    anne_side, bruno_side = await seed.learner(phone=phone), await seed.learner(phone=phone)
+    other = await seed.learner(phone="+33688888888")
+    async with session_maker() as session:
+        assert await record_opt_out(session, learner_id=bruno_side.id or 0, channel="sms", at=NOW)
+        await session.commit()
+    async with session_maker() as session:
+        rows = {row.id: row for row in (await session.exec(select(Learner))).all()}
+        assert rows[anne_side.id].opted_out_sms_at is not None
+        assert rows[bruno_side.id].opted_out_sms_at is not None
+        assert rows[other.id].opted_out_sms_at is None
+        assert await record_opt_in(session, learner_id=anne_side.id or 0, channel="sms", at=NOW)
+        await session.commit()
+    async with session_maker() as session:
+        rows = {row.id: row for row in (await session.exec(select(Learner))).all()}
+        assert rows[anne_side.id].opted_out_sms_at is None
+        assert rows[bruno_side.id].opted_out_sms_at is None
