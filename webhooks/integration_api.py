@@ -35,7 +35,7 @@ from webhooks.integration_models import (
     check_rows,
 )
 from webhooks.progress import Progress, enrollment_progress, learner_progress
-from webhooks.roster import describe_session, upsert_session
+from webhooks.roster import AmbiguousSession, describe_session, upsert_session
 
 router = APIRouter(prefix="/api/v1", tags=["integration"])
 
@@ -64,38 +64,52 @@ async def _visible_session(session: AsyncSession, key: ApiKey, session_id: int) 
 
 
 async def _trainer_for(session: AsyncSession, key: ApiKey, email: str | None) -> int | None:
+    """The trainer a session is for; a trainer's key may name only itself (whoever else exists)."""
     if email is None:
         return key.trainer_id
+    email = email.strip().lower()
+    if key.trainer_id is not None:
+        own = await session.get(Trainer, key.trainer_id)
+        if own is None or own.email.lower() != email:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may only use its own trainer")
+        return key.trainer_id
     trainer = (await session.exec(select(Trainer).where(
-        func.lower(col(Trainer.email)) == email.strip().lower()))).first()
+        func.lower(col(Trainer.email)) == email))).first()
     if trainer is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown trainer '{email}'")
-    if key.trainer_id is not None and trainer.id != key.trainer_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may only use its own trainer")
     return trainer.id
 
 
 @router.post("/sessions", response_model=SessionOut, status_code=200,
-             responses={201: {"model": SessionOut, "description": "created"}})
+             responses={201: {"model": SessionOut, "description": "created"},
+                        403: {"description": "a trainer's key naming another trainer"}})
 async def put_session(data: SessionIn, key: CurrentApiKey, session: SessionDep,
                       state: StateDep, response: Response) -> SessionOut:
-    """Create or update the session with this ``external_id`` (201 when created)."""
+    """Create or update the session with this ``external_id`` (201 when created).
+
+    External ids are numbered per trainer: a trainer's key only ever finds its
+    own sessions, and an id used by another trainer is free for it.
+    """
     unknown = sorted(set(data.campaigns) - await _campaign_names(state))
     if unknown:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"unknown or invalid campaign(s): {', '.join(unknown)}")
     trainer_id = await _trainer_for(session, key, data.trainer_email)
-    existing = (await session.exec(select(TrainingSession).where(
-        col(TrainingSession.external_id) == data.external_id))).first()
-    if existing is not None and key.trainer_id is not None and existing.trainer_id != key.trainer_id:
-        raise HTTPException(status.HTTP_409_CONFLICT, "external_id belongs to another trainer")
+    organisation = key.trainer_id is None
     try:
-        training, created = await upsert_session(session, data=data, trainer_id=trainer_id)
-        await session.commit()
-    except IntegrityError:  # a concurrent call created it first: it is the same session
-        await session.rollback()
-        training, created = await upsert_session(session, data=data, trainer_id=trainer_id)
-        await session.commit()
+        try:
+            training, created = await upsert_session(session, data=data, trainer_id=trainer_id,
+                                                     organisation=organisation)
+            await session.commit()
+        except IntegrityError:  # a concurrent call created it first: it is the same session
+            await session.rollback()
+            training, created = await upsert_session(session, data=data, trainer_id=trainer_id,
+                                                     organisation=organisation)
+            await session.commit()
+    except AmbiguousSession:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "several trainers have a session with this external_id: "
+                            "give trainer_email") from None
     if created:
         response.status_code = status.HTTP_201_CREATED
     return await describe_session(session, training, created=created)

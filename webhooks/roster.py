@@ -15,15 +15,44 @@ from engine.store.models import Attendance, Enrollment, TrainingSession
 from webhooks.integration_models import SessionIn, SessionOut
 
 
-async def upsert_session(session: AsyncSession, *, data: SessionIn, trainer_id: int | None
-                         ) -> tuple[TrainingSession, bool]:
+class AmbiguousSession(LookupError):
+    """Several trainers' sessions carry this external id, and the caller named none."""
+
+
+async def find_session(session: AsyncSession, *, external_id: str, trainer_id: int | None,
+                       organisation: bool) -> TrainingSession | None:
+    """The session an LMS means by ``external_id``: external ids are numbered per trainer.
+
+    A trainer's key looks among that trainer's sessions only, so another
+    trainer's id is simply unknown to it. An organisation key looks among the
+    named trainer's sessions and the organisation's own (no trainer); naming no
+    trainer, it finds the organisation's own, else the only session with that id.
+    """
+    statement = select(TrainingSession).where(col(TrainingSession.external_id) == external_id)
+    if not organisation:
+        return (await session.exec(statement.where(
+            col(TrainingSession.trainer_id) == trainer_id))).first()
+    candidates = list((await session.exec(statement.order_by(col(TrainingSession.id)))).all())
+    for wanted in (trainer_id, None):
+        for candidate in candidates:
+            if candidate.trainer_id == wanted:
+                return candidate
+    if trainer_id is not None or not candidates:
+        return None
+    if len(candidates) > 1:
+        raise AmbiguousSession(external_id)
+    return candidates[0]
+
+
+async def upsert_session(session: AsyncSession, *, data: SessionIn, trainer_id: int | None,
+                         organisation: bool) -> tuple[TrainingSession, bool]:
     """The session with ``data.external_id``, created or brought up to date; True when new.
 
     A session whose end-of-session enrolment already ran keeps its campaigns:
     changing them then would silently not apply.
     """
-    training = (await session.exec(select(TrainingSession).where(
-        col(TrainingSession.external_id) == data.external_id))).first()
+    training = await find_session(session, external_id=data.external_id, trainer_id=trainer_id,
+                                  organisation=organisation)
     created = training is None
     if training is None:
         training = TrainingSession(external_id=data.external_id, title=data.title,
