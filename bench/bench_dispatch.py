@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -546,6 +547,7 @@ def main() -> int:
     (campaigns_dir / "bench-dispatch.yaml").write_text(BENCH_CAMPAIGN, encoding="utf-8")
     env = {**os.environ, "DATABASE_URL": f"{PG_SERVER}/{DATABASE}", "REDIS_URL": REDIS_URL,
            "ANCRAGE_REDIS_PREFIX": PREFIX, "ANCRAGE_SANDBOX": "false",
+           "ANCRAGE_SECRET_KEY": secrets.token_urlsafe(32),
            "ANCRAGE_CAMPAIGNS_DIR": str(campaigns_dir), "ANCRAGE_CONTENT_DIR": str(ROOT / "content"),
            "ANCRAGE_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "ANCRAGE_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
            "ANCRAGE_TWILIO_MESSAGING_SERVICE_SID": SERVICE_SID,

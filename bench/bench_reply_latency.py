@@ -111,7 +111,8 @@ def main() -> None:
         with run_in_thread(fake.app) as twilio_url:
             env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{DB}",
                    "REDIS_URL": "redis://127.0.0.1:6379/0", "ANCRAGE_REDIS_PREFIX": PREFIX,
-                   "ANCRAGE_SANDBOX": "false", "ANCRAGE_TWILIO_ACCOUNT_SID": fake.account_sid,
+                   "ANCRAGE_SANDBOX": "false", "ANCRAGE_SECRET_KEY": secrets.token_urlsafe(32),
+                   "ANCRAGE_TWILIO_ACCOUNT_SID": fake.account_sid,
                    "ANCRAGE_TWILIO_AUTH_TOKEN": fake.auth_token, "ANCRAGE_TWILIO_FROM": "+33700000000",
                    "ANCRAGE_TWILIO_API_BASE": twilio_url, "ANCRAGE_TWILIO_RATE_PER_SECOND": "1000",
                    "ANCRAGE_PUBLIC_URL": f"http://127.0.0.1:{port}",

@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from pydantic import ValidationError
+
 from engine.commands import designer, runtime
 
 Handler = Callable[[argparse.Namespace], int]
@@ -24,10 +26,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parses the command line and runs one command; returns the exit status."""
-    args = _parser().parse_args(argv)
-    handler: Handler = args.handler
     try:
+        args = _parser().parse_args(argv)
+        handler: Handler = args.handler
         return handler(args)
+    except ValidationError as exc:  # the environment's settings (ANCRAGE_*) are unusable
+        for error in exc.errors():
+            print(f"ancrage: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\nstopped.", file=sys.stderr)
         return 130

@@ -6,12 +6,20 @@ environment behind a caller's back.
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Secrets published in this code or its docs: never accepted as a signing key.
+PUBLIC_SECRETS = frozenset({"", "change-me-in-production", "changeme", "secret"})
+MIN_SECRET_CHARS = 32
+SECRET_FILE = "secret_key"
+HOW_TO_MAKE_A_SECRET = ('python -c "import secrets; print(secrets.token_urlsafe(32))"')
 
 
 class Settings(BaseSettings):
@@ -26,7 +34,10 @@ class Settings(BaseSettings):
     campaigns_dir: Path = PROJECT_ROOT / "campaigns"
     content_dir: Path = PROJECT_ROOT / "content"
     public_url: str = "http://127.0.0.1:8000"
-    secret_key: str = "change-me-in-production"
+    secret_key: str = Field(default="", description=(
+        "Signs answer links, unsubscribe links and app tokens. Required outside the sandbox "
+        f"(at least {MIN_SECRET_CHARS} characters); in the sandbox one is generated per data "
+        f"folder ({SECRET_FILE}, mode 0600)."), repr=False)
     default_timezone: str = "Europe/Paris"
     default_region: str = "FR"
     ticket_response_hours: int = 48
@@ -55,6 +66,21 @@ class Settings(BaseSettings):
     sandbox: bool = Field(
         default=True, description="Route every channel to the sandbox (demo, trial runs)."
     )
+    sandbox_public: bool = Field(
+        default=False, description="Serve the sandbox pages (/sandbox) to clients other than "
+        "this machine. Anyone reaching them reads every learner's messages and answers as them.")
+
+    @model_validator(mode="after")
+    def _strong_secret(self) -> Settings:
+        """Outside the sandbox a weak or public key is refused; in it one is made per data folder."""
+        if self.secret_key in PUBLIC_SECRETS and self.sandbox:
+            self.secret_key = sandbox_secret(self.data_dir)
+        elif not self.sandbox and not is_strong_secret(self.secret_key):
+            raise ValueError(
+                "ANCRAGE_SECRET_KEY is missing, public or too weak (it signs every answer link "
+                f"and app token): set at least {MIN_SECRET_CHARS} random characters, made with "
+                f"{HOW_TO_MAKE_A_SECRET}")
+        return self
 
     @property
     def resolved_database_url(self) -> str:
@@ -73,3 +99,31 @@ def _async_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url[len(plain) :]
     return url
+
+
+def is_strong_secret(value: str) -> bool:
+    """Long enough, not a published default, and not a run of a few repeated characters."""
+    return (value not in PUBLIC_SECRETS and len(value) >= MIN_SECRET_CHARS
+            and len(set(value)) >= 10)
+
+
+def sandbox_secret(data_dir: Path) -> str:
+    """The data folder's own signing key, created (readable by its owner only) on first use."""
+    path = data_dir / SECRET_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    draft = data_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(value + "\n")
+    try:  # a hard link appears whole or not at all, and never replaces another process's key
+        os.link(draft, path)
+    except FileExistsError:
+        value = path.read_text(encoding="ascii").strip()
+    finally:
+        draft.unlink()
+    return value

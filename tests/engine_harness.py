@@ -87,7 +87,8 @@ def write_campaign(folder: Path, text: str, name: str = "test.yaml") -> Path:
 async def make_engine(database_url: str, tmp_path: Path, campaigns_dir: Path, *, start: datetime,
                       channels: dict[str, Channel], **overrides: Any) -> Engine:
     settings = Settings(database_url=database_url, data_dir=tmp_path / "data", campaigns_dir=campaigns_dir,
-                        content_dir=CONTENT, sandbox=False, public_url="https://ancrage.test", **overrides)
+                        content_dir=CONTENT, sandbox=False, public_url="https://ancrage.test",
+                        **{"secret_key": "engine-harness-secret-" + "k9Zx" * 8, **overrides})
     clock = HandClock(start.astimezone(UTC))
     rt = await build_runtime(settings, channels=channels)
     rt.clock = clock

@@ -19,9 +19,20 @@ from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.runtime import Runtime
 from engine.settings import Settings
 from engine.store.migrate import upgrade_async
-from webhooks import app_api, followup_api, health, integration_api, pages, twilio_routes
+from webhooks import (
+    api_contract,
+    app_api,
+    followup_api,
+    health,
+    integration_api,
+    pages,
+    sandbox,
+    twilio_routes,
+)
+from webhooks.access_log import install_redaction
 from webhooks.deps import AppState
 from webhooks.queue import arq_enqueue, open_pool
+from webhooks.security_headers import SecurityHeaders
 
 log = logging.getLogger("ancrage.webhooks")
 
@@ -58,12 +69,17 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
                 await close_runtime(built)
                 state.runtime = None
 
+    install_redaction()  # whoever serves this app, its access log holds no capability token
     app = FastAPI(title="Ancrage", version="1", lifespan=lifespan,
                   description="Webhooks, learner app API, one-tap answer pages, integration API.")
     app.state.ancrage = state
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(DBAPIError, _database_unavailable)
+    api_contract.install(app)
     for module in (health, twilio_routes, app_api, integration_api, followup_api, pages):
         app.include_router(module.router)
+    if settings.sandbox:  # nothing real is sent; the pages answer this machine only (sandbox.py)
+        app.include_router(sandbox.router)
     return app
 
 

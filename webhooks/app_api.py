@@ -13,18 +13,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Delivery, Prompt, PushToken
-from webhooks.deps import MAX_ROW_ID, CurrentLearner, RuntimeDep, SessionDep, StateDep
-from webhooks.integration_models import Text
+from webhooks.deps import CurrentLearner, RuntimeDep, SessionDep, StateDep
+from webhooks.fields import MAX_ROW_ID, Text
 from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
 
 router = APIRouter(prefix="/api/v1/app", tags=["learner app"])
 
 MAX_ANSWER_CHARS = 2000
+_TAKEN = "this device is signed in to another account: sign out there first"
 _SHOWN = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ)
 
 
@@ -64,17 +66,29 @@ class MessageOut(BaseModel):
     open_question: dict[str, Any] | None = None
 
 
-@router.post("/devices", response_model=DeviceOut, status_code=201)
+@router.post("/devices", response_model=DeviceOut, status_code=201,
+             responses={409: {"description": "this token is registered to another learner"}})
 async def register_device(device: DeviceIn, learner: CurrentLearner, session: SessionDep,
                           rt: RuntimeDep) -> DeviceOut:
-    """Register (or move to this learner, and re-enable) a push token."""
+    """Register (or re-enable) this learner's push token.
+
+    A token registered to another learner stays theirs (409) until they sign
+    out on that device: otherwise anyone holding a token could divert a
+    learner's questions and answer links to their own account.
+    """
     row = (await session.exec(select(PushToken).where(col(PushToken.token) == device.token))).first()
+    if row is not None and row.learner_id != learner.id:
+        raise HTTPException(status.HTTP_409_CONFLICT, _TAKEN)
     if row is None:
         row = PushToken(learner_id=learner.id or 0, token=device.token, platform=device.platform,
                         created_at=rt.now())
-    row.learner_id, row.platform, row.disabled_at = learner.id or 0, device.platform, None
+    row.platform, row.disabled_at = device.platform, None
     session.add(row)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:  # registered by someone else between our read and write
+        await session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, _TAKEN) from None
     return DeviceOut(token=row.token, platform=row.platform, registered=True)
 
 

@@ -16,15 +16,17 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from arq.connections import ArqRedis
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.links import InvalidToken, sign, verify
 from engine.services.runtime import Runtime
+from engine.services.visibility import Viewer
 from engine.settings import Settings
 from engine.store.models import ApiKey, Learner
+from webhooks.fields import row_id
 from webhooks.inbound_writer import InboundWriter
 from webhooks.queue import Enqueue, discard
 
@@ -88,10 +90,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-#: Primary keys are 32-bit integers on PostgreSQL: larger ids are a 422, not a 500.
-MAX_ROW_ID = 2**31 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
-
 StateDep = Annotated[AppState, Depends(app_state)]
 RuntimeDep = Annotated[Runtime, Depends(runtime_dep)]
 SettingsDep = Annotated[Settings, Depends(settings_of)]
@@ -133,6 +131,11 @@ async def current_api_key(
 
 CurrentApiKey = Annotated[ApiKey, Depends(current_api_key)]
 
+
+def viewer_of(key: ApiKey) -> Viewer:
+    """What a key may see: its trainer's sessions, or everything for an organisation key."""
+    return Viewer(trainer_id=key.trainer_id)
+
 # --- the learner app: signed bearer tokens --------------------------------------
 
 _bearer = HTTPBearer(auto_error=False, description="Learner token from `issue_app_token`.")
@@ -161,8 +164,8 @@ async def current_learner(
                       now=rt.now())
     except InvalidToken as exc:
         raise _unauthorized(str(exc)) from None
-    learner_id = data.get("l")
-    if not isinstance(learner_id, int) or isinstance(learner_id, bool):
+    learner_id = row_id(data.get("l"))
+    if learner_id is None:
         raise _unauthorized("malformed token")
     learner = await session.get(Learner, learner_id)
     if learner is None or learner.erased_at is not None:

@@ -9,25 +9,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from engine.services import enrolment
 from engine.services.tickets import answer_ticket, inbox
-from engine.store.models import Enrollment, Learner, Ticket
-from webhooks.deps import CurrentApiKey, RuntimeDep, SessionDep
-from webhooks.integration_api import _visible_learner
+from engine.services.visibility import visible_enrollment, visible_learner, visible_ticket
+from engine.store.models import Learner, Ticket
+from webhooks.deps import CurrentApiKey, RuntimeDep, SessionDep, viewer_of
+from webhooks.fields import RowId, Text, TimeZoneName
 
 router = APIRouter(prefix="/api/v1", tags=["follow-up"])
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "not found (or not visible to this key)"}}
 
 
 class EnrollmentAction(BaseModel):
     action: Literal["pause", "resume", "stop"]
-    reason: str = Field(default="stopped by an operator", max_length=200)
+    reason: Text = Field(default="stopped by an operator", max_length=200)
 
 
 class EnrollmentOut(BaseModel):
@@ -37,7 +36,7 @@ class EnrollmentOut(BaseModel):
 
 
 class TimezoneIn(BaseModel):
-    timezone: str = Field(max_length=64, examples=["Europe/Paris"])
+    timezone: TimeZoneName
 
 
 class TicketOut(BaseModel):
@@ -54,7 +53,7 @@ class TicketOut(BaseModel):
 
 
 class TicketAnswer(BaseModel):
-    text: str = Field(min_length=1, max_length=1600)
+    text: Text = Field(min_length=1, max_length=1600)
     close: bool = False
 
 
@@ -62,10 +61,9 @@ class TicketAnswer(BaseModel):
 async def act_on_enrollment(enrollment_id: RowId, data: EnrollmentAction, key: CurrentApiKey,
                             session: SessionDep, rt: RuntimeDep) -> EnrollmentOut:
     """Pause (nothing is sent), resume (overdue messages follow each step's policy) or stop."""
-    row = await session.get(Enrollment, enrollment_id)
+    row = await visible_enrollment(session, viewer_of(key), enrollment_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such enrolment")
-    await _visible_learner(session, key, row.learner_id)
     learner = await session.get(Learner, row.learner_id)
     assert learner is not None
     now = rt.now()
@@ -84,14 +82,9 @@ async def act_on_enrollment(enrollment_id: RowId, data: EnrollmentAction, key: C
 async def move_timezone(learner_id: RowId, data: TimezoneIn, key: CurrentApiKey, session: SessionDep,
                         rt: RuntimeDep) -> EnrollmentOut:
     """Moves the learner to another zone; every message not yet sent is planned again there."""
-    try:
-        ZoneInfo(data.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown time zone '{data.timezone}'") from None
-    learner = await session.get(Learner, learner_id)
-    if learner is None or learner.erased_at is not None:
+    learner = await visible_learner(session, viewer_of(key), learner_id)
+    if learner is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such learner")
-    await _visible_learner(session, key, learner_id)
     moved = await enrolment.move_timezone(session, learner=learner, timezone=data.timezone, now=rt.now())
     await session.commit()
     return EnrollmentOut(id=learner_id, status="moved", changed=moved)
@@ -126,12 +119,8 @@ async def post_answer(ticket_id: RowId, data: TicketAnswer, key: CurrentApiKey, 
 
     A repeat (same ``Idempotency-Key``, or the same text) answers ``Idempotent-Replayed: true``.
     """
-    ticket = await session.get(Ticket, ticket_id)
+    ticket = await visible_ticket(session, viewer_of(key), ticket_id)
     if ticket is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such ticket")
-    if ticket.learner_id is not None:
-        await _visible_learner(session, key, ticket.learner_id)
-    elif key.trainer_id is not None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such ticket")
     now = rt.now()
     done = await answer_ticket(session, ticket_id=ticket_id, author_trainer_id=key.trainer_id, text=data.text,

@@ -17,21 +17,25 @@ from fastapi import APIRouter, Body, HTTPException, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, exists, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from engine.services.attendees import add_attendees
 from engine.services.catalog import Catalog
-from engine.store.models import ApiKey, Attendance, Enrollment, Learner, Trainer, TrainingSession
-from webhooks.deps import CurrentApiKey, RowId, RuntimeDep, SessionDep, StateDep
+from engine.services.visibility import visible_enrollment, visible_learner, visible_session
+from engine.store.models import ApiKey, Attendance, Trainer, TrainingSession
+from webhooks.deps import CurrentApiKey, RuntimeDep, SessionDep, StateDep, viewer_of
+from webhooks.fields import RowId
 from webhooks.integration_models import (
     AttendeeIn,
+    AttendeeResult,
     AttendeesOut,
     SessionIn,
     SessionOut,
     check_rows,
 )
 from webhooks.progress import Progress, enrollment_progress, learner_progress
-from webhooks.roster import add_attendees, describe_session, upsert_session
+from webhooks.roster import AmbiguousSession, describe_session, upsert_session
 
 router = APIRouter(prefix="/api/v1", tags=["integration"])
 
@@ -53,45 +57,59 @@ async def _campaign_names(state: StateDep) -> frozenset[str]:
 
 
 async def _visible_session(session: AsyncSession, key: ApiKey, session_id: int) -> TrainingSession:
-    training = await session.get(TrainingSession, session_id)
-    if training is None or (key.trainer_id is not None and training.trainer_id != key.trainer_id):
+    training = await visible_session(session, viewer_of(key), session_id)
+    if training is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such session")
     return training
 
 
 async def _trainer_for(session: AsyncSession, key: ApiKey, email: str | None) -> int | None:
+    """The trainer a session is for; a trainer's key may name only itself (whoever else exists)."""
     if email is None:
         return key.trainer_id
+    email = email.strip().lower()
+    if key.trainer_id is not None:
+        own = await session.get(Trainer, key.trainer_id)
+        if own is None or own.email.lower() != email:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may only use its own trainer")
+        return key.trainer_id
     trainer = (await session.exec(select(Trainer).where(
-        func.lower(col(Trainer.email)) == email.strip().lower()))).first()
+        func.lower(col(Trainer.email)) == email))).first()
     if trainer is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown trainer '{email}'")
-    if key.trainer_id is not None and trainer.id != key.trainer_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may only use its own trainer")
     return trainer.id
 
 
 @router.post("/sessions", response_model=SessionOut, status_code=200,
-             responses={201: {"model": SessionOut, "description": "created"}})
+             responses={201: {"model": SessionOut, "description": "created"},
+                        403: {"description": "a trainer's key naming another trainer"}})
 async def put_session(data: SessionIn, key: CurrentApiKey, session: SessionDep,
                       state: StateDep, response: Response) -> SessionOut:
-    """Create or update the session with this ``external_id`` (201 when created)."""
+    """Create or update the session with this ``external_id`` (201 when created).
+
+    External ids are numbered per trainer: a trainer's key only ever finds its
+    own sessions, and an id used by another trainer is free for it.
+    """
     unknown = sorted(set(data.campaigns) - await _campaign_names(state))
     if unknown:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"unknown or invalid campaign(s): {', '.join(unknown)}")
     trainer_id = await _trainer_for(session, key, data.trainer_email)
-    existing = (await session.exec(select(TrainingSession).where(
-        col(TrainingSession.external_id) == data.external_id))).first()
-    if existing is not None and key.trainer_id is not None and existing.trainer_id != key.trainer_id:
-        raise HTTPException(status.HTTP_409_CONFLICT, "external_id belongs to another trainer")
+    organisation = key.trainer_id is None
     try:
-        training, created = await upsert_session(session, data=data, trainer_id=trainer_id)
-        await session.commit()
-    except IntegrityError:  # a concurrent call created it first: it is the same session
-        await session.rollback()
-        training, created = await upsert_session(session, data=data, trainer_id=trainer_id)
-        await session.commit()
+        try:
+            training, created = await upsert_session(session, data=data, trainer_id=trainer_id,
+                                                     organisation=organisation)
+            await session.commit()
+        except IntegrityError:  # a concurrent call created it first: it is the same session
+            await session.rollback()
+            training, created = await upsert_session(session, data=data, trainer_id=trainer_id,
+                                                     organisation=organisation)
+            await session.commit()
+    except AmbiguousSession:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "several trainers have a session with this external_id: "
+                            "give trainer_email") from None
     if created:
         response.status_code = status.HTTP_201_CREATED
     return await describe_session(session, training, created=created)
@@ -114,12 +132,13 @@ async def post_attendees(
                                   default_timezone=training.timezone)
     if errors:
         return JSONResponse(status_code=422, content={
-            "detail": f"{len(errors)} problem(s) in {len({e.row for e in errors})} row(s); "
-                      "nothing was imported",
+            "detail": [{"loc": ["body", e.row - 1, *([e.field] if e.field else [])],
+                        "msg": e.message, "type": "value_error"} for e in errors],
+            "summary": f"{len(errors)} problem(s) in {len({e.row for e in errors})} row(s); "
+                       "nothing was imported",
             "errors": [e.model_dump() for e in errors]})
     try:
-        results = await add_attendees(session, training=training, learners=learners,
-                                      now=rt.now())
+        added = await add_attendees(session, training=training, learners=learners, now=rt.now())
         await session.commit()
     except IntegrityError:
         await session.rollback()
@@ -127,6 +146,8 @@ async def post_attendees(
                             "concurrent import of the same attendees; retry") from None
     total = len((await session.exec(select(Attendance.id).where(
         col(Attendance.session_id) == session_id))).all())
+    results = [AttendeeResult(row=a.row, learner_id=a.learner.id or 0, created=a.created)
+               for a in added]
     return AttendeesOut(session_id=session_id, attendees=results, total_attendees=total)
 
 
@@ -143,33 +164,21 @@ async def end_session_now(session_id: RowId, key: CurrentApiKey, session: Sessio
     return await describe_session(session, training)
 
 
-async def _visible_learner(session: AsyncSession, key: ApiKey, learner_id: int) -> None:
-    if key.trainer_id is None:
-        return
-    mine = select(Attendance.id).join(
-        TrainingSession, col(TrainingSession.id) == col(Attendance.session_id)).where(
-        col(Attendance.learner_id) == learner_id, col(TrainingSession.trainer_id) == key.trainer_id)
-    if not (await session.exec(select(exists(mine)))).one():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such learner")
-
-
 @router.get("/learners/{learner_id}/progress", response_model=Progress, responses=_NOT_FOUND)
 async def get_learner_progress(learner_id: RowId, key: CurrentApiKey, session: SessionDep,
                                rt: RuntimeDep) -> Progress:
-    learner = await session.get(Learner, learner_id)
-    if learner is None or learner.erased_at is not None:
+    viewer = viewer_of(key)
+    if await visible_learner(session, viewer, learner_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such learner")
-    await _visible_learner(session, key, learner_id)
-    return await learner_progress(session, learner_id=learner_id, now=rt.now())
+    return await learner_progress(session, learner_id=learner_id, now=rt.now(), viewer=viewer)
 
 
 @router.get("/enrollments/{enrollment_id}/progress", response_model=Progress,
             responses=_NOT_FOUND)
 async def get_enrollment_progress(enrollment_id: RowId, key: CurrentApiKey, session: SessionDep,
                                   rt: RuntimeDep) -> Progress:
-    enrollment = await session.get(Enrollment, enrollment_id)
+    enrollment = await visible_enrollment(session, viewer_of(key), enrollment_id)
     if enrollment is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such enrolment")
-    await _visible_learner(session, key, enrollment.learner_id)
     return await enrollment_progress(session, learner_id=enrollment.learner_id,
                                      enrollment_id=enrollment_id, now=rt.now())

@@ -8,31 +8,20 @@ written unless all rows are good.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
 from engine.services.attendees import PhoneError, normalise_phone
 from engine.store.models import LearnerCreate
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("NUL character not allowed")
-    return value
-
-
-#: Text that a database column can hold (PostgreSQL refuses NUL characters).
-Text = Annotated[str, AfterValidator(_no_nul)]
+from webhooks.fields import RowTimeZoneName, Text, TimeZoneName
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -51,16 +40,10 @@ class SessionIn(BaseModel):
     title: Text = Field(min_length=1, max_length=300)
     starts_at: datetime = Field(description="Naive values are read in `timezone`.")
     ends_at: datetime
-    timezone: Text = Field(default="Europe/Paris", max_length=64)
+    timezone: TimeZoneName = "Europe/Paris"
     location: Text | None = Field(default=None, max_length=300)
     trainer_email: Text | None = Field(default=None, max_length=320)
     campaigns: list[Text] = Field(default_factory=list, max_length=20)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        _zone(value)
-        return value
 
     @model_validator(mode="after")
     def _aware_and_ordered(self) -> SessionIn:
@@ -103,7 +86,7 @@ class AttendeeIn(BaseModel):
     phone: Text | None = None
     email: Text | None = None
     locale: Text | None = None
-    timezone: Text | None = None
+    timezone: RowTimeZoneName | None = None
     manager_name: Text | None = None
     manager_email: Text | None = None
     manager_phone: Text | None = None

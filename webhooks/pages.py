@@ -26,25 +26,31 @@ from engine.store.models import Delivery, InboundEvent, Learner, Prompt
 from engine.store.queries import record_opt_out
 from webhooks import answer_form
 from webhooks.deps import RuntimeDep, SessionDep, StateDep
+from webhooks.fields import row_id
 from webhooks.intake import parse_form, read_body
 from webhooks.page_texts import locale_from_header, texts_for
 from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
+from webhooks.security_headers import is_cross_site
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 LINK_PROVIDER = "link"
 MAX_PAGE_FORM_BYTES = 16 * 1024
-_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-            "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy":
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"}
 
 
 def _page(request: Request, template: str, status_code: int = 200, **context: Any
           ) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, context, status_code=status_code,
-                                      headers=_HEADERS)
+    """A page; its security headers (no-store, CSP, ...) come from ``SecurityHeaders``."""
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def _cross_site(request: Request, rt: RuntimeDep) -> HTMLResponse | None:
+    """The refusal page for a form POST another site made the browser send, if it is one."""
+    if not is_cross_site(request, rt.settings.public_url):
+        return None
+    t = texts_for(locale_from_header(request.headers.get("accept-language")))
+    return _message(request, t, "invalid", 403)
 
 
 def _message(request: Request, t: dict[str, str], key: str, status_code: int = 200,
@@ -70,8 +76,8 @@ def token_hash(token: str) -> str:
 
 async def _question(session: AsyncSession, data: dict[str, Any]
                     ) -> tuple[Delivery, Prompt, Learner] | None:
-    delivery_id, question_ref = data.get("d"), data.get("q")
-    if not isinstance(delivery_id, int) or not isinstance(question_ref, str):
+    delivery_id, question_ref = row_id(data.get("d")), data.get("q")
+    if delivery_id is None or not isinstance(question_ref, str) or "\x00" in question_ref:
         return None
     delivery = await session.get(Delivery, delivery_id)
     if delivery is None:
@@ -130,6 +136,9 @@ async def answer_page(token: str, request: Request, rt: RuntimeDep, session: Ses
 @router.post("/r/{token}", response_class=HTMLResponse)
 async def answer_submit(token: str, request: Request, rt: RuntimeDep, session: SessionDep,
                         state: StateDep) -> HTMLResponse:
+    refused = _cross_site(request, rt)
+    if refused is not None:
+        return refused
     found = await _linked_question(request, rt, session, token)
     if isinstance(found, HTMLResponse):
         return found
@@ -170,8 +179,8 @@ async def _unsubscriber(request: Request, rt: RuntimeDep, session: AsyncSession,
     data = _verify(request, rt, token, UNSUBSCRIBE_PURPOSE)
     if isinstance(data, HTMLResponse):
         return data
-    learner_id, channel = data.get("l"), data.get("c", Channel.EMAIL.value)
-    learner = await session.get(Learner, learner_id) if isinstance(learner_id, int) else None
+    learner_id, channel = row_id(data.get("l")), data.get("c", Channel.EMAIL.value)
+    learner = await session.get(Learner, learner_id) if learner_id is not None else None
     if learner is None or learner.erased_at is not None or channel not in set(Channel):
         t = texts_for(locale_from_header(request.headers.get("accept-language")))
         return _message(request, t, "invalid", 400)
@@ -197,6 +206,9 @@ async def unsubscribe_page(token: str, request: Request, rt: RuntimeDep, session
 async def unsubscribe(token: str, request: Request, rt: RuntimeDep, session: SessionDep
                       ) -> HTMLResponse:
     """Opt out at once: the confirm button and RFC 8058 one-click POSTs alike."""
+    refused = _cross_site(request, rt)
+    if refused is not None:
+        return refused
     found = await _unsubscriber(request, rt, session, token)
     if isinstance(found, HTMLResponse):
         return found

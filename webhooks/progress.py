@@ -6,6 +6,7 @@ trainer's page and an LMS see the same figures computed the same way.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.core.spaced import ReviewState, retrievability
+from engine.services.visibility import Viewer, enrollment_ids_of
 from engine.store.base import PromptKind, TicketStatus
 from engine.store.models import Alert, Delivery, Prompt, Reply, ReviewCard, Ticket
 
@@ -64,9 +66,12 @@ class Progress(BaseModel):
     alerts: list[AlertSummary]
 
 
-async def learner_progress(session: AsyncSession, *, learner_id: int, now: datetime) -> Progress:
-    """Progress over all of a learner's enrolments."""
-    return await _progress(session, learner_id=learner_id, enrollment_id=None, now=now)
+async def learner_progress(session: AsyncSession, *, learner_id: int, now: datetime,
+                           viewer: Viewer | None = None) -> Progress:
+    """Progress over the learner's enrolments that ``viewer`` may see (default: all)."""
+    within = None if viewer is None or viewer.is_organisation else enrollment_ids_of(viewer)
+    return await _progress(session, learner_id=learner_id, enrollment_id=None, now=now,
+                           within=within)
 
 
 async def enrollment_progress(session: AsyncSession, *, learner_id: int, enrollment_id: int,
@@ -76,60 +81,71 @@ async def enrollment_progress(session: AsyncSession, *, learner_id: int, enrollm
 
 
 async def _progress(session: AsyncSession, *, learner_id: int, enrollment_id: int | None,
-                    now: datetime) -> Progress:
-    steps = await _steps(session, learner_id, enrollment_id)
-    cards = await _cards(session, learner_id, enrollment_id)
+                    now: datetime, within: Any = None) -> Progress:
+    """``within``: a sub-select of the enrolment ids to count (None: every enrolment)."""
+    scope = _Scope(learner_id, enrollment_id, within)
+    steps = await _steps(session, scope)
+    cards = await _cards(session, scope)
     states = [ReviewState.from_dict(card.state) for card in cards if card.state]
     retention = (sum(retrievability(s, now=now) for s in states) / len(states)) if states else None
     return Progress(
         learner_id=learner_id, enrollment_id=enrollment_id, steps=steps,
-        steps_total=sum(steps.values()), quiz=await _quiz(session, learner_id, enrollment_id),
+        steps_total=sum(steps.values()), quiz=await _quiz(session, scope),
         items_total=len(cards), items_retired=sum(1 for card in cards if card.retired),
         retention_now=round(retention, 4) if retention is not None else None,
-        satisfaction=await _satisfaction(session, learner_id, enrollment_id),
+        satisfaction=await _satisfaction(session, scope),
         open_tickets=await _tickets(session, learner_id),
-        alerts=await _alerts(session, learner_id, enrollment_id))
+        alerts=await _alerts(session, scope))
 
 
-async def _steps(session: AsyncSession, learner_id: int, enrollment_id: int | None
-                 ) -> dict[str, int]:
-    statement = (select(Delivery.status, func.count())
-                 .where(col(Delivery.learner_id) == learner_id)
-                 .group_by(col(Delivery.status)))
-    if enrollment_id is not None:
-        statement = statement.where(col(Delivery.enrollment_id) == enrollment_id)
+@dataclass(frozen=True)
+class _Scope:
+    learner_id: int
+    enrollment_id: int | None
+    within: Any
+
+    def narrow(self, statement: Any, column: Any) -> Any:
+        """``statement`` limited to the enrolment asked for and to those the viewer may see."""
+        if self.enrollment_id is not None:
+            statement = statement.where(column == self.enrollment_id)
+        if self.within is not None:
+            statement = statement.where(column.in_(self.within))
+        return statement
+
+
+async def _steps(session: AsyncSession, scope: _Scope) -> dict[str, int]:
+    statement = scope.narrow(select(Delivery.status, func.count())
+                             .where(col(Delivery.learner_id) == scope.learner_id)
+                             .group_by(col(Delivery.status)), col(Delivery.enrollment_id))
     return {str(state): int(count) for state, count in (await session.exec(statement)).all()}
 
 
-async def _quiz(session: AsyncSession, learner_id: int, enrollment_id: int | None) -> QuizStats:
-    statement = select(Reply.correct).where(col(Reply.learner_id) == learner_id,
-                                            col(Reply.correct).is_not(None))
-    if enrollment_id is not None:
-        statement = statement.where(col(Reply.enrollment_id) == enrollment_id)
+async def _quiz(session: AsyncSession, scope: _Scope) -> QuizStats:
+    statement = scope.narrow(select(Reply.correct).where(
+        col(Reply.learner_id) == scope.learner_id, col(Reply.correct).is_not(None)),
+        col(Reply.enrollment_id))
     graded = list((await session.exec(statement)).all())
     correct = sum(1 for value in graded if value)
     return QuizStats(answered=len(graded), correct=correct,
                      accuracy=round(correct / len(graded), 4) if graded else None)
 
 
-async def _cards(session: AsyncSession, learner_id: int, enrollment_id: int | None
-                 ) -> list[ReviewCard]:
-    statement = select(ReviewCard).where(col(ReviewCard.learner_id) == learner_id)
-    if enrollment_id is not None:
-        banks = select(Delivery.content_ref).where(col(Delivery.enrollment_id) == enrollment_id,
-                                                   col(Delivery.kind).in_(QUIZ_KINDS))
+async def _cards(session: AsyncSession, scope: _Scope) -> list[ReviewCard]:
+    statement = select(ReviewCard).where(col(ReviewCard.learner_id) == scope.learner_id)
+    if scope.enrollment_id is not None or scope.within is not None:
+        banks = scope.narrow(select(Delivery.content_ref).where(
+            col(Delivery.learner_id) == scope.learner_id, col(Delivery.kind).in_(QUIZ_KINDS)),
+            col(Delivery.enrollment_id))
         statement = statement.where(col(ReviewCard.bank_ref).in_(banks))
     return list((await session.exec(statement.order_by(col(ReviewCard.id)))).all())
 
 
-async def _satisfaction(session: AsyncSession, learner_id: int, enrollment_id: int | None
-                        ) -> list[Satisfaction]:
-    statement = (select(Reply, Prompt.question_ref)
-                 .join(Prompt, col(Prompt.id) == col(Reply.prompt_id), isouter=True)
-                 .where(col(Reply.learner_id) == learner_id, col(Reply.kind).in_(SURVEY_KINDS))
-                 .order_by(col(Reply.created_at), col(Reply.id)))
-    if enrollment_id is not None:
-        statement = statement.where(col(Reply.enrollment_id) == enrollment_id)
+async def _satisfaction(session: AsyncSession, scope: _Scope) -> list[Satisfaction]:
+    statement = scope.narrow(
+        select(Reply, Prompt.question_ref)
+        .join(Prompt, col(Prompt.id) == col(Reply.prompt_id), isouter=True)
+        .where(col(Reply.learner_id) == scope.learner_id, col(Reply.kind).in_(SURVEY_KINDS))
+        .order_by(col(Reply.created_at), col(Reply.id)), col(Reply.enrollment_id))
     return [Satisfaction(question_ref=ref, kind=reply.kind, value=reply.value,
                          text=reply.raw_text, at=reply.created_at)
             for reply, ref in (await session.exec(statement)).all()]
@@ -143,11 +159,9 @@ async def _tickets(session: AsyncSession, learner_id: int) -> list[TicketSummary
             for t in (await session.exec(statement)).all()]
 
 
-async def _alerts(session: AsyncSession, learner_id: int, enrollment_id: int | None
-                  ) -> list[AlertSummary]:
-    statement = select(Alert).where(col(Alert.learner_id) == learner_id,
-                                    col(Alert.acknowledged_at).is_(None))
-    if enrollment_id is not None:
-        statement = statement.where(col(Alert.enrollment_id) == enrollment_id)
+async def _alerts(session: AsyncSession, scope: _Scope) -> list[AlertSummary]:
+    statement = scope.narrow(select(Alert).where(col(Alert.learner_id) == scope.learner_id,
+                                                 col(Alert.acknowledged_at).is_(None)),
+                             col(Alert.enrollment_id))
     return [AlertSummary(id=a.id or 0, kind=a.kind, reason=a.reason, created_at=a.created_at)
             for a in (await session.exec(statement.order_by(col(Alert.created_at)))).all()]

@@ -1,4 +1,5 @@
-"""Writing what an LMS sends: sessions (upsert by external id) and their attendees.
+"""Writing what an LMS sends: sessions (upsert by external id); attendees go through
+:func:`engine.services.attendees.add_attendees`, shared with the CSV import.
 
 Data-access functions with keyword arguments and a caller's session; they
 flush but never commit, so a route makes the whole import one transaction.
@@ -6,25 +7,52 @@ flush but never commit, so a route makes the whole import one transaction.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from engine.store.models import Attendance, Enrollment, Learner, LearnerCreate, TrainingSession
-from webhooks.integration_models import AttendeeResult, SessionIn, SessionOut
+from engine.store.models import Attendance, Enrollment, TrainingSession
+from webhooks.integration_models import SessionIn, SessionOut
 
 
-async def upsert_session(session: AsyncSession, *, data: SessionIn, trainer_id: int | None
-                         ) -> tuple[TrainingSession, bool]:
+class AmbiguousSession(LookupError):
+    """Several trainers' sessions carry this external id, and the caller named none."""
+
+
+async def find_session(session: AsyncSession, *, external_id: str, trainer_id: int | None,
+                       organisation: bool) -> TrainingSession | None:
+    """The session an LMS means by ``external_id``: external ids are numbered per trainer.
+
+    A trainer's key looks among that trainer's sessions only, so another
+    trainer's id is simply unknown to it. An organisation key looks among the
+    named trainer's sessions and the organisation's own (no trainer); naming no
+    trainer, it finds the organisation's own, else the only session with that id.
+    """
+    statement = select(TrainingSession).where(col(TrainingSession.external_id) == external_id)
+    if not organisation:
+        return (await session.exec(statement.where(
+            col(TrainingSession.trainer_id) == trainer_id))).first()
+    candidates = list((await session.exec(statement.order_by(col(TrainingSession.id)))).all())
+    for wanted in (trainer_id, None):
+        for candidate in candidates:
+            if candidate.trainer_id == wanted:
+                return candidate
+    if trainer_id is not None or not candidates:
+        return None
+    if len(candidates) > 1:
+        raise AmbiguousSession(external_id)
+    return candidates[0]
+
+
+async def upsert_session(session: AsyncSession, *, data: SessionIn, trainer_id: int | None,
+                         organisation: bool) -> tuple[TrainingSession, bool]:
     """The session with ``data.external_id``, created or brought up to date; True when new.
 
     A session whose end-of-session enrolment already ran keeps its campaigns:
     changing them then would silently not apply.
     """
-    training = (await session.exec(select(TrainingSession).where(
-        col(TrainingSession.external_id) == data.external_id))).first()
+    training = await find_session(session, external_id=data.external_id, trainer_id=trainer_id,
+                                  organisation=organisation)
     created = training is None
     if training is None:
         training = TrainingSession(external_id=data.external_id, title=data.title,
@@ -54,49 +82,3 @@ async def describe_session(session: AsyncSession, training: TrainingSession, *,
         location=training.location, trainer_id=training.trainer_id,
         campaigns=list(training.campaign_names), ended_processed_at=training.ended_processed_at,
         attendees=int(attendees), enrollments=int(enrollments), created=created)
-
-
-async def _existing_learner(session: AsyncSession, data: LearnerCreate) -> Learner | None:
-    for column, value in ((Learner.external_id, data.external_id), (Learner.phone, data.phone),
-                          (Learner.email, data.email)):
-        if value:
-            found = (await session.exec(select(Learner).where(
-                col(column) == value, col(Learner.erased_at).is_(None))
-                .order_by(col(Learner.id).desc()).limit(1))).first()
-            if found is not None:
-                return found
-    return None
-
-
-async def add_attendees(session: AsyncSession, *, training: TrainingSession,
-                        learners: list[LearnerCreate], now: datetime) -> list[AttendeeResult]:
-    """Create or update each learner and record attendance (idempotent per learner).
-
-    New attendees of a session whose end was already processed re-open that
-    processing, so the next tick enrols them (enrolment is idempotent for the others).
-    """
-    results: list[AttendeeResult] = []
-    added = False
-    for row, data in enumerate(learners, start=1):
-        learner = await _existing_learner(session, data)
-        created = learner is None
-        if learner is None:
-            learner = Learner.model_validate(data)
-        else:
-            for name, value in data.model_dump(exclude_unset=True).items():
-                setattr(learner, name, value)
-        session.add(learner)
-        await session.flush()
-        assert learner.id is not None and training.id is not None
-        present = (await session.exec(select(Attendance.id).where(
-            col(Attendance.session_id) == training.id,
-            col(Attendance.learner_id) == learner.id))).first()
-        if present is None:
-            session.add(Attendance(session_id=training.id, learner_id=learner.id, created_at=now))
-            added = True
-        results.append(AttendeeResult(row=row, learner_id=learner.id, created=created))
-    if added and training.ended_processed_at is not None:
-        training.ended_processed_at = None
-        session.add(training)
-    await session.flush()
-    return results

@@ -1,27 +1,63 @@
 """The sandbox "phone": see what a learner received, and answer as them (demo and trial runs).
 
 Mounted only when every channel is the sandbox (nothing real is ever sent), so
-it cannot expose a production learner's messages. Answers take the normal
-path: stored as a raw inbound event, then processed by the worker.
+it cannot expose a production learner's messages. Even so, a trial run may
+hold real attendees: the pages answer only clients on this machine (loopback,
+with no proxy header saying the request came from elsewhere) unless
+``ANCRAGE_SANDBOX_PUBLIC`` says otherwise; anyone else gets a 404. Answers
+take the normal path: stored as a raw inbound event, then processed by the worker.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Alert, Delivery, InboundEvent, Learner
-from webhooks.deps import RuntimeDep, SessionDep, StateDep
+from webhooks.deps import RuntimeDep, SessionDep, StateDep, state_of
+from webhooks.fields import RowId
 from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
+from webhooks.security_headers import is_cross_site
 
-router = APIRouter(prefix="/sandbox", include_in_schema=False)
+#: Headers a reverse proxy adds: present, the loopback peer is only relaying someone else.
+_PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip",
+                  "x-client-ip", "true-client-ip", "cf-connecting-ip")
+
+
+def is_local_request(request: Request) -> bool:
+    """Whether the request comes from this machine itself, not relayed by a proxy."""
+    if request.client is None or any(name in request.headers for name in _PROXY_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a ``--host`` binds to this machine only (``localhost``, 127.x, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+async def _local_only(request: Request) -> None:
+    if not (is_local_request(request) or state_of(request).settings.sandbox_public):
+        raise HTTPException(404, "Not Found")
+
+
+router = APIRouter(prefix="/sandbox", include_in_schema=False, dependencies=[Depends(_local_only)])
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
@@ -36,7 +72,7 @@ async def overview(request: Request, session: SessionDep, rt: RuntimeDep) -> HTM
 
 
 @router.get("/phone/{learner_id}", response_class=HTMLResponse)
-async def phone(request: Request, learner_id: int, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+async def phone(request: Request, learner_id: RowId, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
     """The learner's conversation, oldest first, as their phone would show it."""
     learner = await session.get(Learner, learner_id)
     if learner is None:
@@ -55,9 +91,11 @@ async def phone(request: Request, learner_id: int, session: SessionDep, rt: Runt
 
 
 @router.post("/phone/{learner_id}")
-async def reply(learner_id: int, session: SessionDep, rt: RuntimeDep, state: StateDep,
+async def reply(request: Request, learner_id: RowId, session: SessionDep, rt: RuntimeDep, state: StateDep,
                 body: str = Form(..., max_length=1600)) -> RedirectResponse:
     """Stores the typed answer as an inbound SMS from the learner and hands it to the worker."""
+    if is_cross_site(request, rt.settings.public_url):  # a page elsewhere posting via a browser
+        raise HTTPException(403, "cross-site form posts are refused")
     learner = await session.get(Learner, learner_id)
     if learner is None or not learner.phone:
         raise HTTPException(404, "no such learner with a phone")

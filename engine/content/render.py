@@ -86,27 +86,57 @@ def french_date(value: datetime, with_time: bool = False) -> str:
     return text
 
 
-def _environment(*, autoescape: bool) -> SandboxedEnvironment:
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|~&:\"'=")
+_LINE_BREAKS = str.maketrans({"\r": " ", "\n": " ", "\u2028": " ", "\u2029": " "})
+
+
+def escape_markdown(value: str) -> str:
+    """``value`` as literal Markdown text: no link, emphasis, heading or HTML can come of it.
+
+    Every ASCII punctuation character CommonMark gives a meaning to is
+    backslash-escaped (an escape is valid anywhere but in code spans), and line
+    breaks become spaces so a value cannot start a block of its own.
+    """
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c
+                   for c in value.translate(_LINE_BREAKS))
+
+
+def _markdown_value(value: Any) -> Any:
+    if value is None or isinstance(value, Undefined):
+        return value
+    return escape_markdown(str(value))
+
+
+def _environment(*, autoescape: bool, markdown: bool = False) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        undefined=_NamedUndefined, autoescape=autoescape, keep_trailing_newline=False
+        undefined=_NamedUndefined, autoescape=autoescape, keep_trailing_newline=False,
+        finalize=_markdown_value if markdown else None,
     )
     env.filters["date_fr"] = french_date
     return env
 
 
-TEXT_ENV = _environment(autoescape=False)  # SMS, WhatsApp, push, email text and Markdown
+TEXT_ENV = _environment(autoescape=False)  # SMS, WhatsApp, push, subjects: values stay plain
+MARKDOWN_ENV = _environment(autoescape=False, markdown=True)  # email bodies: values escaped
 HTML_ENV = _environment(autoescape=True)  # HTML email layouts: every value escaped
+_ENVIRONMENTS = {"text": TEXT_ENV, "markdown": MARKDOWN_ENV, "html": HTML_ENV}
 
 
 @functools.lru_cache(maxsize=4096)
-def _compiled(template_text: str, autoescape: bool) -> Any:
-    return (HTML_ENV if autoescape else TEXT_ENV).from_string(template_text)
+def _compiled(template_text: str, markup: str) -> Any:
+    return _ENVIRONMENTS[markup].from_string(template_text)
 
 
-def render(template_text: str, context: Mapping[str, Any], *, autoescape: bool = False) -> str:
-    """Render a content template; any error becomes a :class:`RenderError` worth showing."""
+def render(template_text: str, context: Mapping[str, Any], *, autoescape: bool = False,
+           markup: str = "text") -> str:
+    """Render a content template; any error becomes a :class:`RenderError` worth showing.
+
+    ``markup`` is the format the result is read as, and so how inserted values
+    are escaped: ``text`` (none), ``markdown`` (see :func:`escape_markdown`),
+    ``html`` (same as ``autoescape=True``).
+    """
     try:
-        return str(_compiled(template_text, autoescape).render(**context))
+        return str(_compiled(template_text, "html" if autoescape else markup).render(**context))
     except TemplateSyntaxError as exc:
         raise RenderError(f"template syntax error on line {exc.lineno}: {exc.message}") from exc
     except TemplateError as exc:

@@ -1,4 +1,5 @@
-"""Reading attendee lists (CSV from a training-management system) into validated rows.
+"""Attendees: reading lists (CSV from a training-management system) into validated rows,
+and writing them into a session with the one matching rule the API and the CSV share.
 
 Every bad row is reported with its line number and nothing is imported unless
 all rows are good: a half-imported session is worse than none.
@@ -9,11 +10,16 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from sqlalchemy import or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from engine.store.models import LearnerCreate
+from engine.store.models import Attendance, Learner, LearnerCreate, TrainingSession
 
 _HEADERS = {
     "first_name": ("first_name", "prenom", "prénom", "firstname"),
@@ -121,3 +127,92 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
         except ValueError as exc:
             errors.append(RowError(line, str(exc).splitlines()[0]))
     return learners, errors
+
+
+# --- writing attendees: one matching rule for the API and the CSV import -------------
+
+
+@dataclass(frozen=True)
+class AttendeeAdded:
+    """One imported row: the learner it became, whether that learner is new, and
+    whether the row added them to the session (False when they already attended)."""
+
+    row: int
+    learner: Learner
+    created: bool
+    joined: bool
+
+
+def _roster(trainer_id: int | None) -> Any:
+    """Ids of learners that belong to one trainer's roster (NULL: the organisation's own).
+
+    A learner belongs to a roster when every session they attend is led by that
+    trainer. A person who follows two trainers' sessions is two learner records,
+    one per roster: neither trainer can read or change what the other holds.
+    """
+    same = (col(TrainingSession.trainer_id).is_(None) if trainer_id is None
+            else col(TrainingSession.trainer_id) == trainer_id)
+    other = (col(TrainingSession.trainer_id).is_not(None) if trainer_id is None
+             else or_(col(TrainingSession.trainer_id).is_(None),
+                      col(TrainingSession.trainer_id) != trainer_id))
+    attends = select(Attendance.learner_id).join(
+        TrainingSession, col(TrainingSession.id) == col(Attendance.session_id))
+    return attends.where(same).where(col(Attendance.learner_id).not_in(attends.where(other)))
+
+
+async def match_attendee(session: AsyncSession, *, training: TrainingSession,
+                         data: LearnerCreate) -> Learner | None:
+    """The learner an attendee row designates, looked up in the session trainer's roster only.
+
+    Tried in order: external id, phone, e-mail; erased learners never match.
+    A row matching someone of another roster matches nobody (a new learner is
+    created), so the answer never tells whether a number exists elsewhere.
+    """
+    roster = _roster(training.trainer_id)
+    for column, value in ((Learner.external_id, data.external_id), (Learner.phone, data.phone),
+                          (Learner.email, data.email)):
+        if value:
+            found = (await session.exec(select(Learner).where(
+                col(column) == value, col(Learner.erased_at).is_(None),
+                col(Learner.id).in_(roster))
+                .order_by(col(Learner.id).desc()).limit(1))).first()
+            if found is not None:
+                return found
+    return None
+
+
+async def add_attendees(session: AsyncSession, *, training: TrainingSession,
+                        learners: list[LearnerCreate], now: datetime) -> list[AttendeeAdded]:
+    """Create or update each learner and record attendance (idempotent per learner).
+
+    Flushes, never commits: the caller makes the import one transaction. New
+    attendees of a session whose end was already processed re-open that
+    processing, so the next tick enrols them (enrolment is idempotent for the others).
+    """
+    results: list[AttendeeAdded] = []
+    added = False
+    assert training.id is not None
+    for row, data in enumerate(learners, start=1):
+        learner = await match_attendee(session, training=training, data=data)
+        created = learner is None
+        if learner is None:
+            learner = Learner.model_validate(data)
+        else:
+            for name, value in data.model_dump(exclude_unset=True).items():
+                setattr(learner, name, value)
+        session.add(learner)
+        await session.flush()
+        present = (await session.exec(select(Attendance.id).where(
+            col(Attendance.session_id) == training.id,
+            col(Attendance.learner_id) == learner.id))).first()
+        if present is None:
+            session.add(Attendance(session_id=training.id, learner_id=learner.id or 0,
+                                   created_at=now))
+            added = True
+        results.append(AttendeeAdded(row=row, learner=learner, created=created,
+                                     joined=present is None))
+    if added and training.ended_processed_at is not None:
+        training.ended_processed_at = None
+        session.add(training)
+    await session.flush()
+    return results

@@ -110,8 +110,10 @@ def answer_link(recipient: Recipient, question_ref: str, expires_at: datetime) -
     return f"{recipient.public_url.rstrip('/')}/r/{token}"
 
 
-def _render(template: str, recipient: Recipient) -> str:
-    return render(template, recipient.context)
+def _render(template: str, recipient: Recipient, channel: str | None = None) -> str:
+    """A template for ``channel``: an e-mail body is Markdown, so inserted values are escaped."""
+    return render(template, recipient.context,
+                  markup="markdown" if channel == "email" else "text")
 
 
 def compose(*, campaign: Campaign, step: Step | None, kind: str, content_ref: str | None,
@@ -132,14 +134,15 @@ def _compose(campaign: Campaign, step: Step | None, kind: str, ref: str | None, 
     locale = campaign.locale
     expires_in = (campaign.reply_within_for(step) if step else campaign.defaults.reply_within).approx_timedelta()
     if kind in ("message", "task"):
-        return _wrap(_render(ref or "", recipient), channel, None, recipient, campaign.title, now)
+        return _wrap(_render(ref or "", recipient, channel), channel, None, recipient,
+                     campaign.title, now)
     if kind == "lesson":
         lesson = content.lessons.get(ref or "")
         if lesson is None:
             return Skip(f"lesson '{ref}' missing from the campaign version")
         subject, body = lesson_text(lesson, channel)  # type: ignore[arg-type]
         subject_text = _render(subject, recipient) if subject else None
-        return _wrap(_render(body, recipient), channel, None, recipient, subject_text, now)
+        return _wrap(_render(body, recipient, channel), channel, None, recipient, subject_text, now)
     if kind in ("quiz", "review"):
         bank = content.banks.get(ref or "")
         if bank is None:
@@ -167,8 +170,9 @@ def _compose(campaign: Campaign, step: Step | None, kind: str, ref: str | None, 
         if survey is None:
             return Skip(f"{kind} '{ref}' missing from the campaign version")
         prompt = survey_prompt(survey, 0, kind, expires_in)
-        intro = _render(survey.intro, recipient) + "\n" if survey.intro else ""
-        body = intro + _render(format_question(survey.questions[0], locale=locale), recipient)
+        intro = _render(survey.intro, recipient, channel) + "\n" if survey.intro else ""
+        body = intro + _render(format_question(survey.questions[0], locale=locale), recipient,
+                               channel)
         return _wrap(body, channel, prompt, recipient, survey.title, now)
     return Skip(f"unknown kind '{kind}'")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,13 +14,13 @@ from typing import Any
 from sqlmodel import col, select
 
 from engine.redis_server import PrivateRedis
-from engine.services.attendees import parse_attendees
+from engine.services.attendees import add_attendees, parse_attendees
 from engine.services.catalog import Catalog
 from engine.services.enrolment import enrol
 from engine.settings import Settings
 from engine.store.db import create_engine, session_factory
 from engine.store.migrate import upgrade_async
-from engine.store.models import Attendance, Learner, TrainingSession
+from engine.store.models import TrainingSession
 
 
 @contextlib.asynccontextmanager
@@ -78,23 +79,9 @@ async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campa
         if training is None:
             report.errors.append(f"no session {session_id}")
             return report
-        added = 0
-        rows: list[Learner] = []
-        for data in learners:
-            existing = None
-            if data.phone:
-                existing = (await session.exec(select(Learner).where(Learner.phone == data.phone))).first()
-            if existing is None and data.email:
-                existing = (await session.exec(select(Learner).where(Learner.email == data.email))).first()
-            learner = existing or Learner.model_validate(data.model_dump())
-            session.add(learner)
-            await session.flush()
-            rows.append(learner)
-            present = (await session.exec(select(Attendance).where(
-                Attendance.session_id == session_id, Attendance.learner_id == learner.id))).first()
-            if present is None:
-                session.add(Attendance(session_id=session_id, learner_id=learner.id or 0))
-                added += 1
+        imported = await add_attendees(session, training=training, learners=learners, now=now)
+        rows = [entry.learner for entry in imported]
+        added = sum(1 for entry in imported if entry.joined)
         enrolled = 0
         names = [campaign] if campaign else list(training.campaign_names)
         if training.ends_at <= now or campaign is not None:
@@ -154,15 +141,13 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     from arq.worker import Worker
 
     from engine.worker import worker_settings
+    from webhooks.access_log import install_redaction
     from webhooks.app import create_app
 
     assert settings.redis_url is not None
     app = create_app(settings)
-    if settings.sandbox:  # nothing real is sent: the sandbox phone pages are safe to show
-        from webhooks import sandbox
-
-        app.include_router(sandbox.router)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    install_redaction()  # after uvicorn configured its loggers, should it ever reset them
     options = worker_settings(settings, settings.redis_url)
     options["handle_signals"] = False
     worker = Worker(**options)
@@ -186,9 +171,26 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     waiter.cancel()
 
 
+def sandbox_warning(settings: Settings, host: str) -> str | None:
+    """What to tell an operator who exposes a sandbox run beyond this machine, if anything."""
+    from webhooks.sandbox import is_loopback_host
+
+    if not settings.sandbox or is_loopback_host(host):
+        return None
+    if settings.sandbox_public:
+        return (f"warning: listening on {host} with ANCRAGE_SANDBOX_PUBLIC=true: anyone who "
+                "reaches /sandbox reads every learner's messages and answers as them.")
+    return (f"warning: listening on {host} with the sandbox on: /sandbox answers only this "
+            "machine (127.0.0.1), but nothing is really sent to learners. For real sends set "
+            "ANCRAGE_SANDBOX=false (see the README's security section).")
+
+
 def run_all(settings: Settings, *, host: str, port: int) -> int:
     url, private = resolve_redis(settings)
     try:
+        warning = sandbox_warning(settings, host)
+        if warning:
+            print(warning, file=sys.stderr)
         print(f"Ancrage on http://{host}:{port} (Ctrl-C to stop)")
         asyncio.run(serve_all(settings.model_copy(update={"redis_url": url}), host=host, port=port))
     finally:

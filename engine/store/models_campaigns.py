@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from engine.store.base import EnrollmentStatus, one_of
@@ -19,7 +19,7 @@ from engine.store.types import JSONType, UTCDateTime, utc_now
 class TrainingSessionBase(SQLModel):
     """A course occurrence; its end anchors the default campaigns."""
 
-    external_id: str | None = Field(default=None, max_length=128, unique=True)
+    external_id: str | None = Field(default=None, max_length=128)
     title: str = Field(max_length=300)
     trainer_id: int | None = Field(default=None, foreign_key="trainer.id", index=True)
     location: str | None = Field(default=None, max_length=300)
@@ -33,6 +33,13 @@ class TrainingSession(TrainingSessionBase, table=True):
     """``ended_processed_at`` marks that the end-of-session enrolment has run."""
 
     __tablename__ = "training_session"
+    # External ids are unique per trainer (each trainer's LMS numbers its own sessions), and
+    # among the organisation's sessions with no trainer: one trainer's id tells nothing of another's.
+    __table_args__ = (
+        UniqueConstraint("trainer_id", "external_id"),
+        Index("uq_training_session_org_external_id", "external_id", unique=True,
+              sqlite_where=text("trainer_id IS NULL"), postgresql_where=text("trainer_id IS NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ended_processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

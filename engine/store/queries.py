@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, case, exists, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.store.audit import record_audit
 from engine.store.base import Channel, PromptStatus
+from engine.store.models_campaigns import Enrollment
 from engine.store.models_messages import Prompt
 from engine.store.models_people import Learner
 
@@ -38,16 +39,27 @@ async def open_prompt_for(
     return (await session.exec(statement)).first()
 
 
-async def find_learner_by_phone(session: AsyncSession, *, phone: str) -> Learner | None:
+async def find_learner_by_phone(
+    session: AsyncSession, *, phone: str, channel: str | None = None
+) -> Learner | None:
     """The learner an inbound SMS/WhatsApp comes from (``phone`` in E.164).
 
-    Erased learners never match. If several records share a number (the same
-    person imported twice), the most recently created one wins.
+    Erased learners never match. A person followed by two trainers is one
+    learner record per trainer, sharing a number: the reply goes to the record
+    with an open question on ``channel`` (SMS or WhatsApp when not given), else
+    to the one enrolled most recently, else to the newest record.
     """
+    channels = [channel] if channel else [Channel.SMS.value, Channel.WHATSAPP.value]
+    asking = exists(select(Prompt.id).where(
+        col(Prompt.learner_id) == col(Learner.id), col(Prompt.status) == PromptStatus.OPEN,
+        col(Prompt.channel).in_(channels)))
+    enrolled = (select(func.max(Enrollment.created_at))
+                .where(col(Enrollment.learner_id) == col(Learner.id)).scalar_subquery())
     statement = (
         select(Learner)
         .where(col(Learner.phone) == phone, col(Learner.erased_at).is_(None))
-        .order_by(col(Learner.id).desc())
+        .order_by(case((asking, 0), else_=1), enrolled.desc().nulls_last(),
+                  col(Learner.id).desc())
         .limit(1)
     )
     return (await session.exec(statement)).first()
@@ -85,27 +97,33 @@ async def _change_subscription(
         guard, values = column.is_(None), {column: at}
     else:
         guard, values = column.is_not(None), {column: None, f"consent_{Channel(channel).value}": True}
+    who: Any = col(Learner.id) == learner_id
+    if channel in (Channel.SMS.value, Channel.WHATSAPP.value):
+        # STOP and START are about a number: every record of that person (one per trainer
+        # who follows them) sharing it follows, or another trainer would keep texting it.
+        phone = select(Learner.phone).where(col(Learner.id) == learner_id).scalar_subquery()
+        who = or_(who, and_(col(Learner.phone) == phone, col(Learner.erased_at).is_(None)))
     statement = (
         update(Learner)
-        .where(col(Learner.id) == learner_id, guard)
+        .where(who, guard)
         .values(values)
         .returning(col(Learner.id))
         .execution_options(synchronize_session="fetch")
     )
-    changed = (await session.exec(statement)).first() is not None
-    if changed:
-        states = ("subscribed", "opted_out") if opt_out else ("opted_out", "subscribed")
+    changed_ids = [int(row[0]) for row in (await session.exec(statement)).all()]
+    states = ("subscribed", "opted_out") if opt_out else ("opted_out", "subscribed")
+    for changed_id in changed_ids:
         await record_audit(
             session,
             entity="learner",
-            entity_id=learner_id,
+            entity_id=changed_id,
             action="opt_out" if opt_out else "opt_in",
             at=at,
             from_state=states[0],
             to_state=states[1],
             detail={"channel": channel},
         )
-    return changed
+    return learner_id in changed_ids
 
 
 def _opt_out_column(channel: str) -> Any:

@@ -31,31 +31,39 @@ async def test_requests_without_a_valid_token_are_401(
         assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_devices_register_move_and_unregister(
+async def test_devices_register_and_unregister_and_are_never_claimed(
         client: httpx.AsyncClient, settings: Settings, seed: Seed,
         session_maker: async_sessionmaker[AsyncSession]) -> None:
     alice, bob = await seed.learner(), await seed.learner()
     body = {"token": "fcm-token-1", "platform": "android"}
     assert (await client.post("/api/v1/app/devices", json=body,
                               headers=bearer(settings, alice.id))).status_code == 201
-    assert (await client.post("/api/v1/app/devices", json=body,
-                              headers=bearer(settings, bob.id))).status_code == 201
+    async with session_maker() as session:
+        [row] = (await session.exec(select(PushToken))).all()
+        row.disabled_at = NOW
+        session.add(row)
+        await session.commit()
+    # Bob cannot take Alice's token over (nor re-enable it): her pushes stay hers.
+    claimed = await client.post("/api/v1/app/devices", json=body, headers=bearer(settings, bob.id))
+    assert claimed.status_code == 409
+    async with session_maker() as session:
+        [row] = (await session.exec(select(PushToken))).all()
+        assert row.learner_id == alice.id and row.disabled_at is not None
     bad = await client.post("/api/v1/app/devices", json={"token": "x", "platform": "nokia"},
                             headers=bearer(settings, bob.id))
     assert bad.status_code == 422
-    async with session_maker() as session:
-        [row] = (await session.exec(select(PushToken))).all()
-        assert row.learner_id == bob.id  # the phone changed hands
-    # Alice cannot remove Bob's token; Bob can, twice (idempotent).
+    # Bob cannot remove Alice's token; once she signs out there, the device is free for him.
     assert (await client.delete("/api/v1/app/devices/fcm-token-1",
-                                headers=bearer(settings, alice.id))).status_code == 204
+                                headers=bearer(settings, bob.id))).status_code == 204
     async with session_maker() as session:
         assert len((await session.exec(select(PushToken))).all()) == 1
     for _ in range(2):
         assert (await client.delete("/api/v1/app/devices/fcm-token-1",
-                                    headers=bearer(settings, bob.id))).status_code == 204
+                                    headers=bearer(settings, alice.id))).status_code == 204
     async with session_maker() as session:
         assert (await session.exec(select(PushToken))).all() == []
+    assert (await client.post("/api/v1/app/devices", json=body,
+                              headers=bearer(settings, bob.id))).status_code == 201
 
 
 async def test_answers_are_stored_once_and_enqueued(

@@ -68,7 +68,7 @@ async def test_sessions_are_idempotent_on_external_id(
     assert fetched.json()["attendees"] == 0
     unknown = await client.post("/api/v1/sessions", headers=key,
                                 json={**SESSION, "external_id": "x", "campaigns": ["nope"]})
-    assert unknown.status_code == 422 and "nope" in unknown.json()["detail"]
+    assert unknown.status_code == 422 and "nope" in unknown.json()["detail"][0]["msg"]
     backwards = await client.post("/api/v1/sessions", headers=key,
                                   json={**SESSION, "ends_at": "2025-03-01T00:00:00"})
     assert backwards.status_code == 422
@@ -128,6 +128,7 @@ async def test_trainer_keys_see_only_their_sessions(
     async with session_maker() as session:
         trainer = Trainer(name="Anne", email="anne@example.org", password_hash="x")
         session.add(trainer)
+        session.add(Trainer(name="Bruno", email="someone-else@example.org", password_hash="x"))
         await session.flush()
         theirs = {"X-Api-Key": await create_api_key(session, "Anne", trainer_id=trainer.id)}
         await session.commit()
@@ -135,8 +136,19 @@ async def test_trainer_keys_see_only_their_sessions(
     own = await client.post("/api/v1/sessions", headers=theirs,
                             json={**SESSION, "external_id": "ANNE-1"})
     assert own.status_code == 201 and own.json()["trainer_id"] == trainer.id
-    stolen = await client.post("/api/v1/sessions", headers=theirs, json=SESSION)
-    assert stolen.status_code == 409
+    # The organisation's LMS-42 is unknown to Anne's key: her own LMS-42 is a new session,
+    # exactly as for an id nobody uses (no "belongs to another trainer" oracle).
+    hers = await client.post("/api/v1/sessions", headers=theirs, json=SESSION)
+    assert hers.status_code == 201 and hers.json()["id"] != session_id
+    assert hers.json()["trainer_id"] == trainer.id
+    again = await client.post("/api/v1/sessions", headers=theirs, json=SESSION)
+    assert again.status_code == 200 and again.json()["id"] == hers.json()["id"]
+    mine = await client.post("/api/v1/sessions", headers=key, json=SESSION)
+    assert mine.status_code == 200 and mine.json()["id"] == session_id
+    for email in ("someone-else@example.org", "nobody@example.org"):
+        other = await client.post("/api/v1/sessions", headers=theirs,
+                                  json={**SESSION, "trainer_email": email})
+        assert other.status_code == 403  # the same whether that trainer exists or not
 
 
 async def test_progress_shape(client: httpx.AsyncClient, key: dict[str, str], seed: Seed,

@@ -3,14 +3,19 @@ store with an in-memory enqueue, an httpx client, a seeder and Twilio signing.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import itertools
+import socket
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import uvicorn
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -189,3 +194,20 @@ class Seed:
         values.update(fields)
         prompt: Prompt = await self.save(Prompt(**values))
         return prompt
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any, **config: Any) -> AsyncIterator[tuple[str, uvicorn.Server]]:
+    """The app behind a real uvicorn server on a free loopback port (its lifespan not run)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", **config))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", server
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()

@@ -139,3 +139,57 @@ def test_markdown_to_html_escapes_raw_html() -> None:
 )
 def test_markdown_to_text(markdown: str, text: str) -> None:
     assert markdown_to_text(markdown) == text
+
+
+# --- values inserted into Markdown (e-mail bodies) are escaped; in SMS they stay plain ---
+
+INJECTED = {**CONTEXT, "learner": {**CONTEXT["learner"],
+                                   "first_name": "[Réinitialiser](https://x.example/p)"}}
+LESSON = "Bonjour {{ learner.first_name }}, relisez *{{ session.title }}* : [ici]({{ links.answer }})"
+
+
+def test_a_name_written_as_a_link_is_no_link_in_an_email() -> None:
+    html = markdown_to_html(render(LESSON, INJECTED, markup="markdown"))
+    assert '<a href="https://x.example/p"' not in html
+    assert "Bonjour [Réinitialiser](https://x.example/p)," in html
+    # What the designer wrote still works: emphasis, and a link to our own URL.
+    assert "<em>Manager coach — session de Lyon</em>" in html
+    assert '<a href="https://ancrage.example/r/Xb7kQ2">ici</a>' in html
+    text = markdown_to_text(render(LESSON, INJECTED, markup="markdown"))
+    assert text.startswith("Bonjour [Réinitialiser](https://x.example/p), relisez")
+
+
+@pytest.mark.parametrize("value", ["# Titre", "a\n\n<script>x</script>", "**gras**", "_x_",
+                                   "`code`", "1. liste", "> cite", "![i](https://x/i.png)"])
+def test_escaped_values_come_out_as_written(value: str) -> None:
+    context = {"learner": {"first_name": value}}
+    html = markdown_to_html(render("{{ learner.first_name }}", context, markup="markdown"))
+    assert html.count("<") == 2 and html.startswith("<p>")  # one paragraph, nothing else
+    assert markdown_to_text(render("{{ learner.first_name }}", context,
+                                   markup="markdown")) == value.replace("\n", " ")
+
+
+def test_sms_text_keeps_values_plain() -> None:
+    assert render("Bonjour {{ learner.first_name }}", INJECTED) == (
+        "Bonjour [Réinitialiser](https://x.example/p)")
+
+
+def test_composed_emails_escape_and_sms_do_not() -> None:
+    from engine.campaign.loader import load_campaign_text
+    from engine.services.catalog import PinnedContent
+    from engine.services.compose import Composed, Recipient, compose
+
+    loaded = load_campaign_text("campaign: c\ntitle: T\nsteps:\n  - id: m\n    at: +1d\n"
+                                "    message: 'Bonjour {{ learner.first_name }}'\n", "c.yaml")
+    assert loaded.campaign is not None
+    recipient = Recipient(context=INJECTED, delivery_id=1, public_url="https://a.example",
+                          secret="s" * 32)
+    sent = {channel: compose(campaign=loaded.campaign, step=None, kind="message",
+                             content_ref="Bonjour {{ learner.first_name }}",
+                             content=PinnedContent(), channel=channel, recipient=recipient,
+                             now=CONTEXT["session"]["ends_at"])
+            for channel in ("email", "sms")}
+    email, sms = sent["email"], sent["sms"]
+    assert isinstance(email, Composed) and isinstance(sms, Composed)
+    assert email.html is not None and "<a " not in email.html
+    assert sms.body == "Bonjour [Réinitialiser](https://x.example/p)"

@@ -126,7 +126,7 @@ def live_settings(database_url: str, redis_url: str, tmp_path: Path, providers: 
         "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         "redis_prefix": f"t{uuid.uuid4().hex[:10]}", "data_dir": tmp_path / "data",
         "campaigns_dir": campaigns, "content_dir": CONTENT, "public_url": "https://ancrage.test",
-        "sandbox": False,
+        "sandbox": False, "secret_key": "worker-harness-secret-" + "k9Zx" * 8,
         "twilio_account_sid": providers.twilio.account_sid, "twilio_auth_token": providers.twilio.auth_token,
         "twilio_from": SENDER, "twilio_api_base": providers.twilio_url, "twilio_rate_per_second": 1000.0,
         "fcm_service_account_file": providers.service_account, "fcm_api_base": providers.fcm_url,

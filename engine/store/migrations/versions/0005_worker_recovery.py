@@ -1,7 +1,7 @@
 """Worker faults made visible: a session's problem, session-level alerts, idempotent ticket answers
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from engine.store import types as store_types
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
