@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.campaign.schema import Action, Campaign, Step
-from engine.content.models import QuizBank, Survey
 from engine.core.branching import Outcome, actions_for_outcome, silence_actions, silence_checks
 from engine.core.grading import grade_answer
 from engine.core.offsets import Offset
@@ -28,6 +27,7 @@ from engine.core.prompts import (
     format_quiz_item,
     is_skip,
 )
+from engine.core.questions import ContentView
 from engine.core.replies import parse_reply
 from engine.core.spaced import (
     ReviewState,
@@ -37,17 +37,6 @@ from engine.core.spaced import (
     within_weekly_cap,
 )
 from engine.core.timeline import apply_offset, plan_action_time, plan_timeline
-
-
-class ContentView(Protocol):
-    """The content a simulation needs (the content library satisfies it)."""
-
-    @property
-    def banks(self) -> Mapping[str, QuizBank]: ...
-    @property
-    def surveys(self) -> Mapping[str, Survey]: ...
-    @property
-    def checkins(self) -> Mapping[str, Survey]: ...
 
 
 @dataclass(frozen=True)
