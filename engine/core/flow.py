@@ -134,7 +134,10 @@ def on_reply(state: ConversationState, versions: Mapping[int, Version], reply: I
         resumed = _confirm_stop(state, confirm, reply)
         if resumed is not None:
             return resumed
-        state = _without(state, confirm)
+        # Not a yes or a no: that question closes, and the message is read as anything else.
+        closing: tuple[ev.Event, ...] = (ev.QuestionExpired(confirm.prompt_id),)
+        resumed = on_reply(_without(state, confirm), versions, reply, now=now, faq=faq)
+        return Resumed(closing + resumed.events, resumed.state, resumed.outcome, resumed.question)
     if wants_no_more_messages(reply.text):
         asked = ev.StopConfirmationAsked(reply.channel, system_text("confirm_stop", locale),
                                          int(CONFIRM_EXPIRES.total_seconds()))

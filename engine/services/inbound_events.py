@@ -203,6 +203,12 @@ async def _ticket_opened(a: Applying, e: ev.TicketOpened) -> None:
                          faq_entry_id=e.faq_entry_id, auto_answered=bool(sent)))
 
 
+async def _question_expired(a: Applying, e: ev.QuestionExpired) -> None:
+    prompt = a.prompts[e.prompt_id]
+    prompt.status = PromptStatus.EXPIRED
+    a.session.add(prompt)
+
+
 Handler = Callable[[Applying, Any], Awaitable[None]]
 HANDLERS: dict[type[Any], Handler] = {
     ev.OptedOut: _opted_out,
@@ -217,6 +223,7 @@ HANDLERS: dict[type[Any], Handler] = {
     ev.FeedbackQueued: _feedback_queued,
     ev.LateReplyNoted: _late_reply_noted,
     ev.TicketOpened: _ticket_opened,
+    ev.QuestionExpired: _question_expired,
 }
 
 
