@@ -249,3 +249,22 @@ def catalogue() -> str:
         summary, example = _summary_and_example(kind)
         lines.append(f"| `{kind.__name__}` | {summary} | `{example}` |")
     return "\n".join(lines)
+
+
+DOC_START = "<!-- events:start -->"
+DOC_END = "<!-- events:end -->"
+
+
+def with_catalogue(document: str) -> str:
+    """``document`` (docs/architecture.md) with the event list between its markers refreshed."""
+    head, _, rest = document.partition(DOC_START)
+    _, _, tail = rest.partition(DOC_END)
+    return f"{head}{DOC_START}\n{catalogue()}\n{DOC_END}{tail}"
+
+
+if __name__ == "__main__":  # python -m engine.core.events docs/architecture.md
+    import sys
+    from pathlib import Path
+
+    target = Path(sys.argv[1])
+    target.write_text(with_catalogue(target.read_text(encoding="utf-8")), encoding="utf-8")
