@@ -72,3 +72,9 @@ def pick_review_item(bank_items: Sequence[QuizItem], cards: Mapping[str, ReviewS
     if due and due[0] in by_id:
         return by_id[due[0]]
     return next((item for item in bank_items if item.id not in cards), None)
+
+
+def quiz_seed(learner_key: int | str, step_id: str, occurrence: int) -> str:
+    """The seed of a quiz's item order: one learner's enrolment, one step, one occurrence
+    (what production and the simulator both know before anything is sent)."""
+    return f"{learner_key}:{step_id}:{occurrence}"

@@ -104,18 +104,18 @@ def _render(template: str, recipient: Recipient) -> str:
 def compose(*, campaign: Campaign, step: Step | None, kind: str, content_ref: str | None,
             content: PinnedContent, channel: str, recipient: Recipient, now: datetime,
             cards: Mapping[str, ReviewState] | None = None, seen: set[str] | None = None,
-            occurrence: int = 0) -> Composed | Skip:
+            occurrence: int = 0, seed: str | None = None) -> Composed | Skip:
     """The message for one delivery on one channel, or why there is nothing to send."""
     try:
         return _compose(campaign, step, kind, content_ref, content, channel, recipient, now,
-                        cards or {}, seen or set(), occurrence)
+                        cards or {}, seen or set(), seed or f"{recipient.delivery_id}")
     except RenderError as exc:
         return Skip(f"cannot render: {exc}")
 
 
 def _compose(campaign: Campaign, step: Step | None, kind: str, ref: str | None, content: PinnedContent,
              channel: str, recipient: Recipient, now: datetime, cards: Mapping[str, ReviewState],
-             seen: set[str], occurrence: int) -> Composed | Skip:
+             seen: set[str], seed: str) -> Composed | Skip:
     locale = campaign.locale
     expires_in = (campaign.reply_within_for(step) if step else campaign.defaults.reply_within).approx_timedelta()
     if kind in ("message", "task"):
@@ -138,7 +138,7 @@ def _compose(campaign: Campaign, step: Step | None, kind: str, ref: str | None, 
             items = [chosen]
         else:
             ask = step.ask if step else 1
-            items = pick_quiz_items(list(bank.items), ask=ask, seed=f"{recipient.delivery_id}", seen=seen)
+            items = pick_quiz_items(list(bank.items), ask=ask, seed=seed, seen=seen)
         prompt = quiz_prompt(items[0], bank.ref, [i.id for i in items[1:]], kind, expires_in)
         header = ("Révision" if kind == "review" else "Quiz") if locale == "fr" else (
             "Review" if kind == "review" else "Quiz")

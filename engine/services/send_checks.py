@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from engine.channels.base import OutboundMessage
 from engine.core.catchup import is_overdue
 from engine.core.questions import WAIT_STEP, AskedQuestion, waiting_for
+from engine.core.rules import quiz_seed
 from engine.core.spaced import ReviewState
 from engine.core.windows import is_open, next_open
 from engine.services.catalog import PinnedCampaign, load_pinned
@@ -168,7 +169,8 @@ async def _compose(session: AsyncSession, rt: Runtime, delivery: Delivery, learn
         seen = set(cards)
     return compose(campaign=pinned.campaign, step=step, kind=delivery.kind, content_ref=delivery.content_ref,
                    content=pinned.content, channel=channel, recipient=recipient, now=now, cards=cards,
-                   seen=seen, occurrence=delivery.occurrence)
+                   seen=seen, occurrence=delivery.occurrence,
+                   seed=quiz_seed(delivery.enrollment_id, delivery.step_id, delivery.occurrence))
 
 
 async def open_prompt(session: AsyncSession, delivery: Delivery, learner: Learner, channel: str,
