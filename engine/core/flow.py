@@ -22,9 +22,10 @@ from engine.core import events as ev
 from engine.core.branching import newly_holding
 from engine.core.conversation import Turn, answer_question, answer_quiz, outcome_from_trail, thanks
 from engine.core.faq import match_faq
+from engine.core.keywords import Keyword, detect_keyword
 from engine.core.optout import wants_no_more_messages
 from engine.core.questions import ContentView, fits, next_question
-from engine.core.replies import Expectation, Keyword, detect_keyword, parse_reply
+from engine.core.replies import Expectation, parse_reply
 from engine.core.rules import (
     FAQ_AUTOREPLY_CONFIDENCE,
     REPEATED_FAILURE_REASON,

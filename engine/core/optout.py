@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from engine.core.replies import fold
+from engine.core.folding import fold
 
 _MESSAGES = r"(?:messages?|sms|textos?|mails?|e-?mails?|notifications?|relances?|rappels?|questions?|quiz)"
 _END = r"[\s!.,]*(?:svp|stp|merci|s'il vous plait|please)?[\s!.,]*$"
