@@ -19,11 +19,11 @@ from engine.core.flow import ConversationState, IncomingReply, OpenQuestion, Ver
 from engine.core.trail import Trail
 
 ENROLLMENT = 1
-#: ask(step, at, text, channel) -> (reply text, reply time) or None; logs the send and reminders.
-Ask = Callable[[Step, datetime, str, str], "tuple[str, datetime] | None"]
-#: again(step, at) -> the learner's next message after a clarification, or None.
-Again = Callable[[Step, datetime], "tuple[str, datetime] | None"]
-Log = Callable[[datetime, str, str, str, "str | None"], None]
+#: ask(step, at, text, channel, ref) -> (reply text, reply time) or None; logs the send and reminders.
+Ask = Callable[[Step, datetime, str, str, str], "tuple[str, datetime] | None"]
+#: again(step, at, ref) -> the learner's next message after a clarification, or None.
+Again = Callable[[Step, datetime, str], "tuple[str, datetime] | None"]
+Log = Callable[..., None]
 
 
 @dataclass
@@ -57,7 +57,7 @@ class SimulatedConversation:
         play = StepPlay(ended_at=at)
         question: OpenQuestion | None = self._open(step, kind, refs[0], tuple(r.partition("#")[2] for r in refs[1:]),
                                                    Trail(), at, channel, expires_in)
-        reply = ask(step, at, first_text, channel)
+        reply = ask(step, at, first_text, channel, refs[0])
         text: str | None
         while question is not None:
             if reply is None:
@@ -72,10 +72,10 @@ class SimulatedConversation:
             if question is None:
                 return play
             if text is None:  # clarification asked: the learner writes again
-                reply = again(step, moment)
+                reply = again(step, moment, question.question_ref)
                 continue
             question = question.model_copy(update={"opened_at": moment, "expires_at": moment + expires_in})
-            reply = ask(step, moment, text, channel)
+            reply = ask(step, moment, text, channel, question.question_ref)
         return play
 
     def _open(self, step: Step, kind: str, ref: str, queue: tuple[str, ...], trail: Trail, at: datetime,
@@ -93,13 +93,13 @@ class SimulatedConversation:
         feedback = next((e for e in events if isinstance(e, ev.FeedbackQueued)), None)
         for event in events:
             if isinstance(event, ev.ClarificationAsked):
-                self.log(moment, "reply", step.id, f"{item_id}: unclear", said)
+                self.log(moment, "reply", step.id, f"{item_id}: unclear", said, question.question_ref)
                 self.log(moment, "clarify", step.id, "asked to answer again", event.text)
                 following = (question.model_copy(update={"clarified": True}), None)
             elif isinstance(event, ev.AnswerGraded):
                 shown = "" if question.kind in ("quiz", "review") else f" {event.value!r}"
                 status = "ok" if event.status == "answered" else event.status
-                self.log(moment, "reply", step.id, f"{item_id}: {status}{shown}", said)
+                self.log(moment, "reply", step.id, f"{item_id}: {status}{shown}", said, question.question_ref)
                 if event.correct is not None:
                     play.answers += 1
                     play.correct += int(event.correct)

@@ -18,12 +18,12 @@ from engine.campaign.schema import Action, Campaign, Step
 from engine.core.branching import silence_actions, silence_checks
 from engine.core.flow import ConversationState, Version
 from engine.core.offsets import Offset
-from engine.core.personas import PersonaReplies, ScriptedReplies
+from engine.core.personas import PersonaReplies, ScriptedLearner, ScriptedReplies
 from engine.core.prompts import format_question, format_quiz_item
 from engine.core.questions import WAIT_STEP, ContentView
 from engine.core.rules import pick_quiz_items, pick_review_item, quiz_seed
 from engine.core.simulated_step import ENROLLMENT, SimulatedConversation, StepPlay
-from engine.core.spaced import ReviewState, within_weekly_cap
+from engine.core.spaced import ReviewState
 from engine.core.timeline import plan_action_time, plan_timeline
 from engine.core.transcript import TranscriptEntry
 from engine.core.windows import next_open
@@ -36,7 +36,6 @@ __all__ = ["Simulation", "TranscriptEntry"]
 class _Learner:
     at_risk: bool = False
     stopped: bool = False
-    review_sends: dict[str, list[datetime]] = field(default_factory=dict)
     #: Until when the learner can still answer the question last asked (others wait).
     busy_until: datetime | None = None
 
@@ -59,10 +58,13 @@ class Simulation:
 
     def __init__(self, campaign: Campaign, content: ContentView, *, anchor: datetime, tz: ZoneInfo,
                  replies: PersonaReplies, script: ScriptedReplies | None = None,
-                 render: Callable[[str], str] = lambda text: text) -> None:
+                 render: Callable[[str], str] = lambda text: text,
+                 learner: ScriptedLearner | None = None) -> None:
         self.campaign, self.content, self.anchor, self.tz = campaign, content, anchor, tz
         self.replies, self.script = replies, script or ScriptedReplies()
         self.render = render
+        self.learner_script = learner
+        self._attempts: dict[str, int] = {}
         self.learner = _Learner()
         state = ConversationState(locale=campaign.locale, timezone=str(tz), anchors={ENROLLMENT: anchor})
         self._closed_at: datetime | None = None
@@ -71,8 +73,9 @@ class Simulation:
         self.seq = itertools.count()
         self.transcript: list[TranscriptEntry] = []
 
-    def _log(self, at: datetime, event: str, step_id: str, detail: str, text: str | None = None) -> None:
-        self.transcript.append(TranscriptEntry(at.astimezone(self.tz), event, step_id, detail, text))
+    def _log(self, at: datetime, event: str, step_id: str, detail: str, text: str | None = None,
+             ref: str | None = None) -> None:
+        self.transcript.append(TranscriptEntry(at.astimezone(self.tz), event, step_id, detail, text, ref))
 
     def _push(self, at: datetime, step_id: str, kind: str, ref: str | None, origin: str = "plan",
               occurrence: int = 0) -> None:
@@ -126,8 +129,12 @@ class Simulation:
         elif event.kind in ("survey", "checkin") and event.ref:
             self._survey(step, event.at, event.kind, event.ref, channel)
 
-    def _reply_for(self, step: Step, asked_at: datetime) -> tuple[str, datetime] | None:
+    def _reply_for(self, step: Step, asked_at: datetime, ref: str) -> tuple[str, datetime] | None:
         """The learner's reply text and time, or None when the question goes unanswered."""
+        if self.learner_script is not None:
+            attempt = self._attempts[ref] = self._attempts.get(ref, -1) + 1
+            scripted = self.learner_script.reply(step.id, ref, attempt)
+            return None if scripted is None else (scripted[0], asked_at + scripted[1])
         if self.script.covers(step.id):
             text = self.script.next_reply(step.id)
             delay = self.script.delays.get(step.id, timedelta(minutes=10))
@@ -136,19 +143,19 @@ class Simulation:
             return None
         return "", asked_at + self.replies.delay()
 
-    def _ask(self, step: Step, at: datetime, text: str, channel: str) -> tuple[str, datetime] | None:
+    def _ask(self, step: Step, at: datetime, text: str, channel: str, ref: str) -> tuple[str, datetime] | None:
         """Sends one question, then walks reminders and the deadline until a reply comes.
 
         A reply counts when it arrives before the next reminder (or silence check)
         and before the deadline; each reminder reopens the question for a full
         ``reply_within``, as the engine does, and gives a silent learner another chance.
         """
-        self._log(at, "sent", step.id, f"question ({channel})", text)
+        self._log(at, "sent", step.id, f"question ({channel})", text, ref)
         reply_within = self.campaign.reply_within_for(step).approx_timedelta()
         window = self.campaign.window_for(step)
         deadline = at + reply_within
         asked = at
-        reply = self._reply_for(step, asked)
+        reply = self._reply_for(step, asked, ref)
         for check in silence_checks(step):
             when = plan_action_time(asked, Offset(check.after), window, self.tz)
             if reply is not None and reply[1] <= when and reply[1] < deadline:
@@ -160,11 +167,11 @@ class Simulation:
                 self._run_actions(step, actions, when)
                 self._closed_at = when
                 return None
-            self._log(when, "reminder", step.id, f"reminder {check.number} ({channel})", text)
+            self._log(when, "reminder", step.id, f"reminder {check.number} ({channel})", text, ref)
             asked = when
             deadline = max(deadline, when + reply_within)
             if reply is None:
-                reply = self._reply_for(step, asked)
+                reply = self._reply_for(step, asked, ref)
         if reply is not None and reply[1] < deadline:
             return reply
         self._log(deadline, "expired", step.id, "no reply before the deadline")
@@ -187,9 +194,9 @@ class Simulation:
                                           event.occurrence))
         return True
 
-    def _again(self, step: Step, at: datetime) -> tuple[str, datetime] | None:
+    def _again(self, step: Step, at: datetime, ref: str) -> tuple[str, datetime] | None:
         """The learner's next message after a clarification (before the question's deadline)."""
-        reply = self._reply_for(step, at)
+        reply = self._reply_for(step, at, ref)
         deadline = at + self.campaign.reply_within_for(step).approx_timedelta()
         if reply is None or reply[1] >= deadline:
             self._closed_at = deadline
@@ -234,10 +241,6 @@ class Simulation:
         bank = self.content.banks.get(step.review or "")
         if bank is None:
             return
-        sent = self.learner.review_sends.setdefault(step.id, [])
-        if not within_weekly_cap(sent, now=at, per_week=step.per_week):
-            self._log(at, "skipped", step.id, "weekly review cap reached")
-            return
         prefix = f"{bank.ref}#"
         cards = {key.removeprefix(prefix): ReviewState.from_dict(value)
                  for key, value in self.conversation.state.cards.items() if key.startswith(prefix)}
@@ -245,7 +248,6 @@ class Simulation:
         if item is None:
             self._log(at, "skipped", step.id, "no item due for review")
             return
-        sent.append(at)
         header = "Révision" if self.campaign.locale == "fr" else "Review"
         self._play(step, at, "review", [f"{bank.ref}#{item.id}"],
                    f"{header} : {format_quiz_item(item, locale=self.campaign.locale)}", channel,

@@ -16,6 +16,8 @@ class TranscriptEntry:
     step_id: str
     detail: str
     text: str | None = None
+    #: The question it is about (``bank#item``), for comparing with production; not printed.
+    ref: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"at": self.at.isoformat(), "event": self.event, "step": self.step_id,
