@@ -15,9 +15,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from engine.campaign.schema import Action, Campaign, Step
-from engine.core.branching import silence_actions, silence_checks
+from engine.core.branching import (
+    extended_deadline,
+    silence_actions,
+    silence_check_at,
+    silence_checks,
+)
 from engine.core.flow import ConversationState, Version
-from engine.core.offsets import Offset
 from engine.core.personas import PersonaReplies, ScriptedLearner, ScriptedReplies
 from engine.core.prompts import format_question, format_quiz_item
 from engine.core.questions import WAIT_STEP, ContentView
@@ -26,7 +30,7 @@ from engine.core.simulated_step import ENROLLMENT, SimulatedConversation, StepPl
 from engine.core.spaced import ReviewState
 from engine.core.timeline import plan_action_time, plan_timeline
 from engine.core.transcript import TranscriptEntry
-from engine.core.windows import next_open
+from engine.core.windows import is_open, next_open
 
 ASKING_KINDS = ("quiz", "review", "survey", "checkin")
 __all__ = ["Simulation", "TranscriptEntry"]
@@ -36,8 +40,8 @@ __all__ = ["Simulation", "TranscriptEntry"]
 class _Learner:
     at_risk: bool = False
     stopped: bool = False
-    #: Until when the learner can still answer the question last asked (others wait).
-    busy_until: datetime | None = None
+    #: Until when the learner can still answer the question last asked, per channel (others wait).
+    busy_until: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(order=True)
@@ -112,7 +116,7 @@ class Simulation:
             self._log(event.at, "skipped", step.id, "audience at_risk: learner is not at risk")
             return
         channel = self.campaign.channels_for(step)[0]
-        if event.kind in ASKING_KINDS and self._waits(step, event):
+        if event.kind in ASKING_KINDS and self._waits(step, event, channel):
             return
         if event.kind in ("lesson", "message", "task"):
             who = {"trainer": "task for the trainer", "manager": "to the manager"}.get(step.to, channel)
@@ -151,13 +155,13 @@ class Simulation:
         ``reply_within``, as the engine does, and gives a silent learner another chance.
         """
         self._log(at, "sent", step.id, f"question ({channel})", text, ref)
-        reply_within = self.campaign.reply_within_for(step).approx_timedelta()
         window = self.campaign.window_for(step)
-        deadline = at + reply_within
-        asked = at
-        reply = self._reply_for(step, asked, ref)
+        deadline = at + self.campaign.reply_within_for(step).approx_timedelta()
+        reply = self._reply_for(step, at, ref)
         for check in silence_checks(step):
-            when = plan_action_time(asked, Offset(check.after), window, self.tz)
+            when = silence_check_at(at, check.after, check.number, self.tz)
+            if when > deadline:
+                break
             if reply is not None and reply[1] <= when and reply[1] < deadline:
                 return reply
             if check.is_final:
@@ -167,21 +171,21 @@ class Simulation:
                 self._run_actions(step, actions, when)
                 self._closed_at = when
                 return None
-            self._log(when, "reminder", step.id, f"reminder {check.number} ({channel})", text, ref)
-            asked = when
-            deadline = max(deadline, when + reply_within)
+            sent = when if is_open(when, window, self.tz) else next_open(when, window, self.tz)
+            self._log(sent, "reminder", step.id, f"reminder {check.number} ({channel})", text, ref)
+            deadline = extended_deadline(at, deadline, when)
             if reply is None:
-                reply = self._reply_for(step, asked, ref)
+                reply = self._reply_for(step, sent, ref)
         if reply is not None and reply[1] < deadline:
             return reply
         self._log(deadline, "expired", step.id, "no reply before the deadline")
         self._closed_at = deadline
         return None
 
-    def _waits(self, step: Step, event: _Event) -> bool:
+    def _waits(self, step: Step, event: _Event, channel: str) -> bool:
         """Questions never trample each other: one due while the learner can still answer
-        another waits, re-checked every :data:`WAIT_STEP` as the send job does."""
-        busy = self.learner.busy_until
+        another on that channel waits, re-checked every :data:`WAIT_STEP` as the send job does."""
+        busy = self.learner.busy_until.get(channel)
         if busy is None or event.at >= busy:
             return False
         window = self.campaign.window_for(step)
@@ -210,7 +214,7 @@ class Simulation:
         played = self.conversation.play(step, kind=kind, refs=refs, first_text=first, at=at, channel=channel,
                                         ask=self._ask, again=self._again, answer_text=answer_text)
         # The step's last question closed when it was answered, or when it went unanswered.
-        self.learner.busy_until = max(played.ended_at, self._closed_at or played.ended_at)
+        self.learner.busy_until[channel] = max(played.ended_at, self._closed_at or played.ended_at)
         for index, moment in played.branches:
             self._run_actions(step, step.if_[index].actions, moment)
         return played
