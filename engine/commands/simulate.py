@@ -11,7 +11,8 @@ from engine.campaign.schema import Campaign
 from engine.campaign.yamlpos import read_yaml
 from engine.core.offsets import OffsetError, parse_duration
 from engine.core.personas import Persona, PersonaReplies, ScriptedReplies
-from engine.core.simulation import ContentView, Simulation, TranscriptEntry
+from engine.core.questions import ContentView
+from engine.core.simulation import Simulation, TranscriptEntry
 
 
 def load_script(path: Path) -> ScriptedReplies | str:

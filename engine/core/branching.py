@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from engine.campaign.schema import Action, Condition, Step
-from engine.core.offsets import Duration
+from engine.core.offsets import Duration, Offset
+from engine.core.timeline import apply_offset
 
 
 @dataclass(frozen=True)
@@ -105,3 +107,17 @@ def silence_actions(step: Step) -> list[Action]:
 def is_expired(expires_at: datetime, now: datetime) -> bool:
     """Whether a question no longer accepts replies."""
     return now >= expires_at
+
+
+def silence_check_at(opened_at: datetime, after: Duration, number: int, tz: ZoneInfo | str) -> datetime:
+    """When silence check ``number`` (1-based) of a question falls: ``after`` apart from when
+    it was asked, on the wall clock (the reminder it sends then waits for the send window)."""
+    due = opened_at
+    for _ in range(number):
+        due = apply_offset(due, Offset(after), tz)
+    return due
+
+
+def extended_deadline(opened_at: datetime, expires_at: datetime, reminded_at: datetime) -> datetime:
+    """A reminder reopens the question for as long as it was open so far."""
+    return max(expires_at, reminded_at + (expires_at - opened_at))

@@ -17,6 +17,7 @@ from engine.core.grading import grade_answer
 from engine.core.prompts import LETTERS, is_skip
 from engine.core.replies import Expectation, parse_reply
 from engine.core.signals import complaint_words
+from engine.core.trail import Trail
 
 LOW_RATING = 2
 DETRACTOR_NPS = 6
@@ -48,7 +49,7 @@ class Turn:
     value: object | None = None
     correct: bool | None = None
     feedback: str | None = None
-    trail: dict[str, Any] = field(default_factory=dict)
+    trail: Trail = field(default_factory=Trail)
     alerts: tuple[tuple[str, str], ...] = ()
 
 
@@ -66,34 +67,27 @@ def clarification(expected: Expectation, locale: str) -> str:
     return texts[expected.kind].format(letters=letters)
 
 
-def _empty_trail(trail: dict[str, Any] | None) -> dict[str, Any]:
-    base: dict[str, Any] = {"correct": 0, "total": 0, "answers": {}, "ratings": [], "nps": None}
-    base.update(trail or {})
-    return base
-
-
-def answer_quiz(item: QuizItem, text: str, *, trail: dict[str, Any] | None, clarified: bool,
+def answer_quiz(item: QuizItem, text: str, *, trail: Trail | dict[str, Any] | None, clarified: bool,
                 locale: str = "fr") -> Turn:
     """Grades a reply to a quiz item, or asks once for a clearer answer."""
     expected = Expectation.for_quiz_item(item)
     parsed = parse_reply(text, expected)
-    state = _empty_trail(trail)
+    state = Trail.load(trail)
     if parsed.status != "ok" or not isinstance(parsed.value, int) or isinstance(parsed.value, bool):
         if clarified:
             return Turn("gave_up", trail=state)
         return Turn("clarify", feedback=clarification(expected, locale), trail=state)
     grade = grade_answer(item, parsed.value, locale=locale)
-    state["total"] += 1
-    state["correct"] += int(grade.correct)
-    state["answers"] = {**state["answers"], item.id: LETTERS[parsed.value]}
+    state = state.model_copy(update={"total": state.total + 1, "correct": state.correct + int(grade.correct),
+                                     "answers": {**state.answers, item.id: LETTERS[parsed.value]}})
     return Turn("answered", value=LETTERS[parsed.value], correct=grade.correct, feedback=grade.feedback,
                 trail=state)
 
 
-def answer_question(question: Question, text: str, *, trail: dict[str, Any] | None, clarified: bool,
+def answer_question(question: Question, text: str, *, trail: Trail | dict[str, Any] | None, clarified: bool,
                     locale: str = "fr") -> Turn:
     """Records a reply to a survey or check-in question, with the alerts it deserves."""
-    state = _empty_trail(trail)
+    state = Trail.load(trail)
     if question.optional and is_skip(text):
         return Turn("skipped", trail=state)
     expected = Expectation.for_question(question)
@@ -104,13 +98,13 @@ def answer_question(question: Question, text: str, *, trail: dict[str, Any] | No
         return Turn("clarify", feedback=clarification(expected, locale), trail=state)
     value = parsed.value
     alerts: list[tuple[str, str]] = []
-    state["answers"] = {**state["answers"], question.id: value}
+    update: dict[str, Any] = {"answers": {**state.answers, question.id: value}}
     if question.type == "rating" and isinstance(value, int):
-        state["ratings"] = [*state["ratings"], value]
+        update["ratings"] = (*state.ratings, value)
         if value <= LOW_RATING:
             alerts.append(("low_rating", f"Note {value}/5 : {question.text}"))
     if question.type == "nps" and isinstance(value, int):
-        state["nps"] = value
+        update["nps"] = value
         if value <= DETRACTOR_NPS:
             alerts.append(("detractor", f"NPS {value}/10 (détracteur)"))
     if question.type == "text" and isinstance(value, str):
@@ -118,9 +112,10 @@ def answer_question(question: Question, text: str, *, trail: dict[str, Any] | No
         if words:
             alerts.append(("complaint", f"Mots de mécontentement : {', '.join(words)}"))
     # One alert of each kind per step: a learner who rates everything 1 is one alert, not five.
-    already = set(state.get("alerted", []))
+    already = set(state.alerted)
     alerts = [(kind, reason) for kind, reason in alerts if kind not in already]
-    state["alerted"] = sorted(already | {kind for kind, _ in alerts})
+    update["alerted"] = tuple(sorted(already | {kind for kind, _ in alerts}))
+    state = state.model_copy(update=update)
     return Turn("answered", value=value, feedback=None, trail=state, alerts=tuple(alerts))
 
 
@@ -128,10 +123,9 @@ def thanks(locale: str) -> str:
     return _THANKS.get(locale, _THANKS["fr"])
 
 
-def outcome_from_trail(kind: str, trail: dict[str, Any]) -> Outcome:
+def outcome_from_trail(kind: str, trail: Trail | dict[str, Any]) -> Outcome:
     """The whole step's outcome, for branching, from the trail carried across its questions."""
+    state = Trail.load(trail)
     if kind in ("quiz", "review"):
-        total = int(trail.get("total", 0))
-        return Outcome(score=(trail.get("correct", 0) / total) if total else None)
-    return Outcome(answers=dict(trail.get("answers", {})), ratings=tuple(trail.get("ratings", [])),
-                   nps=trail.get("nps"))
+        return Outcome(score=(state.correct / state.total) if state.total else None)
+    return Outcome(answers=dict(state.answers), ratings=state.ratings, nps=state.nps)

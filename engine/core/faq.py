@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.content.models import FaqEntry
-from engine.core.replies import fold, word_set
+from engine.core.folding import fold, word_set
 
 MIN_CONFIDENCE = 0.3
 

@@ -11,6 +11,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from engine.content.models import Question, QuizItem
 from engine.core.prompts import LETTERS
@@ -73,6 +74,15 @@ class ScriptedReplies:
 
     def covers(self, step_id: str) -> bool:
         return step_id in self.replies
+
+
+class ScriptedLearner(Protocol):
+    """A learner whose every message is a function of the question (for replaying one learner
+    through the simulator and through the real engine alike)."""
+
+    def reply(self, step_id: str, question_ref: str, attempt: int) -> tuple[str, timedelta] | None:
+        """The text and delay of the learner's ``attempt``-th message to a question, or None."""
+        ...
 
 
 class PersonaReplies:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from engine.core.replies import fold
+from engine.core.folding import fold
 
 # (what the trainer sees, variants as written once folded: no accents, lower case)
 _SIGNALS: tuple[tuple[str, str], ...] = (

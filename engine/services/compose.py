@@ -7,7 +7,6 @@ channel.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +22,9 @@ from engine.core.prompts import (
     format_question,
     format_quiz_item,
 )
-from engine.core.spaced import ReviewState, pick_due_items
+from engine.core.questions import expectation_json
+from engine.core.rules import pick_quiz_items, pick_review_item
+from engine.core.spaced import ReviewState
 from engine.links import sign
 from engine.services.catalog import PinnedContent
 
@@ -74,16 +75,10 @@ class Recipient:
     locale: str = "fr"
 
 
-def _expectation_dict(kind: str, choices: tuple[str, ...], values: tuple[str, ...],
-                      scale: tuple[int, int] | None) -> dict[str, Any]:
-    return {"kind": kind, "choices": list(choices), "values": list(values),
-            "scale": list(scale) if scale else None}
-
-
 def quiz_prompt(item: QuizItem, bank_ref: str, queue: list[str], kind: str, expires_in: timedelta) -> PromptSpec:
     exp = expectation_for_item(item)
     return PromptSpec(kind, f"{bank_ref}#{item.id}",
-                      _expectation_dict(exp.kind, exp.choices, exp.values, getattr(exp, "scale", None)),
+                      expectation_json(exp),
                       queue, expires_in)
 
 
@@ -92,16 +87,8 @@ def survey_prompt(survey: Survey, index: int, kind: str, expires_in: timedelta) 
     exp = expectation_for_question(question)
     queue = [q.id for q in survey.questions[index + 1:]]
     return PromptSpec(kind, f"{survey.ref}#{question.id}",
-                      _expectation_dict(exp.kind, exp.choices, exp.values, getattr(exp, "scale", None)),
+                      expectation_json(exp),
                       queue, expires_in)
-
-
-def pick_quiz_items(bank_items: list[QuizItem], *, ask: int, seed: str, seen: set[str]) -> list[QuizItem]:
-    """``ask`` items, unseen ones first, in a stable order per learner (no two learners alike)."""
-    start = zlib.crc32(seed.encode()) % len(bank_items)
-    rotated = bank_items[start:] + bank_items[:start]
-    ordered = [i for i in rotated if i.id not in seen] + [i for i in rotated if i.id in seen]
-    return ordered[:ask]
 
 
 def answer_link(recipient: Recipient, question_ref: str, expires_at: datetime) -> str:
@@ -119,18 +106,18 @@ def _render(template: str, recipient: Recipient, channel: str | None = None) -> 
 def compose(*, campaign: Campaign, step: Step | None, kind: str, content_ref: str | None,
             content: PinnedContent, channel: str, recipient: Recipient, now: datetime,
             cards: Mapping[str, ReviewState] | None = None, seen: set[str] | None = None,
-            occurrence: int = 0) -> Composed | Skip:
+            occurrence: int = 0, seed: str | None = None) -> Composed | Skip:
     """The message for one delivery on one channel, or why there is nothing to send."""
     try:
         return _compose(campaign, step, kind, content_ref, content, channel, recipient, now,
-                        cards or {}, seen or set(), occurrence)
+                        cards or {}, seen or set(), seed or f"{recipient.delivery_id}")
     except RenderError as exc:
         return Skip(f"cannot render: {exc}")
 
 
 def _compose(campaign: Campaign, step: Step | None, kind: str, ref: str | None, content: PinnedContent,
              channel: str, recipient: Recipient, now: datetime, cards: Mapping[str, ReviewState],
-             seen: set[str], occurrence: int) -> Composed | Skip:
+             seen: set[str], seed: str) -> Composed | Skip:
     locale = campaign.locale
     expires_in = (campaign.reply_within_for(step) if step else campaign.defaults.reply_within).approx_timedelta()
     if kind in ("message", "task"):
@@ -148,15 +135,13 @@ def _compose(campaign: Campaign, step: Step | None, kind: str, ref: str | None, 
         if bank is None:
             return Skip(f"quiz bank '{ref}' missing from the campaign version")
         if kind == "review":
-            due = pick_due_items(cards, now=now, limit=1) if cards else []
-            unseen = [i for i in bank.items if i.id not in cards]
-            chosen = bank.item(due[0]) if due else (unseen[0] if unseen else None)
+            chosen = pick_review_item(bank.items, cards, now=now)
             if chosen is None:
                 return Skip("no item due for review")
             items = [chosen]
         else:
             ask = step.ask if step else 1
-            items = pick_quiz_items(list(bank.items), ask=ask, seed=f"{recipient.delivery_id}", seen=seen)
+            items = pick_quiz_items(list(bank.items), ask=ask, seed=seed, seen=seen)
         prompt = quiz_prompt(items[0], bank.ref, [i.id for i in items[1:]], kind, expires_in)
         header = ("Révision" if kind == "review" else "Quiz") if locale == "fr" else (
             "Review" if kind == "review" else "Quiz")
@@ -195,25 +180,3 @@ def _wrap(body: str, channel: str, prompt: PromptSpec | None, recipient: Recipie
     if channel == "push":
         return Composed(body, title=title, link=link, prompt=prompt)
     return Composed(body, prompt=prompt)
-
-
-def continue_prompt(*, content: PinnedContent, kind: str, question_ref: str, queue: list[str],
-                    locale: str, expires_in: timedelta) -> tuple[str, PromptSpec] | None:
-    """The next question of a quiz or survey in progress, once the previous one is answered."""
-    if not queue:
-        return None
-    ref = question_ref.split("#", 1)[0]
-    if kind in ("quiz", "review"):
-        bank = content.banks.get(ref)
-        item = bank.item(queue[0]) if bank else None
-        if bank is None or item is None:
-            return None
-        return format_quiz_item(item, locale=locale), quiz_prompt(item, ref, queue[1:], kind, expires_in)
-    source = content.surveys if kind == "survey" else content.checkins
-    survey = source.get(ref)
-    if survey is None:
-        return None
-    index = next((i for i, q in enumerate(survey.questions) if q.id == queue[0]), None)
-    if index is None:
-        return None
-    return format_question(survey.questions[index], locale=locale), survey_prompt(survey, index, kind, expires_in)

@@ -17,6 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.channels.base import OutboundMessage
 from engine.core.catchup import is_overdue
+from engine.core.questions import WAIT_STEP, AskedQuestion, waiting_for
+from engine.core.rules import quiz_seed
 from engine.core.spaced import ReviewState
 from engine.core.windows import is_open, next_open
 from engine.services.catalog import PinnedCampaign, load_pinned
@@ -28,7 +30,6 @@ from engine.services.runtime import Runtime
 from engine.store.base import DeliveryOrigin, DeliveryStatus, EnrollmentStatus, PromptStatus
 from engine.store.models import Alert, Delivery, Enrollment, Learner, Prompt, ReviewCard
 
-CONVERSATION_GRACE = timedelta(hours=4)
 FIRST_PROMPT_CHECK = timedelta(hours=1)
 ASKING_KINDS = ("quiz", "review", "survey", "checkin")
 
@@ -89,13 +90,6 @@ async def _check(session: AsyncSession, rt: Runtime, delivery: Delivery, enrollm
         return "deferred"
     if delivery.recipient == "trainer":
         return await _trainer_task(session, rt, delivery, learner, enrollment, pinned, now)
-    if delivery.kind in ASKING_KINDS and delivery.origin != "feedback":
-        waiting = await _conversation_in_progress(session, learner, now)
-        if waiting:
-            later = next_open(now + timedelta(hours=1), window, zone)
-            await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, due_at=later,
-                       status_reason="learner is answering another question: asked later")
-            return "deferred"
     return None
 
 
@@ -117,6 +111,15 @@ async def _choose_and_compose(session: AsyncSession, rt: Runtime, delivery: Deli
         await set_status(session, delivery, status, now=now, finished_at=now, status_reason=reason)
         return str(status), None
     channel, address = choice
+    if delivery.kind in ASKING_KINDS and delivery.origin != DeliveryOrigin.FEEDBACK:
+        waiting = await _conversation_in_progress(session, learner, delivery, channel, now)
+        if waiting is not None:
+            window = campaign.window_for(step) if step else campaign.defaults.window
+            later = next_open(now + WAIT_STEP, window, ZoneInfo(learner.timezone))
+            await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, due_at=later,
+                             status_reason=f"learner is answering another question (prompt {waiting.prompt_id}"
+                                           f" on {channel}): asked later")
+            return "deferred", None
     composed = await _compose(session, rt, delivery, learner, enrollment, pinned, channel, now)
     if isinstance(composed, Skip):
         await set_status(session, delivery, DeliveryStatus.SKIPPED, now=now, finished_at=now, status_reason=composed.reason)
@@ -130,21 +133,19 @@ async def _choose_and_compose(session: AsyncSession, rt: Runtime, delivery: Deli
     return "sending", Outgoing(delivery, learner, channel, message, composed, rendered)
 
 
-async def _conversation_in_progress(session: AsyncSession, learner: Learner, now: datetime) -> bool:
-    """True while the learner is answering a question asked recently; older open ones are superseded."""
+async def _conversation_in_progress(session: AsyncSession, learner: Learner, delivery: Delivery, channel: str,
+                                    now: datetime) -> AskedQuestion | None:
+    """The question the learner can still answer on ``channel`` that this one must wait for
+    (the rule is :func:`engine.core.questions.waiting_for`); past-deadline ones are closed."""
     prompts = (await session.exec(select(Prompt).where(
         Prompt.learner_id == learner.id, Prompt.status == PromptStatus.OPEN))).all()
-    busy = False
     for prompt in prompts:
         if prompt.expires_at <= now:
             prompt.status = PromptStatus.EXPIRED
-        elif now - prompt.opened_at < CONVERSATION_GRACE:
-            busy = True
-            continue
-        else:
-            prompt.status = PromptStatus.SUPERSEDED
-        session.add(prompt)
-    return busy
+            session.add(prompt)
+    asked = [AskedQuestion(p.id or 0, p.delivery_id, p.channel, p.expires_at) for p in prompts
+             if p.status == PromptStatus.OPEN]
+    return waiting_for(asked, delivery_id=delivery.id or 0, channel=channel, now=now)
 
 
 async def _compose(session: AsyncSession, rt: Runtime, delivery: Delivery, learner: Learner,
@@ -170,7 +171,8 @@ async def _compose(session: AsyncSession, rt: Runtime, delivery: Delivery, learn
         seen = set(cards)
     return compose(campaign=pinned.campaign, step=step, kind=delivery.kind, content_ref=delivery.content_ref,
                    content=pinned.content, channel=channel, recipient=recipient, now=now, cards=cards,
-                   seen=seen, occurrence=delivery.occurrence)
+                   seen=seen, occurrence=delivery.occurrence,
+                   seed=quiz_seed(delivery.enrollment_id, delivery.step_id, delivery.occurrence))
 
 
 async def open_prompt(session: AsyncSession, delivery: Delivery, learner: Learner, channel: str,

@@ -12,9 +12,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from engine.core.branching import silence_actions
-from engine.core.offsets import Offset
-from engine.core.timeline import apply_offset
+from engine.core.branching import extended_deadline, silence_actions, silence_check_at
 from engine.services.actions import run_actions
 from engine.services.catalog import load_pinned
 from engine.services.runtime import Runtime
@@ -46,13 +44,13 @@ async def expire_prompts(rt: Runtime, *, now: datetime, limit: int = 500) -> int
             step = pinned.campaign.step(prompt.step_id)
             rule = step.on_silence if step is not None else None
             if rule is not None and step is not None:
-                due = apply_offset(prompt.opened_at, Offset(rule.after), learner.timezone)
-                for _ in range(prompt.reminders_sent):
-                    due = apply_offset(due, Offset(rule.after), learner.timezone)
+                due = silence_check_at(prompt.opened_at, rule.after, prompt.reminders_sent + 1, learner.timezone)
                 if due <= now:
                     if prompt.reminders_sent < rule.remind:
                         await _remind(session, prompt, learner, pinned.campaign.locale, now)
-                        due = apply_offset(now, Offset(rule.after), learner.timezone)
+                        # From now: a reminder sent late (the worker was down) is still followed
+                        # by a full ``after`` before the next check.
+                        due = silence_check_at(now, rule.after, 1, learner.timezone)
                         prompt.check_at = min(due, prompt.expires_at)
                     else:
                         prompt.status = PromptStatus.EXPIRED
@@ -83,7 +81,7 @@ async def _remind(session: object, prompt: Prompt, learner: Learner, locale: str
     original = await session.get(Delivery, prompt.delivery_id)
     body = ((original.rendered or {}).get("body") if original else None) or ""
     prompt.reminders_sent += 1
-    prompt.expires_at = max(prompt.expires_at, now + (prompt.expires_at - prompt.opened_at))
+    prompt.expires_at = extended_deadline(prompt.opened_at, prompt.expires_at, now)
     session.add(Delivery(enrollment_id=prompt.enrollment_id, learner_id=learner.id or 0, step_id=prompt.step_id,
                          occurrence=(prompt.id or 0) * 10 + prompt.reminders_sent, kind="text",
                          recipient="learner", channels=[prompt.channel], due_at=now,

@@ -84,6 +84,8 @@ class PromptKind(StrEnum):
     REVIEW = "review"
     SURVEY = "survey"
     CHECKIN = "checkin"
+    #: "Do you want to stop receiving messages?" after a learner asked so in words.
+    CONFIRM = "confirm"
 
 
 class PromptStatus(StrEnum):

@@ -141,7 +141,8 @@ def test_simulate_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "suivi-standard", "--persona", "silent", "--session-end", "2026-03-27T18:00"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Manager coach - suivi post-formation standard: persona 'silencieux' (never answers)"
-    assert "Thu 2026-04-09 09:00  alert     quiz-j7                alert to trainer: Quiz J+7 sans réponse malgré une relance" in out
+    # As production runs it: two ``after`` from the question, on the wall clock.
+    assert "Tue 2026-04-07 18:00  alert     quiz-j7                alert to trainer: Quiz J+7 sans réponse malgré une relance" in out
 
 
 def test_simulate_json_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:

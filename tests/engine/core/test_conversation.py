@@ -17,6 +17,7 @@ from engine.core.conversation import (
     thanks,
 )
 from engine.core.replies import Expectation
+from engine.core.trail import Trail
 
 ITEM = QuizItem(id="sbi", question="Que signifie SBI ?", choices=["Solution", "Signal", "Situation"],
                 answer="C", explanation="Situation, Behavior, Impact.")
@@ -63,11 +64,11 @@ def test_answer_quiz(text: str, clarified: bool, status: str, value: str | None,
 )
 def test_quiz_trail_carries_the_score_across_questions(replies: list[str], correct: int, total: int,
                                                         score: float | None) -> None:
-    trail: dict[str, Any] | None = None
+    trail: Trail | None = None
     for text in replies:
         trail = answer_quiz(ITEM, text, trail=trail, clarified=True).trail
-    trail = trail or {}
-    assert (trail.get("correct", 0), trail.get("total", 0)) == (correct, total)
+    trail = trail or Trail()
+    assert (trail.correct, trail.total) == (correct, total)
     assert outcome_from_trail("quiz", trail) == Outcome(score=score)
 
 
@@ -108,7 +109,7 @@ def test_one_clarification_then_give_up(asked: Question, clarified: bool, status
 
 
 def test_survey_trail_becomes_the_outcome() -> None:
-    trail: dict[str, Any] | None = None
+    trail: Trail | None = None
     for asked, text in ((RATING, "2"), (NPS, "5"), (CHOICE, "B"), (YES_NO, "oui")):
         trail = answer_question(asked, text, trail=trail, clarified=False).trail
     assert trail is not None

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.content.models import Choice, Question, QuizItem
-from engine.core.replies import Expectation, Keyword, ParsedReply, detect_keyword, fold, parse_reply
+from engine.core.replies import Expectation, ParsedReply, detect_keyword, parse_reply
 
 QUIZ = Expectation(
     "choice",
@@ -404,74 +404,6 @@ def test_parse_reply(text: str, expected: Expectation, status: str, value: objec
 )
 def test_hint_says_why(text: str, expected: Expectation, hint: str | None) -> None:
     assert parse_reply(text, expected).hint == hint
-
-
-@pytest.mark.parametrize(
-    ("text", "keyword"),
-    [
-        ("STOP", Keyword.STOP),
-        ("stop", Keyword.STOP),
-        ("Stop", Keyword.STOP),
-        ("stop!", Keyword.STOP),
-        ("STOP !", Keyword.STOP),
-        ("  stop  ", Keyword.STOP),
-        ("Stop.", Keyword.STOP),
-        ("STOP 🛑", Keyword.STOP),
-        ("stooop", Keyword.STOP),
-        ("stop stop", Keyword.STOP),
-        ("Stop merci", Keyword.STOP),
-        ("STOP SVP", Keyword.STOP),
-        ("ARRET", Keyword.STOP),
-        ("ARRÊT", Keyword.STOP),
-        ("arrêt", Keyword.STOP),
-        ("Arrêtez !", Keyword.STOP),
-        ("STOP SMS", Keyword.STOP),
-        ("STOPSMS", Keyword.STOP),
-        ("Stop-SMS", Keyword.STOP),
-        ("UNSUBSCRIBE", Keyword.STOP),
-        ("DESABONNER", Keyword.STOP),
-        ("désabonner", Keyword.STOP),
-        ("Désinscription", Keyword.STOP),
-        ("STOPALL", Keyword.STOP),
-        ("START", Keyword.START),
-        ("start", Keyword.START),
-        ("Start !", Keyword.START),
-        ("START SMS", Keyword.START),
-        ("UNSTOP", Keyword.START),
-        ("AIDE", Keyword.HELP),
-        ("aide", Keyword.HELP),
-        ("Aide ?", Keyword.HELP),
-        ("HELP", Keyword.HELP),
-        ("help!", Keyword.HELP),
-        ("INFO", None),
-        ("ARRIVEE", None),
-        ("je ne peux pas stopper la vidéo", None),
-        ("Stop ou encore ?", None),
-        ("j'ai besoin d'aide pour le module 2", None),
-        ("arrêt maladie jusqu'à lundi", None),
-        ("B", None),
-        ("oui", None),
-        ("", None),
-        ("   ", None),
-    ],
-)
-def test_detect_keyword(text: str, keyword: Keyword | None) -> None:
-    assert detect_keyword(text) is keyword
-
-
-@pytest.mark.parametrize(
-    ("text", "folded"),
-    [
-        ("ARRÊT", "arret"),
-        ("c’est  « ça »", 'c\'est " ca "'),
-        ("2️⃣", "2"),
-        ("Cœur", "coeur"),
-        ("ouiiii", "oui"),
-        ("Ｂ", "b"),
-    ],
-)
-def test_fold(text: str, folded: str) -> None:
-    assert fold(text) == folded
 
 
 def test_expectations_from_content() -> None:

