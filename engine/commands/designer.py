@@ -23,17 +23,19 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def register(commands: Commands) -> None:
-    settings = Settings()
     validate = commands.add_parser("validate", help="check campaigns and content")
     validate.add_argument("paths", nargs="*", type=Path,
-                          default=[settings.campaigns_dir, settings.content_dir])
-    validate.add_argument("--content", type=Path, default=settings.content_dir)
-    validate.add_argument("--format", choices=("text", "json"), default="text")
+                          help="campaign files or folders, and the content folder "
+                               "(default: the organisation's campaigns/ and content/)")
+    validate.add_argument("--content", type=Path,
+                          help="the content library (default: the organisation's content/)")
+    validate.add_argument("--format", choices=("text", "json"), default="text",
+                          help="text for people, json for tools")
     validate.add_argument("--strict", action="store_true", help="warnings fail too")
     validate.set_defaults(handler=cmd_validate)
 
     schema = commands.add_parser("schema", help="print the campaign JSON Schema")
-    schema.add_argument("--output", type=Path)
+    schema.add_argument("--output", type=Path, help="write to this file instead of the terminal")
     schema.set_defaults(handler=cmd_schema)
 
     for name, handler, text in (("preview", cmd_preview, "print the dated timeline"),
@@ -41,18 +43,34 @@ def register(commands: Commands) -> None:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("campaign", help="campaign file or name (campaigns/NAME.yaml)")
         sub.add_argument("--session-end", required=True, help="ISO date-time, e.g. 2026-03-27T18:00")
-        sub.add_argument("--tz", default=settings.default_timezone, help="learner time zone")
-        sub.add_argument("--content", type=Path, default=settings.content_dir)
-        sub.add_argument("--format", choices=("text", "json"), default="text")
-        sub.set_defaults(handler=handler, campaigns_dir=settings.campaigns_dir)
+        sub.add_argument("--tz", help="learner time zone (default: Europe/Paris)")
+        sub.add_argument("--content", type=Path,
+                         help="the content library (default: the organisation's content/)")
+        sub.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text for people, json for tools")
+        sub.set_defaults(handler=handler)
         if name == "simulate":
             sub.add_argument("--persona", default="assidu",
                              help=f"one of {', '.join(PERSONAS)} (or good, struggling, late, silent)")
             sub.add_argument("--script", type=Path, help="YAML file of scripted replies per step id")
-            sub.add_argument("--seed", type=int, default=1)
+            sub.add_argument("--seed", type=int, default=1,
+                             help="seed for the persona's choices (same seed, same transcript)")
+
+
+def _with_settings(args: argparse.Namespace) -> None:
+    """Fills the defaults from the organisation's folder, read when the command runs."""
+    settings = Settings()
+    if getattr(args, "content", None) is None:
+        args.content = settings.content_dir
+    if hasattr(args, "tz") and args.tz is None:
+        args.tz = settings.default_timezone
+    args.campaigns_dir = settings.campaigns_dir
+    if hasattr(args, "paths") and not args.paths:
+        args.paths = [settings.campaigns_dir, settings.content_dir]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    _with_settings(args)
     report = validate_paths(list(args.paths), content_dir=args.content)
     print(report.json() if args.format == "json" else report.text())
     failed = report.errors > 0 or (args.strict and report.warnings > 0)
@@ -81,6 +99,7 @@ def _resolve_campaign(args: argparse.Namespace) -> Path:
 
 
 def _prepare(args: argparse.Namespace) -> tuple[LoadedCampaign, ContentLibrary, datetime, ZoneInfo] | int:
+    _with_settings(args)
     try:
         tz = ZoneInfo(args.tz)
     except (ZoneInfoNotFoundError, ValueError):

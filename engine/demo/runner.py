@@ -1,6 +1,6 @@
 """``ancrage demo``: the whole engine on embedded defaults, time-warped, on localhost.
 
-A SQLite file and a private Redis under ``var/demo``, every channel in the
+A SQLite file and a private Redis under the organisation's ``var/demo``, every channel in the
 sandbox, a session that has just ended with simulated learners who answer
 through the real webhook path, and one learner ("Vous") whose phone is a page
 in the browser. A narrator prints what happens in simulated time.
@@ -24,7 +24,7 @@ from engine.demo.learners import SimulatedLearners
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.operations import resolve_redis, serve_all
 from engine.services.runtime import Runtime
-from engine.settings import PROJECT_ROOT, Settings
+from engine.settings import Settings
 from engine.store.migrate import upgrade_async
 from engine.store.models import (
     Alert,
@@ -138,7 +138,7 @@ async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> Non
 
 def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool,
              exit_at_end: bool = False, data_dir: Path | None = None) -> int:
-    data_dir = data_dir or PROJECT_ROOT / "var" / "demo"
+    data_dir = data_dir or Settings().data_dir / "demo"
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
