@@ -9,10 +9,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from engine_harness import HandClock, write_campaign
-from worker_harness import Providers, drain, driver, live_settings, redis_server, running_worker
+from worker_harness import (
+    Providers,
+    add_session_from_csv,
+    drain,
+    driver,
+    live_settings,
+    redis_server,
+    running_worker,
+)
 
-from engine.services.attendees import parse_attendees
-from engine.store.models import Attendance, Learner, TrainingSession
 from engine.worker import process_inbound_job, tick_job
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -36,20 +42,11 @@ async def test_one_info_line_per_tick_with_counts_and_no_personal_data(
         store_url: str, tmp_path: Path, providers: Providers, caplog: pytest.LogCaptureFixture) -> None:
     write_campaign(tmp_path / "campaigns", CAMPAIGN)
     clock = HandClock(SESSION_END - timedelta(minutes=1))
-    learners, errors = parse_attendees(CSV)
-    assert not errors
     caplog.set_level(logging.INFO)
     with redis_server("private") as redis_url:
         settings = live_settings(store_url, redis_url, tmp_path, providers, tmp_path / "campaigns")
         async with driver(settings, clock) as drv, running_worker(settings, clock) as worker:
-            async with drv.rt.sessions() as session, session.begin():
-                training = TrainingSession(title="Manager coach", starts_at=SESSION_END - timedelta(hours=7),
-                                           ends_at=SESSION_END, campaign_names=["tick-log"])
-                session.add(training)
-                rows = [Learner(**learner.model_dump()) for learner in learners]
-                session.add_all(rows)
-                await session.flush()
-                session.add_all([Attendance(session_id=training.id or 0, learner_id=r.id or 0) for r in rows])
+            await add_session_from_csv(drv.rt, CSV, campaign="tick-log", ends_at=SESSION_END)
             clock.set(SESSION_END)
             await tick_job(worker.ctx)  # the session ends: two learners enrolled
             clock.set(SESSION_END + timedelta(hours=1))
