@@ -11,13 +11,14 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from engine.campaign.diagnostics import Diagnostic, did_you_mean
 from engine.campaign.loader import LoadedCampaign
 from engine.campaign.schema import Action, Campaign, Condition, Step
-from engine.campaign.yamlpos import PathKey, PositionedDocument
 from engine.content.library import ContentLibrary
 from engine.content.render import TemplateProblem, check_template
 from engine.content.sms import sms_info
+from engine.diagnostics import Diagnostic, did_you_mean
+from engine.diagnostics.yaml_reader import Loc as PathKey
+from engine.diagnostics.yaml_reader import Source
 
 _REF_KINDS = ("lesson", "quiz", "review", "survey", "checkin")
 _CHARTER_FROM, _CHARTER_TO = (8, 0), (22, 0)
@@ -53,7 +54,7 @@ class _Linter:
     def __init__(self, loaded: LoadedCampaign, library: ContentLibrary) -> None:
         assert loaded.campaign is not None and loaded.document is not None
         self.campaign: Campaign = loaded.campaign
-        self.doc: PositionedDocument = loaded.document
+        self.doc: Source = loaded.document
         self.library = library
         self.out: list[Diagnostic] = []
 

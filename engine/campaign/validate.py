@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.campaign.diagnostics import Diagnostic
 from engine.campaign.lint import lint_campaign
 from engine.campaign.loader import LoadedCampaign, campaign_files, load_campaign
 from engine.content.library import ContentLibrary
+from engine.diagnostics import Diagnostic
 
 
 @dataclass

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from ruamel.yaml import YAML
 
-from engine.campaign.diagnostics import Diagnostic, did_you_mean
 from engine.content.lint import lint_sms, lint_templates
 from engine.content.models import Faq, Lesson, QuizBank, Survey
-from engine.content.sources import Source, parse_yaml, split_front_matter, validate
+from engine.diagnostics import Diagnostic, did_you_mean
+from engine.diagnostics.pydantic_errors import validate
+from engine.diagnostics.yaml_reader import Source, new_parser, parse_yaml, split_front_matter
 
 Channel = Literal["sms", "whatsapp", "push", "email"]
 SourcePos = tuple[str, int, int]
@@ -138,7 +138,7 @@ class _Loader:
         self.files: list[str] = []
         self.found: list[Diagnostic] = []
         self.item_ids: dict[str, list[SourcePos]] = {}
-        self.parser = YAML(typ="safe", pure=True)
+        self.parser = new_parser()
 
     def build(self) -> ContentLibrary:
         return ContentLibrary(
@@ -244,7 +244,7 @@ class _Loader:
             message = "'ref' comes from the file path; this one is ignored"
             self.found.append(Diagnostic("warning", source.file, line, col, message))
         self.found.extend(lint_templates(source, injected.get("body", ""), body_line))
-        content, problems = validate(model, {**data, **injected}, source)
+        content, problems = validate(model, {**data, **injected}, source, hidden=tuple(injected))
         self.found.extend(problems)
         if content is not None:
             self.found.extend(lint_sms(content, source))

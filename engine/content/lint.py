@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from engine.campaign.diagnostics import Diagnostic
 from engine.content.models import Faq, Lesson, Question, QuizBank, QuizItem, Survey
 from engine.content.render import RenderError, check_template, render, sample_context
 from engine.content.sms import (
@@ -24,8 +23,9 @@ from engine.content.sms import (
     smart_encode,
     sms_info,
 )
-from engine.content.sources import Loc, Source
 from engine.core.prompts import format_question, format_quiz_item
+from engine.diagnostics import Diagnostic
+from engine.diagnostics.yaml_reader import Loc, Source
 
 MAX_SMS_SEGMENTS = 2
 LETTERS = "ABCDEF"

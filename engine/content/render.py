@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 from markdown_it import MarkdownIt
 
-from engine.campaign.diagnostics import did_you_mean
+from engine.diagnostics import did_you_mean
 
 TEMPLATE_VARIABLES: dict[str, tuple[str, ...]] = {
     "learner": ("first_name", "last_name", "email", "locale", "phone"),

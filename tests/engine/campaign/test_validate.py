@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.campaign.diagnostics import Diagnostic
 from engine.campaign.validate import validate_paths
+from engine.diagnostics import Diagnostic
 from engine.settings import PROJECT_ROOT
 
 CONTENT = PROJECT_ROOT / "content"
@@ -35,7 +35,7 @@ CASES: list[tuple[str, str, Expected]] = [
     (
         "yaml-syntax",
         "campaign: t\ntitle: [a\nsteps: 1\n",
-        Expected(3, 6, ":", "YAML syntax: expected ',' or ']'"),
+        Expected(3, 6, ":", "YAML syntax error: a '[' opened on line 2 is not closed", "close it with ']'"),
     ),
     (
         "not-a-mapping",
@@ -50,7 +50,7 @@ CASES: list[tuple[str, str, Expected]] = [
     (
         "duplicate-yaml-key",
         "campaign: t\ntitle: T\ntitle: U\nsteps: []\n",
-        Expected(3, 1, "title", 'YAML syntax: duplicate key "title"'),
+        Expected(3, 1, "title", "YAML syntax error: the key 'title' appears twice (first on line 2)"),
     ),
     (
         "unknown-step-key",

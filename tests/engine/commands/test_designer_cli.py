@@ -36,7 +36,8 @@ def write(tmp_path: Path, text: str, name: str = "c.yaml") -> str:
         (BAD_OFFSET, [], 1, ["{file}:7:9: error: cannot read offset '+1x': units are mo, w, wd, d, h, min "
                              "(for example 2h, 1d, 3mo, 10wd)",
                              "1 files checked: 1 error(s), 0 warning(s)"]),
-        (SYNTAX, [], 1, ["{file}:3:6: error: YAML syntax: expected ',' or ']', but got ':'",
+        (SYNTAX, [], 1, ["{file}:3:6: error: YAML syntax error: a '[' opened on line 2 is not closed "
+                         "(close it with ']', or put the text in quotes)",
                          "1 files checked: 1 error(s), 0 warning(s)"]),
         (WARNING_ONLY, [], 0, ["{file}:8:14: warning: SMS is UCS-2 because of ’ (U+2019): 70 characters per "
                                "segment instead of 160 (use plain ' \" ... or smart_encoded)",
@@ -174,7 +175,7 @@ def test_simulate_with_a_script(tmp_path: Path, capsys: pytest.CaptureFixture[st
         ("quiz-j7:\n  replies: {a: 1}\n", "{file}:2:3: replies of 'quiz-j7' must be a list of texts"),
         ("quiz-j7:\n  replies: [A]\n  delay: demain\n", "{file}:3:10: cannot read duration 'demain'"),
         ("- A\n", "{file}: a script maps step ids to replies"),
-        ("quiz-j7: [A\n", "{file}:2:1: error: YAML syntax"),
+        ("quiz-j7: [A\n", "{file}:2:1: error: YAML syntax error"),
     ],
 )
 def test_bad_scripts_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:
