@@ -102,7 +102,7 @@ class _Linter:
 
     def _content(self, holder: Step | Action, base: PathKey) -> None:
         for kind, ref, rel in _refs(holder):
-            if not self.library.has(kind, ref):
+            if not self.library.has(kind, ref) and self.library.broken_file(kind, ref) is None:
                 hint = self.library.suggest(kind, ref)
                 self.error((*base, *rel), f"unknown {kind} '{ref}': no such content in the library", hint)
 

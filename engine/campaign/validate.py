@@ -60,7 +60,9 @@ def validate_paths(paths: list[Path], *, content_dir: Path) -> ValidationReport:
     """Validates the content library and every campaign file among ``paths``.
 
     A path inside ``content_dir`` (or the folder itself) selects the library's own
-    diagnostics; anything else is read as campaign files.
+    diagnostics; anything else is read as campaign files. The library's errors are
+    always reported, once, in the file that has them: a campaign naming a broken
+    quiz does not also say "unknown quiz".
     """
     report = ValidationReport()
     library, library_diagnostics = ContentLibrary.load(content_dir)
@@ -72,11 +74,8 @@ def validate_paths(paths: list[Path], *, content_dir: Path) -> ValidationReport:
     if wants_content:
         report.files += len(library.files)
         report.diagnostics.extend(library_diagnostics)
-    elif any(d.severity == "error" for d in library_diagnostics):
-        report.diagnostics.append(
-            Diagnostic("warning", str(content_dir), 0, 0,
-                       "the content library has errors: run 'ancrage validate content/'")
-        )
+    else:  # the campaigns read this library: its errors are theirs too (its warnings wait for content/)
+        report.diagnostics.extend(d for d in library_diagnostics if d.severity == "error")
     for path in campaign_files([p for p in campaign_paths if p.exists()]):
         loaded = load_campaign(path)
         report.files += 1

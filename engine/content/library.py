@@ -48,6 +48,7 @@ class ContentLibrary:
     faq: Faq = field(default_factory=Faq)
     positions: dict[str, SourcePos] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)  # content path -> file that has errors
 
     @classmethod
     def load(cls, root: Path) -> tuple[ContentLibrary, list[Diagnostic]]:
@@ -78,6 +79,11 @@ class ContentLibrary:
 
     def has(self, kind: str, ref: str) -> bool:
         return ref in self.refs(kind)
+
+    def broken_file(self, kind: str, ref: str) -> str | None:
+        """The file that defines this reference but has errors (reported there, once)."""
+        folder = {"survey": "surveys/", "checkin": "checkins/"}.get(kind, "")
+        return self.broken.get(folder + ref)
 
     def suggest(self, kind: str, ref: str) -> str | None:
         """A hint for an unknown reference: the close spelling, or the kind it really is."""
@@ -138,6 +144,7 @@ class _Loader:
         self.files: list[str] = []
         self.found: list[Diagnostic] = []
         self.item_ids: dict[str, list[SourcePos]] = {}
+        self.broken: dict[str, str] = {}
         self.parser = new_parser()
 
     def build(self) -> ContentLibrary:
@@ -150,9 +157,17 @@ class _Loader:
             faq=self.faqs.get("faq", Faq()),
             positions=self.positions,
             files=self.files,
+            broken=self.broken,
         )
 
     def load_file(self, path: Path) -> None:
+        before = len(self.found)
+        self._load_file(path)
+        key = path.relative_to(self.root).with_suffix("").as_posix()
+        if key not in self.positions and any(d.severity == "error" for d in self.found[before:]):
+            self.broken[key] = path.as_posix()
+
+    def _load_file(self, path: Path) -> None:
         rel = path.relative_to(self.root)
         name = path.as_posix()
         self.files.append(name)

@@ -7,6 +7,7 @@ of the message and a piece of the hint.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,3 +269,17 @@ def test_shipped_campaigns_name_the_schema_for_editors() -> None:
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first == "# yaml-language-server: $schema=../docs/campaign.schema.json", path
         assert (path.parent / "../docs/campaign.schema.json").resolve().is_file()
+
+
+def test_a_broken_quiz_is_reported_once_where_it_is_wrong(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    quiz = content / "management" / "quiz-sbi.yaml"
+    quiz.write_text(quiz.read_text(encoding="utf-8").replace("answer: ", "answer: Z", 1), encoding="utf-8")
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(HEAD + "  - id: q\n    at: +1d\n    quiz: management/quiz-sbi\n", encoding="utf-8")
+    report = validate_paths([campaign], content_dir=content)  # the campaign alone
+    errors = [d for d in report.diagnostics if d.severity == "error"]
+    assert len(errors) == 1, [d.format() for d in errors]
+    assert errors[0].file.endswith("quiz-sbi.yaml") and "answer" in errors[0].message
+    assert not any("unknown quiz" in d.message for d in report.diagnostics)
