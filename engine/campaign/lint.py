@@ -164,8 +164,11 @@ class _Linter:
             info = sms_info(text)
             if info.encoding == "ucs2":
                 chars = ", ".join(f"{c} (U+{ord(c):04X})" for c in info.ucs2_chars)
-                self.warning(path, f"SMS is UCS-2 because of {chars}: 70 characters per segment instead of 160",
-                             "use plain ' \" ... or smart_encoded")
+                line, column = self.doc.char_position(path, info.ucs2_chars[0])
+                self.out.append(Diagnostic(
+                    "warning", self.doc.file, line, column,
+                    f"SMS is UCS-2 because of {chars}: 70 characters per segment instead of 160",
+                    "use plain ' \" ... or smart_encoded"))
             if info.segments > 2:
                 self.warning(path, f"SMS is {info.segments} segments ({info.length} characters)")
 

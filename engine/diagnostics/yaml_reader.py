@@ -76,6 +76,18 @@ class Source:
             return line, col
         return line + template_line - 1 + int(block), 1
 
+    def char_position(self, loc: Loc, char: str) -> tuple[int, int]:
+        """1-based (line, column) of the first ``char`` inside the text at ``loc`` (the ’ that
+        forces UCS-2), or of the text itself when the source does not show it."""
+        node, line, col = self._walk(loc)
+        last = node.end_mark.line if node is not None else line
+        for number in range(line, min(last, len(self.lines) - 1) + 1):
+            text = self.lines[number]  # the YAML's own lines: marks index them directly
+            found = text.find(char, col if number == line else 0)
+            if found >= 0:
+                return number + 1 + self.line_offset, found + 1
+        return line + 1 + self.line_offset, col + 1
+
     def diagnostic(self, loc: Loc, message: str, *, hint: str | None = None, key: bool = False,
                    severity: Severity = "error") -> Diagnostic:
         """A finding placed on the value at ``loc`` (on its key when ``key``)."""

@@ -187,7 +187,7 @@ CASES: list[tuple[str, str, Expected]] = [
     (
         "sms-ucs2",
         HEAD + "  - id: a\n    at: +1d\n    message: \"Voici l’astuce du jour\"\n",
-        Expected(8, 14, '"', "SMS is UCS-2 because of ’ (U+2019): 70 characters per segment instead of 160",
+        Expected(8, 22, "’", "SMS is UCS-2 because of ’ (U+2019): 70 characters per segment instead of 160",
                  "smart_encoded", "warning"),
     ),
     (

@@ -39,7 +39,7 @@ def write(tmp_path: Path, text: str, name: str = "c.yaml") -> str:
         (SYNTAX, [], 1, ["{file}:3:6: error: YAML syntax error: a '[' opened on line 2 is not closed "
                          "(close it with ']', or put the text in quotes)",
                          "1 files checked: 1 error(s), 0 warning(s)"]),
-        (WARNING_ONLY, [], 0, ["{file}:8:14: warning: SMS is UCS-2 because of ’ (U+2019): 70 characters per "
+        (WARNING_ONLY, [], 0, ["{file}:8:22: warning: SMS is UCS-2 because of ’ (U+2019): 70 characters per "
                                "segment instead of 160 (use plain ' \" ... or smart_encoded)",
                                "1 files checked: 0 error(s), 1 warning(s)"]),
         (WARNING_ONLY, ["--strict"], 1, None),
