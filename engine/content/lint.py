@@ -139,7 +139,7 @@ def _check_sms(sms: _Sms, source: Source) -> Iterator[Diagnostic]:
     info = sms_info(sent)
     if info.encoding == "ucs2":
         first = info.ucs2_chars[0]
-        loc, text = next(((loc, t) for loc, t in sms.parts if first in t), sms.parts[0])
+        loc = next((loc for loc, t in sms.parts if first in t), sms.parts[0][0])
         line, col = source.char_position(loc, first)
         chars = ", ".join(describe_char(c) for c in info.ucs2_chars)
         verb = "forces" if len(info.ucs2_chars) == 1 else "force"
