@@ -15,7 +15,7 @@ from engine.campaign.loader import LoadedCampaign, load_campaign
 from engine.campaign.preview import build_preview, format_preview
 from engine.campaign.validate import validate_paths
 from engine.content.library import ContentLibrary
-from engine.content.render import RenderError, render, sample_context
+from engine.content.render import RenderError, render, sample_context, sample_session_title
 from engine.core.personas import PERSONAS, ScriptedReplies, find_persona
 from engine.settings import Settings
 
@@ -48,6 +48,8 @@ def register(commands: Commands) -> None:
                          help="the content library (default: the organisation's content/)")
         sub.add_argument("--format", choices=("text", "json"), default="text",
                          help="text for people, json for tools")
+        sub.add_argument("--session-title",
+                         help="the sample session's title in the messages (default: from the campaign's title)")
         sub.set_defaults(handler=handler)
         if name == "simulate":
             sub.add_argument("--persona", default="assidu",
@@ -119,13 +121,20 @@ def _prepare(args: argparse.Namespace) -> tuple[LoadedCampaign, ContentLibrary, 
     return loaded, library, session_end, tz
 
 
+def _sample(args: argparse.Namespace, loaded: LoadedCampaign) -> dict[str, Any]:
+    """The sample learner and a session that fits this campaign (``--session-title``)."""
+    assert loaded.campaign is not None
+    title = args.session_title or sample_session_title(loaded.campaign.title)
+    return sample_context(loaded.campaign.locale, session_title=title)
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     prepared = _prepare(args)
     if isinstance(prepared, int):
         return prepared
     loaded, library, session_end, tz = prepared
     assert loaded.campaign is not None
-    context = sample_context(loaded.campaign.locale)
+    context = _sample(args, loaded)
     rows = build_preview(loaded.campaign, library, session_end=session_end, tz=tz, context=context)
     if args.format == "json":
         print(json.dumps([row.as_dict() for row in rows], indent=2, ensure_ascii=False))
@@ -151,7 +160,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if isinstance(loaded_script, str):
             return _fail(loaded_script)
         script = loaded_script
-    context: dict[str, Any] = sample_context(loaded.campaign.locale)
+    context: dict[str, Any] = _sample(args, loaded)
 
     def _render(text: str) -> str:
         try:

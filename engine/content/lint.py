@@ -98,11 +98,13 @@ def _bank_sms(bank: QuizBank) -> Iterator[_Sms]:
 
 
 def _survey_sms(survey: Survey) -> Iterator[_Sms]:
-    for name in ("intro", "outro"):
-        text = getattr(survey, name)
-        if text is not None:
-            yield _Sms(text, (((name,), text),))
-    for i, question in enumerate(survey.questions):
+    first = _question_sms(survey.questions[0], ("questions", 0))
+    if survey.intro is not None:  # the engine sends the intro and the first question as one SMS
+        first = _Sms(f"{survey.intro}\n{first.message}", ((("intro",), survey.intro), *first.parts))
+    yield first
+    if survey.outro is not None:
+        yield _Sms(survey.outro, ((("outro",), survey.outro),))
+    for i, question in enumerate(survey.questions[1:], start=1):
         yield _question_sms(question, ("questions", i))
 
 

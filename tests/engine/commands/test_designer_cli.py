@@ -123,7 +123,7 @@ def test_preview_json(capsys: pytest.CaptureFixture[str]) -> None:
         "recipient": "learner", "channels": ["push", "sms", "email"], "channel": "push",
         "nominal_at": "2026-03-27T20:00:00+01:00", "due_at_local": "2026-03-30T09:00:00+02:00",
         "due_at_utc": "2026-03-30T07:00:00+00:00", "shifted": "after window", "text": "",
-        "sms_segments": None, "notes": [],
+        "sms_segments": 2, "notes": [],  # SMS is a fallback channel: its cost is shown
     }
     assert first[("appel-formateur", 0)]["due_at_local"] == "2026-04-10T18:00:00+02:00"
     assert first[("appel-formateur", 0)]["shifted"] is None
@@ -135,7 +135,7 @@ def test_preview_text_for_a_learner_abroad(capsys: pytest.CaptureFixture[str]) -
                  "--tz", "America/Montreal"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Manager coach - suivi post-formation standard (suivi-standard), time zone America/Montreal")
-    assert "ven. 2026-03-27 15:00 EDT  satisfaction-chaud  [survey -> learner, push]" in out
+    assert "Fri 2026-03-27 15:00 EDT  satisfaction-chaud  [survey -> learner, push]" in out
 
 
 def test_simulate_text(capsys: pytest.CaptureFixture[str]) -> None:
