@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.campaign.lint import lint_campaign
 from engine.campaign.loader import LoadedCampaign, campaign_files, load_campaign
-from engine.content.library import ContentLibrary
+from engine.content.library import ContentLibrary, FileProgress
 from engine.diagnostics import Diagnostic
 
 
@@ -56,7 +56,8 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-def validate_paths(paths: list[Path], *, content_dir: Path) -> ValidationReport:
+def validate_paths(paths: list[Path], *, content_dir: Path,
+                   progress: FileProgress | None = None) -> ValidationReport:
     """Validates the content library and every campaign file among ``paths``.
 
     A path inside ``content_dir`` (or the folder itself) selects the library's own
@@ -65,7 +66,7 @@ def validate_paths(paths: list[Path], *, content_dir: Path) -> ValidationReport:
     quiz does not also say "unknown quiz".
     """
     report = ValidationReport()
-    library, library_diagnostics = ContentLibrary.load(content_dir)
+    library, library_diagnostics = ContentLibrary.load(content_dir, progress=progress)
     wants_content = any(_inside(p, content_dir) for p in paths)
     campaign_paths = [p for p in paths if not _inside(p, content_dir)]
     missing = [p for p in campaign_paths if not p.exists()]

@@ -14,6 +14,7 @@ from engine.campaign.jsonschema import campaign_json_schema
 from engine.campaign.loader import LoadedCampaign, load_campaign
 from engine.campaign.preview import build_preview, format_preview
 from engine.campaign.validate import validate_paths
+from engine.commands.progress import progress
 from engine.content.library import ContentLibrary
 from engine.content.render import RenderError, render, sample_context, sample_session_title
 from engine.core.personas import PERSONAS, ScriptedReplies, find_persona
@@ -73,7 +74,8 @@ def _with_settings(args: argparse.Namespace) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     _with_settings(args)
-    report = validate_paths(list(args.paths), content_dir=args.content)
+    with progress("reading the content library") as bar:
+        report = validate_paths(list(args.paths), content_dir=args.content, progress=bar)
     print(report.json() if args.format == "json" else report.text())
     failed = report.errors > 0 or (args.strict and report.warnings > 0)
     return 1 if failed else 0

@@ -75,10 +75,12 @@ def _parse_local(text: str, zone: ZoneInfo) -> datetime:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from engine.commands.progress import progress
     from engine.store.migrate import upgrade
 
     settings = Settings()
-    upgrade(settings)
+    with progress("applying migrations", threshold=1) as bar:
+        upgrade(settings, progress=bar)
     print(f"database up to date: {settings.resolved_database_url.split('@')[-1]}")
     return 0
 

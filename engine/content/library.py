@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -30,6 +30,14 @@ _KIND_NAMES = {
     "survey": "a survey",
     "checkin": "a check-in",
 }
+
+
+class FileProgress(Protocol):
+    """Whoever shows the progress of a long read (the CLI's bar)."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, what: str = "") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -51,14 +59,22 @@ class ContentLibrary:
     broken: dict[str, str] = field(default_factory=dict)  # content path -> file that has errors
 
     @classmethod
-    def load(cls, root: Path) -> tuple[ContentLibrary, list[Diagnostic]]:
-        """Read and validate every content file under ``root``; never raises on bad content."""
+    def load(cls, root: Path, *, progress: FileProgress | None = None) -> tuple[ContentLibrary, list[Diagnostic]]:
+        """Read and validate every content file under ``root``; never raises on bad content.
+
+        ``progress`` hears the number of files, then each file as it is read (a large library).
+        """
         loader = _Loader(root)
         if not root.is_dir():
             missing = Diagnostic("error", root.as_posix(), 0, 0, "content folder not found")
             return loader.build(), [missing]
-        for path in _content_files(root):
+        paths = list(_content_files(root))
+        if progress is not None:
+            progress.start(len(paths))
+        for path in paths:
             loader.load_file(path)
+            if progress is not None:
+                progress.advance(path.name)
         loader.check_item_ids()
         return loader.build(), sorted(loader.found, key=lambda d: (d.file, d.line, d.column))
 
