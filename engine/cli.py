@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from pydantic import ValidationError
 
-from engine.commands import designer, runtime
+from engine.commands import designer, organisation, runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -18,7 +21,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="ancrage",
         description="Post-training follow-up: YAML campaigns over SMS, WhatsApp, push and email.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--root", type=Path, metavar="DIR",
+                        help="the organisation's folder (campaigns/, content/, var/); "
+                             "default: $ANCRAGE_HOME, else the working folder")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    organisation.register(commands)
     designer.register(commands)
     runtime.register(commands)
     return parser
@@ -26,10 +33,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parses the command line and runs one command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:  # bare ``ancrage`` (or ``ancrage session``): the help, not an error
+        parser.print_help()
+        return 0
     try:
-        args = _parser().parse_args(argv)
-        handler: Handler = args.handler
-        return handler(args)
+        with _home(args.root):
+            return handler(args)
     except ValidationError as exc:  # the environment's settings (ANCRAGE_*) are unusable
         for error in exc.errors():
             print(f"ancrage: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
@@ -37,6 +49,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nstopped.", file=sys.stderr)
         return 130
+
+
+@contextmanager
+def _home(root: Path | None) -> Iterator[None]:
+    """``--root`` is ``ANCRAGE_HOME`` for this one command (every ``Settings()`` then reads it)."""
+    if root is None:
+        yield
+        return
+    previous = os.environ.get("ANCRAGE_HOME")
+    os.environ["ANCRAGE_HOME"] = str(root.resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("ANCRAGE_HOME", None)
+        else:
+            os.environ["ANCRAGE_HOME"] = previous
 
 
 def entry() -> None:

@@ -40,6 +40,26 @@ def sign(secret: str, *, purpose: str, data: dict[str, Any], expires_at: datetim
 
 def verify(secret: str, token: str, *, purpose: str, now: datetime) -> dict[str, Any]:
     """The data of a valid token; raises :class:`InvalidToken` saying why not."""
+    body = _signed_body(secret, token, purpose)
+    if int(body.get("e", 0)) < now.timestamp():
+        raise InvalidToken("link expired")
+    return _data(body)
+
+
+def signed_data(secret: str, token: str, *, purpose: str) -> dict[str, Any]:
+    """The data of a genuine token even past its expiry: only to say "expired" in the right
+    language. Never grants anything; raises :class:`InvalidToken` if forged or malformed."""
+    return _data(_signed_body(secret, token, purpose))
+
+
+def _data(body: dict[str, Any]) -> dict[str, Any]:
+    data = body.get("d")
+    if not isinstance(data, dict):
+        raise InvalidToken("malformed token")
+    return data
+
+
+def _signed_body(secret: str, token: str, purpose: str) -> dict[str, Any]:
     try:
         payload_text, mac_text = token.split(".", 1)
         payload = _unb64(payload_text)
@@ -52,11 +72,6 @@ def verify(secret: str, token: str, *, purpose: str, now: datetime) -> dict[str,
         body = json.loads(payload)
     except ValueError:
         raise InvalidToken("malformed token") from None
-    if body.get("p") != purpose:
+    if not isinstance(body, dict) or body.get("p") != purpose:
         raise InvalidToken("token is for another purpose")
-    if int(body.get("e", 0)) < now.timestamp():
-        raise InvalidToken("link expired")
-    data = body.get("d")
-    if not isinstance(data, dict):
-        raise InvalidToken("malformed token")
-    return data
+    return body

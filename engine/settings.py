@@ -2,6 +2,10 @@
 
 Tests build their own :class:`Settings` and pass it in; nothing reads the
 environment behind a caller's back.
+
+The organisation's folder (``ANCRAGE_HOME``, ``ancrage --root``, or else the
+working folder) holds ``campaigns/``, ``content/`` and ``var/``; relative paths in
+the other settings are read from there, never from where the package is installed.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The source checkout: for the repository's own tests and benchmarks only. The
+# engine never reads campaigns, content or data from here (see ``home``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: Secrets published in this code or its docs: never accepted as a signing key.
@@ -27,12 +33,16 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ANCRAGE_", extra="ignore")
 
-    data_dir: Path = Field(default=PROJECT_ROOT / "var")
+    home: Path = Field(
+        default_factory=Path.cwd,
+        description="The organisation's folder (campaigns/, content/, var/); default: the working folder.",
+    )
+    data_dir: Path = Field(default=Path("var"), description="SQLite file, private Redis, demo data.")
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     redis_prefix: str = "ancrage"
-    campaigns_dir: Path = PROJECT_ROOT / "campaigns"
-    content_dir: Path = PROJECT_ROOT / "content"
+    campaigns_dir: Path = Path("campaigns")
+    content_dir: Path = Path("content")
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str = Field(default="", description=(
         "Signs answer links, unsubscribe links and app tokens. Required outside the sandbox "
@@ -80,6 +90,16 @@ class Settings(BaseSettings):
                 "ANCRAGE_SECRET_KEY is missing, public or too weak (it signs every answer link "
                 f"and app token): set at least {MIN_SECRET_CHARS} random characters, made with "
                 f"{HOW_TO_MAKE_A_SECRET}")
+        return self
+
+    @model_validator(mode="after")
+    def _inside_home(self) -> Settings:
+        """Relative folders are the organisation's: they are read from ``home``."""
+        self.home = self.home.expanduser().resolve()
+        for name in ("data_dir", "campaigns_dir", "content_dir"):
+            value: Path = getattr(self, name).expanduser()
+            if not value.is_absolute():
+                object.__setattr__(self, name, self.home / value)
         return self
 
     @property

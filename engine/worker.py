@@ -28,6 +28,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine.services.activity import Activity
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.catalog import Catalog
 from engine.services.dispatch import send_batch
@@ -96,6 +97,7 @@ async def tick_job(ctx: Ctx) -> dict[str, int]:
     report = await tick(rt, catalog=ctx["catalog"], enqueue=ctx["enqueue"])
     swept = await run_step("sweep_inbound",
                            lambda: sweep_unprocessed(rt, now=rt.now(), enqueue=ctx["enqueue_inbound"]), 0)
+    log.info(ctx.setdefault("activity", Activity()).tick_line(report, swept=swept))
     figures = {k: v for k, v in vars(report).items() if v}
     if swept:
         figures["inbound_swept"] = swept
@@ -103,7 +105,9 @@ async def tick_job(ctx: Ctx) -> dict[str, int]:
 
 
 async def send_batch_job(ctx: Ctx, delivery_ids: list[int]) -> dict[str, int]:
-    return await send_batch(ctx["rt"], delivery_ids)
+    counts = await send_batch(ctx["rt"], delivery_ids)
+    ctx.setdefault("activity", Activity()).add_sends(counts)
+    return counts
 
 
 async def process_inbound_job(ctx: Ctx, event_id: int) -> str:
@@ -113,6 +117,7 @@ async def process_inbound_job(ctx: Ctx, event_id: int) -> str:
 
     rt = ctx["rt"]
     outcome = await process_inbound(rt, event_id)
+    ctx.setdefault("activity", Activity()).add_reply(outcome)
     await claim_batches(rt, now=rt.now(), enqueue=ctx["enqueue"], max_batches=1)
     return outcome
 

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.links import InvalidToken, verify
 from engine.services.compose import ANSWER_LINK_PURPOSE, UNSUBSCRIBE_PURPOSE
+from engine.services.link_answers import link_learner_locale, quiz_verdict
 from engine.store.base import Channel, PromptStatus
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Delivery, InboundEvent, Learner, Prompt
@@ -59,12 +60,19 @@ def _message(request: Request, t: dict[str, str], key: str, status_code: int = 2
                  body=t[f"{key}_body"], **extra)
 
 
-def _verify(request: Request, rt: RuntimeDep, token: str, purpose: str
-            ) -> dict[str, Any] | HTMLResponse:
+async def _texts(request: Request, rt: RuntimeDep, session: AsyncSession, token: str,
+                 purpose: str) -> dict[str, str]:
+    """The learner's language when the link is genuine (even expired), else the browser's."""
+    locale = await link_learner_locale(session, secret=rt.settings.secret_key, token=token, purpose=purpose)
+    return texts_for(locale or locale_from_header(request.headers.get("accept-language")))
+
+
+async def _verify(request: Request, rt: RuntimeDep, session: AsyncSession, token: str, purpose: str
+                  ) -> dict[str, Any] | HTMLResponse:
     try:
         return verify(rt.settings.secret_key, token, purpose=purpose, now=rt.now())
     except InvalidToken as exc:
-        t = texts_for(locale_from_header(request.headers.get("accept-language")))
+        t = await _texts(request, rt, session, token, purpose)
         if str(exc) == "link expired":
             return _message(request, t, "expired", 410)
         return _message(request, t, "invalid", 400)
@@ -112,13 +120,12 @@ def _form(request: Request, t: dict[str, str], delivery: Delivery, prompt: Promp
 async def _linked_question(request: Request, rt: RuntimeDep, session: AsyncSession, token: str
                            ) -> tuple[Delivery, Prompt, Learner] | HTMLResponse:
     """The question an answer link points at, or the friendly page saying why there is none."""
-    data = _verify(request, rt, token, ANSWER_LINK_PURPOSE)
+    data = await _verify(request, rt, session, token, ANSWER_LINK_PURPOSE)
     if isinstance(data, HTMLResponse):
         return data
     found = await _question(session, data)
     if found is None:
-        t = texts_for(locale_from_header(request.headers.get("accept-language")))
-        return _message(request, t, "missing", 404)
+        return _message(request, await _texts(request, rt, session, token, ANSWER_LINK_PURPOSE), "missing", 404)
     return found
 
 
@@ -171,12 +178,16 @@ async def answer_submit(token: str, request: Request, rt: RuntimeDep, session: S
     await session.commit()
     if created and event.id is not None:
         await enqueue_safely(state.enqueue, PROCESS_INBOUND_JOB, event.id)
+    grade = await quiz_verdict(session, prompt=prompt, answer=body, locale=learner.locale)
+    if grade is not None:  # right or wrong, on the page as in the SMS
+        return _page(request, "message.html", t=t, title=t["right_title" if grade.correct else "wrong_title"],
+                     body=grade.feedback)
     return _message(request, t, "thanks")
 
 
 async def _unsubscriber(request: Request, rt: RuntimeDep, session: AsyncSession, token: str
                         ) -> tuple[Learner, str] | HTMLResponse:
-    data = _verify(request, rt, token, UNSUBSCRIBE_PURPOSE)
+    data = await _verify(request, rt, session, token, UNSUBSCRIBE_PURPOSE)
     if isinstance(data, HTMLResponse):
         return data
     learner_id, channel = row_id(data.get("l")), data.get("c", Channel.EMAIL.value)

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 
+from engine.services.labels import alert_kind, channel_name, local_time, reply_status
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Alert, Delivery, InboundEvent, Learner
 from webhooks.deps import RuntimeDep, SessionDep, StateDep, state_of
@@ -67,8 +68,12 @@ async def overview(request: Request, session: SessionDep, rt: RuntimeDep) -> HTM
     learners = (await session.exec(select(Learner).order_by(col(Learner.id)))).all()
     alerts = (await session.exec(select(Alert).order_by(col(Alert.created_at).desc()).limit(30))).all()
     names = {learner.id: f"{learner.first_name} {learner.last_name}" for learner in learners}
+    zone = rt.settings.default_timezone
+    shown = [{"at": local_time(a.created_at, zone), "who": names.get(a.learner_id, "?"),
+              "what": alert_kind(a.kind), "reason": a.reason} for a in alerts]
     return templates.TemplateResponse(request, "sandbox_overview.html", {
-        "learners": learners, "alerts": alerts, "names": names, "now": rt.now()})
+        "learners": learners, "alerts": shown, "now": local_time(rt.now(), zone, "%d/%m/%Y %H:%M"),
+        "zone": zone})
 
 
 @router.get("/phone/{learner_id}", response_class=HTMLResponse)
@@ -81,13 +86,18 @@ async def phone(request: Request, learner_id: RowId, session: SessionDep, rt: Ru
         Delivery.learner_id == learner_id, col(Delivery.sent_at).is_not(None),
         Delivery.recipient == "learner"))).all()
     received = (await session.exec(select(InboundEvent).where(InboundEvent.learner_id == learner_id))).all()
+    zone = rt.settings.default_timezone  # the viewer's zone, as the demo's terminal shows it
     bubbles: list[dict[str, Any]] = [
-        {"at": d.sent_at, "mine": False, "text": (d.rendered or {}).get("body", ""), "meta": f"{d.step_id} · {d.channel}"}
-        for d in sent]
-    bubbles += [{"at": e.received_at, "mine": True, "text": e.body, "meta": e.status} for e in received]
+        {"at": d.sent_at, "mine": False, "text": (d.rendered or {}).get("body", ""),
+         "meta": channel_name(d.channel or "sms")} for d in sent]
+    bubbles += [{"at": e.received_at, "mine": True, "text": e.body, "meta": reply_status(e.status)}
+                for e in received]
     bubbles.sort(key=lambda bubble: bubble["at"])
+    for bubble in bubbles:
+        bubble["time"] = local_time(bubble["at"], zone)
     return templates.TemplateResponse(request, "sandbox_phone.html", {
-        "learner": learner, "bubbles": bubbles[-60:], "now": rt.now()})
+        "learner": learner, "bubbles": bubbles[-60:], "now": local_time(rt.now(), zone, "%d/%m/%Y %H:%M"),
+        "zone": zone})
 
 
 @router.post("/phone/{learner_id}")

@@ -11,13 +11,14 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from engine.campaign.diagnostics import Diagnostic, did_you_mean
 from engine.campaign.loader import LoadedCampaign
 from engine.campaign.schema import Action, Campaign, Condition, Step
-from engine.campaign.yamlpos import PathKey, PositionedDocument
 from engine.content.library import ContentLibrary
 from engine.content.render import TemplateProblem, check_template
 from engine.content.sms import sms_info
+from engine.diagnostics import Diagnostic, did_you_mean
+from engine.diagnostics.yaml_reader import Loc as PathKey
+from engine.diagnostics.yaml_reader import Source
 
 _REF_KINDS = ("lesson", "quiz", "review", "survey", "checkin")
 _CHARTER_FROM, _CHARTER_TO = (8, 0), (22, 0)
@@ -53,7 +54,7 @@ class _Linter:
     def __init__(self, loaded: LoadedCampaign, library: ContentLibrary) -> None:
         assert loaded.campaign is not None and loaded.document is not None
         self.campaign: Campaign = loaded.campaign
-        self.doc: PositionedDocument = loaded.document
+        self.doc: Source = loaded.document
         self.library = library
         self.out: list[Diagnostic] = []
 
@@ -101,7 +102,7 @@ class _Linter:
 
     def _content(self, holder: Step | Action, base: PathKey) -> None:
         for kind, ref, rel in _refs(holder):
-            if not self.library.has(kind, ref):
+            if not self.library.has(kind, ref) and self.library.broken_file(kind, ref) is None:
                 hint = self.library.suggest(kind, ref)
                 self.error((*base, *rel), f"unknown {kind} '{ref}': no such content in the library", hint)
 
@@ -163,8 +164,11 @@ class _Linter:
             info = sms_info(text)
             if info.encoding == "ucs2":
                 chars = ", ".join(f"{c} (U+{ord(c):04X})" for c in info.ucs2_chars)
-                self.warning(path, f"SMS is UCS-2 because of {chars}: 70 characters per segment instead of 160",
-                             "use plain ' \" ... or smart_encoded")
+                line, column = self.doc.char_position(path, info.ucs2_chars[0])
+                self.out.append(Diagnostic(
+                    "warning", self.doc.file, line, column,
+                    f"SMS is UCS-2 because of {chars}: 70 characters per segment instead of 160",
+                    "use plain ' \" ... or smart_encoded"))
             if info.segments > 2:
                 self.warning(path, f"SMS is {info.segments} segments ({info.length} characters)")
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from engine.campaign.diagnostics import Diagnostic
-from engine.campaign.errors import diagnostics_from_validation
-from engine.campaign.schema import Campaign
-from engine.campaign.yamlpos import PositionedDocument, parse_yaml
+from engine.campaign.schema import STEP_KINDS, Campaign, Step
+from engine.diagnostics import Diagnostic
+from engine.diagnostics.pydantic_errors import diagnostics_from_validation
+from engine.diagnostics.yaml_reader import Source, parse_yaml
 
 
 @dataclass
@@ -22,7 +22,7 @@ class LoadedCampaign:
 
     path: Path
     campaign: Campaign | None
-    document: PositionedDocument | None
+    document: Source | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -44,7 +44,8 @@ def load_campaign_text(text: str, file: str) -> LoadedCampaign:
     try:
         campaign = Campaign.model_validate(doc.data)
     except ValidationError as exc:
-        return LoadedCampaign(Path(file), None, doc, diagnostics_from_validation(exc, doc, Campaign))
+        return LoadedCampaign(Path(file), None, doc, diagnostics_from_validation(
+            exc, doc, Campaign, kinds={Step: ("step", STEP_KINDS)}))
     return LoadedCampaign(Path(file), campaign, doc, [])
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from engine.campaign.schema import Campaign
 from engine.content.library import Channel, ContentLibrary, lesson_text
+from engine.content.lint import MAX_SMS_SEGMENTS
 from engine.content.render import RenderError, render
 from engine.content.sms import sms_info
 from engine.core.prompts import format_question, format_quiz_item
@@ -77,7 +78,7 @@ def build_preview(campaign: Campaign, library: ContentLibrary, *, session_end: d
             text = render(template, context)
         except RenderError as exc:
             text = f"[cannot render: {exc}]"
-        segments = sms_info(text).segments if channel in ("sms", "whatsapp") else None
+        segments = _sms_segments(send, library, campaign.locale, context, text if channel in ("sms", "whatsapp") else None)
         step = campaign.step(send.step_id)
         notes = []
         if step is not None and step.audience == "at_risk":
@@ -86,6 +87,20 @@ def build_preview(campaign: Campaign, library: ContentLibrary, *, session_end: d
             notes.append("the item is chosen by FSRS at send time; a slot with nothing due is skipped")
         rows.append(PreviewRow(send, channel, text, segments, tuple(notes)))
     return rows
+
+
+def _sms_segments(send: PlannedSend, library: ContentLibrary, locale: str, context: Mapping[str, Any],
+                  shown: str | None) -> int | None:
+    """Segments of the SMS this send would be when SMS or WhatsApp is one of its channels
+    (the first, or a fallback): the cost ``validate`` warns about."""
+    if shown is not None:
+        return sms_info(shown).segments
+    if not any(channel in ("sms", "whatsapp") for channel in send.channels):
+        return None
+    try:
+        return sms_info(render(message_template(send, library, "sms", locale), context)).segments
+    except RenderError:
+        return None
 
 
 def format_preview(campaign: Campaign, rows: list[PreviewRow], tz: ZoneInfo) -> str:
@@ -107,9 +122,12 @@ def format_preview(campaign: Campaign, rows: list[PreviewRow], tz: ZoneInfo) -> 
         for text_line in row.text.splitlines():
             lines.append(f"    | {text_line}")
         if row.sms_segments is not None:
-            lines.append(f"    ({row.sms_segments} SMS segment{'s' if row.sms_segments > 1 else ''})")
+            by_sms = "" if row.channel in ("sms", "whatsapp") else " when sent by SMS"
+            long = " (long: validate warns)" if row.sms_segments > MAX_SMS_SEGMENTS else ""
+            plural = "s" if row.sms_segments > 1 else ""
+            lines.append(f"    ({row.sms_segments} SMS segment{plural}{by_sms}{long})")
         lines.append("")
     return "\n".join(lines)
 
 
-_DAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # the tools speak English throughout

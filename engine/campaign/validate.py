@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.campaign.diagnostics import Diagnostic
 from engine.campaign.lint import lint_campaign
 from engine.campaign.loader import LoadedCampaign, campaign_files, load_campaign
-from engine.content.library import ContentLibrary
+from engine.content.library import ContentLibrary, FileProgress
+from engine.diagnostics import Diagnostic
 
 
 @dataclass
@@ -56,14 +56,17 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-def validate_paths(paths: list[Path], *, content_dir: Path) -> ValidationReport:
+def validate_paths(paths: list[Path], *, content_dir: Path,
+                   progress: FileProgress | None = None) -> ValidationReport:
     """Validates the content library and every campaign file among ``paths``.
 
     A path inside ``content_dir`` (or the folder itself) selects the library's own
-    diagnostics; anything else is read as campaign files.
+    diagnostics; anything else is read as campaign files. The library's errors are
+    always reported, once, in the file that has them: a campaign naming a broken
+    quiz does not also say "unknown quiz".
     """
     report = ValidationReport()
-    library, library_diagnostics = ContentLibrary.load(content_dir)
+    library, library_diagnostics = ContentLibrary.load(content_dir, progress=progress)
     wants_content = any(_inside(p, content_dir) for p in paths)
     campaign_paths = [p for p in paths if not _inside(p, content_dir)]
     missing = [p for p in campaign_paths if not p.exists()]
@@ -72,11 +75,8 @@ def validate_paths(paths: list[Path], *, content_dir: Path) -> ValidationReport:
     if wants_content:
         report.files += len(library.files)
         report.diagnostics.extend(library_diagnostics)
-    elif any(d.severity == "error" for d in library_diagnostics):
-        report.diagnostics.append(
-            Diagnostic("warning", str(content_dir), 0, 0,
-                       "the content library has errors: run 'ancrage validate content/'")
-        )
+    else:  # the campaigns read this library: its errors are theirs too (its warnings wait for content/)
+        report.diagnostics.extend(d for d in library_diagnostics if d.severity == "error")
     for path in campaign_files([p for p in campaign_paths if p.exists()]):
         loaded = load_campaign(path)
         report.files += 1

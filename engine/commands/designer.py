@@ -14,8 +14,9 @@ from engine.campaign.jsonschema import campaign_json_schema
 from engine.campaign.loader import LoadedCampaign, load_campaign
 from engine.campaign.preview import build_preview, format_preview
 from engine.campaign.validate import validate_paths
+from engine.commands.progress import progress
 from engine.content.library import ContentLibrary
-from engine.content.render import RenderError, render, sample_context
+from engine.content.render import RenderError, render, sample_context, sample_session_title
 from engine.core.personas import PERSONAS, ScriptedReplies, find_persona
 from engine.settings import Settings
 
@@ -23,17 +24,19 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def register(commands: Commands) -> None:
-    settings = Settings()
     validate = commands.add_parser("validate", help="check campaigns and content")
     validate.add_argument("paths", nargs="*", type=Path,
-                          default=[settings.campaigns_dir, settings.content_dir])
-    validate.add_argument("--content", type=Path, default=settings.content_dir)
-    validate.add_argument("--format", choices=("text", "json"), default="text")
+                          help="campaign files or folders, and the content folder "
+                               "(default: the organisation's campaigns/ and content/)")
+    validate.add_argument("--content", type=Path,
+                          help="the content library (default: the organisation's content/)")
+    validate.add_argument("--format", choices=("text", "json"), default="text",
+                          help="text for people, json for tools")
     validate.add_argument("--strict", action="store_true", help="warnings fail too")
     validate.set_defaults(handler=cmd_validate)
 
     schema = commands.add_parser("schema", help="print the campaign JSON Schema")
-    schema.add_argument("--output", type=Path)
+    schema.add_argument("--output", type=Path, help="write to this file instead of the terminal")
     schema.set_defaults(handler=cmd_schema)
 
     for name, handler, text in (("preview", cmd_preview, "print the dated timeline"),
@@ -41,19 +44,38 @@ def register(commands: Commands) -> None:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("campaign", help="campaign file or name (campaigns/NAME.yaml)")
         sub.add_argument("--session-end", required=True, help="ISO date-time, e.g. 2026-03-27T18:00")
-        sub.add_argument("--tz", default=settings.default_timezone, help="learner time zone")
-        sub.add_argument("--content", type=Path, default=settings.content_dir)
-        sub.add_argument("--format", choices=("text", "json"), default="text")
-        sub.set_defaults(handler=handler, campaigns_dir=settings.campaigns_dir)
+        sub.add_argument("--tz", help="learner time zone (default: Europe/Paris)")
+        sub.add_argument("--content", type=Path,
+                         help="the content library (default: the organisation's content/)")
+        sub.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text for people, json for tools")
+        sub.add_argument("--session-title",
+                         help="the sample session's title in the messages (default: from the campaign's title)")
+        sub.set_defaults(handler=handler)
         if name == "simulate":
             sub.add_argument("--persona", default="assidu",
                              help=f"one of {', '.join(PERSONAS)} (or good, struggling, late, silent)")
             sub.add_argument("--script", type=Path, help="YAML file of scripted replies per step id")
-            sub.add_argument("--seed", type=int, default=1)
+            sub.add_argument("--seed", type=int, default=1,
+                             help="seed for the persona's choices (same seed, same transcript)")
+
+
+def _with_settings(args: argparse.Namespace) -> None:
+    """Fills the defaults from the organisation's folder, read when the command runs."""
+    settings = Settings()
+    if getattr(args, "content", None) is None:
+        args.content = settings.content_dir
+    if hasattr(args, "tz") and args.tz is None:
+        args.tz = settings.default_timezone
+    args.campaigns_dir = settings.campaigns_dir
+    if hasattr(args, "paths") and not args.paths:
+        args.paths = [settings.campaigns_dir, settings.content_dir]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    report = validate_paths(list(args.paths), content_dir=args.content)
+    _with_settings(args)
+    with progress("reading the content library") as bar:
+        report = validate_paths(list(args.paths), content_dir=args.content, progress=bar)
     print(report.json() if args.format == "json" else report.text())
     failed = report.errors > 0 or (args.strict and report.warnings > 0)
     return 1 if failed else 0
@@ -81,6 +103,7 @@ def _resolve_campaign(args: argparse.Namespace) -> Path:
 
 
 def _prepare(args: argparse.Namespace) -> tuple[LoadedCampaign, ContentLibrary, datetime, ZoneInfo] | int:
+    _with_settings(args)
     try:
         tz = ZoneInfo(args.tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -100,13 +123,20 @@ def _prepare(args: argparse.Namespace) -> tuple[LoadedCampaign, ContentLibrary, 
     return loaded, library, session_end, tz
 
 
+def _sample(args: argparse.Namespace, loaded: LoadedCampaign) -> dict[str, Any]:
+    """The sample learner and a session that fits this campaign (``--session-title``)."""
+    assert loaded.campaign is not None
+    title = args.session_title or sample_session_title(loaded.campaign.title)
+    return sample_context(loaded.campaign.locale, session_title=title)
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     prepared = _prepare(args)
     if isinstance(prepared, int):
         return prepared
     loaded, library, session_end, tz = prepared
     assert loaded.campaign is not None
-    context = sample_context(loaded.campaign.locale)
+    context = _sample(args, loaded)
     rows = build_preview(loaded.campaign, library, session_end=session_end, tz=tz, context=context)
     if args.format == "json":
         print(json.dumps([row.as_dict() for row in rows], indent=2, ensure_ascii=False))
@@ -132,7 +162,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if isinstance(loaded_script, str):
             return _fail(loaded_script)
         script = loaded_script
-    context: dict[str, Any] = sample_context(loaded.campaign.locale)
+    context: dict[str, Any] = _sample(args, loaded)
 
     def _render(text: str) -> str:
         try:

@@ -24,29 +24,29 @@ def register(commands: Commands) -> None:
     session = commands.add_parser("session", help="training sessions")
     session_commands = session.add_subparsers(dest="session_command", required=True, metavar="ACTION")
     add = session_commands.add_parser("add", help="create a training session")
-    add.add_argument("--title", required=True)
+    add.add_argument("--title", required=True, help="the course title learners read")
     add.add_argument("--ends-at", required=True, help="ISO date-time (local to --tz)")
     add.add_argument("--starts-at", help="ISO date-time (default: 7 hours before the end)")
-    add.add_argument("--tz", default="Europe/Paris")
+    add.add_argument("--tz", default="Europe/Paris", help="the session's time zone (default: Europe/Paris)")
     add.add_argument("--campaign", action="append", default=[], help="campaign name (repeatable)")
-    add.add_argument("--external-id")
-    add.add_argument("--location")
+    add.add_argument("--external-id", help="the id of this session in your training-management system")
+    add.add_argument("--location", help="where the session takes place")
     add.set_defaults(handler=cmd_session_add)
     session_commands.add_parser("list", help="list sessions").set_defaults(handler=cmd_session_list)
 
     enrol = commands.add_parser("enrol", help="add attendees from a CSV file to a session")
     enrol.add_argument("--session", type=int, required=True, help="session id")
-    enrol.add_argument("--csv", type=Path, required=True)
+    enrol.add_argument("--csv", type=Path, required=True, help="the attendees file (UTF-8, comma or semicolon)")
     enrol.add_argument("--campaign", help="enrol into this campaign instead of the session's")
     enrol.set_defaults(handler=cmd_enrol)
 
     learner = commands.add_parser("learner", help="personal data: export or erase a learner")
     learner_commands = learner.add_subparsers(dest="learner_command", required=True, metavar="ACTION")
     export = learner_commands.add_parser("export", help="print everything stored about a learner (JSON)")
-    export.add_argument("learner_id", type=int)
+    export.add_argument("learner_id", type=int, help="the learner's id")
     export.set_defaults(handler=cmd_learner_export)
     erase = learner_commands.add_parser("erase", help="erase a learner's personal data")
-    erase.add_argument("learner_id", type=int)
+    erase.add_argument("learner_id", type=int, help="the learner's id")
     erase.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
     erase.set_defaults(handler=cmd_learner_erase)
 
@@ -54,15 +54,15 @@ def register(commands: Commands) -> None:
     worker.set_defaults(handler=cmd_worker)
 
     run = commands.add_parser("run", help="web app and worker in one process (small organisations)")
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     run.set_defaults(handler=cmd_run)
 
     demo = commands.add_parser("demo", help="a time-warped demo with simulated learners, on localhost")
     demo.add_argument("--speed", type=float, default=3600.0, help="virtual seconds per real second")
     demo.add_argument("--days", type=float, default=100.0, help="virtual days to play before stopping")
-    demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--campaign", default="suivi-standard")
+    demo.add_argument("--port", type=int, default=8000, help="port of the demo's web app (default: 8000)")
+    demo.add_argument("--campaign", default="suivi-standard", help="the campaign played (default: suivi-standard)")
     demo.add_argument("--keep", action="store_true", help="keep the previous demo database")
     demo.add_argument("--stop-at-end", action="store_true", help="exit once --days have been played")
     demo.add_argument("--data-dir", type=Path, help="where the demo keeps its SQLite file and Redis (var/demo)")
@@ -75,10 +75,12 @@ def _parse_local(text: str, zone: ZoneInfo) -> datetime:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from engine.commands.progress import progress
     from engine.store.migrate import upgrade
 
     settings = Settings()
-    upgrade(settings)
+    with progress("applying migrations", threshold=1) as bar:
+        upgrade(settings, progress=bar)
     print(f"database up to date: {settings.resolved_database_url.split('@')[-1]}")
     return 0
 
@@ -106,8 +108,7 @@ def cmd_session_add(args: argparse.Namespace) -> int:
 def cmd_session_list(args: argparse.Namespace) -> int:
     from engine.services.operations import list_sessions
 
-    for line in asyncio.run(list_sessions(Settings())):
-        print(line)
+    print(asyncio.run(list_sessions(Settings())))
     return 0
 
 
@@ -155,15 +156,24 @@ def cmd_learner_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def log_at_info() -> None:
+    """``run`` and ``worker`` say what they do: one line per tick (counts, no personal data)."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from engine.services.operations import run_worker
 
+    log_at_info()
     return run_worker(Settings())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.services.operations import run_all
 
+    log_at_info()
     return run_all(Settings(), host=args.host, port=args.port)
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from engine.campaign.schema import Campaign
-from engine.campaign.yamlpos import read_yaml
 from engine.core.offsets import OffsetError, parse_duration
 from engine.core.personas import Persona, PersonaReplies, ScriptedReplies
 from engine.core.questions import ContentView
 from engine.core.simulation import Simulation, TranscriptEntry
+from engine.diagnostics.yaml_reader import read_yaml
 
 
 def load_script(path: Path) -> ScriptedReplies | str:

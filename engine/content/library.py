@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
-from ruamel.yaml import YAML
 
-from engine.campaign.diagnostics import Diagnostic, did_you_mean
 from engine.content.lint import lint_sms, lint_templates
 from engine.content.models import Faq, Lesson, QuizBank, Survey
-from engine.content.sources import Source, parse_yaml, split_front_matter, validate
+from engine.diagnostics import Diagnostic, did_you_mean
+from engine.diagnostics.pydantic_errors import validate
+from engine.diagnostics.yaml_reader import Source, new_parser, parse_yaml, split_front_matter
 
 Channel = Literal["sms", "whatsapp", "push", "email"]
 SourcePos = tuple[str, int, int]
@@ -30,6 +30,14 @@ _KIND_NAMES = {
     "survey": "a survey",
     "checkin": "a check-in",
 }
+
+
+class FileProgress(Protocol):
+    """Whoever shows the progress of a long read (the CLI's bar)."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, what: str = "") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -48,16 +56,25 @@ class ContentLibrary:
     faq: Faq = field(default_factory=Faq)
     positions: dict[str, SourcePos] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)  # content path -> file that has errors
 
     @classmethod
-    def load(cls, root: Path) -> tuple[ContentLibrary, list[Diagnostic]]:
-        """Read and validate every content file under ``root``; never raises on bad content."""
+    def load(cls, root: Path, *, progress: FileProgress | None = None) -> tuple[ContentLibrary, list[Diagnostic]]:
+        """Read and validate every content file under ``root``; never raises on bad content.
+
+        ``progress`` hears the number of files, then each file as it is read (a large library).
+        """
         loader = _Loader(root)
         if not root.is_dir():
             missing = Diagnostic("error", root.as_posix(), 0, 0, "content folder not found")
             return loader.build(), [missing]
-        for path in _content_files(root):
+        paths = list(_content_files(root))
+        if progress is not None:
+            progress.start(len(paths))
+        for path in paths:
             loader.load_file(path)
+            if progress is not None:
+                progress.advance(path.name)
         loader.check_item_ids()
         return loader.build(), sorted(loader.found, key=lambda d: (d.file, d.line, d.column))
 
@@ -78,6 +95,11 @@ class ContentLibrary:
 
     def has(self, kind: str, ref: str) -> bool:
         return ref in self.refs(kind)
+
+    def broken_file(self, kind: str, ref: str) -> str | None:
+        """The file that defines this reference but has errors (reported there, once)."""
+        folder = {"survey": "surveys/", "checkin": "checkins/"}.get(kind, "")
+        return self.broken.get(folder + ref)
 
     def suggest(self, kind: str, ref: str) -> str | None:
         """A hint for an unknown reference: the close spelling, or the kind it really is."""
@@ -138,7 +160,8 @@ class _Loader:
         self.files: list[str] = []
         self.found: list[Diagnostic] = []
         self.item_ids: dict[str, list[SourcePos]] = {}
-        self.parser = YAML(typ="safe", pure=True)
+        self.broken: dict[str, str] = {}
+        self.parser = new_parser()
 
     def build(self) -> ContentLibrary:
         return ContentLibrary(
@@ -150,9 +173,17 @@ class _Loader:
             faq=self.faqs.get("faq", Faq()),
             positions=self.positions,
             files=self.files,
+            broken=self.broken,
         )
 
     def load_file(self, path: Path) -> None:
+        before = len(self.found)
+        self._load_file(path)
+        key = path.relative_to(self.root).with_suffix("").as_posix()
+        if key not in self.positions and any(d.severity == "error" for d in self.found[before:]):
+            self.broken[key] = path.as_posix()
+
+    def _load_file(self, path: Path) -> None:
         rel = path.relative_to(self.root)
         name = path.as_posix()
         self.files.append(name)
@@ -244,7 +275,7 @@ class _Loader:
             message = "'ref' comes from the file path; this one is ignored"
             self.found.append(Diagnostic("warning", source.file, line, col, message))
         self.found.extend(lint_templates(source, injected.get("body", ""), body_line))
-        content, problems = validate(model, {**data, **injected}, source)
+        content, problems = validate(model, {**data, **injected}, source, hidden=tuple(injected))
         self.found.extend(problems)
         if content is not None:
             self.found.extend(lint_sms(content, source))

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from engine.campaign.diagnostics import Diagnostic
 from engine.content.models import Faq, Lesson, Question, QuizBank, QuizItem, Survey
 from engine.content.render import RenderError, check_template, render, sample_context
 from engine.content.sms import (
@@ -24,8 +23,9 @@ from engine.content.sms import (
     smart_encode,
     sms_info,
 )
-from engine.content.sources import Loc, Source
 from engine.core.prompts import format_question, format_quiz_item
+from engine.diagnostics import Diagnostic
+from engine.diagnostics.yaml_reader import Loc, Source
 
 MAX_SMS_SEGMENTS = 2
 LETTERS = "ABCDEF"
@@ -98,11 +98,13 @@ def _bank_sms(bank: QuizBank) -> Iterator[_Sms]:
 
 
 def _survey_sms(survey: Survey) -> Iterator[_Sms]:
-    for name in ("intro", "outro"):
-        text = getattr(survey, name)
-        if text is not None:
-            yield _Sms(text, (((name,), text),))
-    for i, question in enumerate(survey.questions):
+    first = _question_sms(survey.questions[0], ("questions", 0))
+    if survey.intro is not None:  # the engine sends the intro and the first question as one SMS
+        first = _Sms(f"{survey.intro}\n{first.message}", ((("intro",), survey.intro), *first.parts))
+    yield first
+    if survey.outro is not None:
+        yield _Sms(survey.outro, ((("outro",), survey.outro),))
+    for i, question in enumerate(survey.questions[1:], start=1):
         yield _question_sms(question, ("questions", i))
 
 
@@ -139,8 +141,8 @@ def _check_sms(sms: _Sms, source: Source) -> Iterator[Diagnostic]:
     info = sms_info(sent)
     if info.encoding == "ucs2":
         first = info.ucs2_chars[0]
-        loc, text = next(((loc, t) for loc, t in sms.parts if first in t), sms.parts[0])
-        line, col = source.text_position(loc, text[: max(text.find(first), 0)].count("\n") + 1)
+        loc = next((loc for loc, t in sms.parts if first in t), sms.parts[0][0])
+        line, col = source.char_position(loc, first)
         chars = ", ".join(describe_char(c) for c in info.ucs2_chars)
         verb = "forces" if len(info.ucs2_chars) == 1 else "force"
         message = (

@@ -7,9 +7,9 @@ Jinja2 templates rendered with :mod:`engine.content.render`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 QuestionType = Literal["rating", "nps", "yes_no", "choice", "text"]
 CPF_CRITERIA = ("accueil", "contenu", "equipe_pedagogique", "moyens", "accompagnement")
@@ -48,9 +48,21 @@ class QuizItem(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     question: str
     choices: list[str] = Field(min_length=2, max_length=6)
-    answer: str = Field(pattern=r"^[A-F]$")
+    answer: str = Field(pattern=r"^[A-F]$", description="The letter of the right choice: A, B, ... (b is B).")
     explanation: str
     tags: list[str] = Field(default_factory=list)
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _answer_is_a_letter(cls, value: Any) -> Any:
+        """``answer: b`` is B; a number or a word gets the designer's words, not pydantic's."""
+        if isinstance(value, str) and len(value.strip()) == 1 and value.strip().isalpha():
+            return value.strip().upper()
+        if isinstance(value, bool) or value is None or not isinstance(value, str):
+            shown = str(value).lower() if isinstance(value, bool) else value
+            raise ValueError(f"answer is the letter of the right choice (A, B, C...), not {shown}: "
+                             "for the second choice, write answer: B")
+        raise ValueError(f"answer is the letter of the right choice (A, B, C...), not '{value}'")
 
     @model_validator(mode="after")
     def _answer_is_a_choice(self) -> QuizItem:

@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 from markdown_it import MarkdownIt
 
-from engine.campaign.diagnostics import did_you_mean
+from engine.diagnostics import did_you_mean
 
 TEMPLATE_VARIABLES: dict[str, tuple[str, ...]] = {
     "learner": ("first_name", "last_name", "email", "locale", "phone"),
@@ -203,8 +203,21 @@ def check_template(text: str) -> list[TemplateProblem]:
     return list(_check_cached(text))
 
 
-def sample_context(locale: str = "fr") -> dict[str, Any]:
-    """A realistic learner and session, for previews and for linting rendered lengths."""
+def sample_session_title(campaign_title: str) -> str:
+    """A session title that fits a campaign: "Excel TCD - deux semaines d'astuces" -> "Excel TCD"."""
+    for separator in (" - ", " — ", " : "):
+        if separator in campaign_title:
+            return campaign_title.split(separator, 1)[0].strip()
+    return campaign_title.strip()
+
+
+def sample_context(locale: str = "fr", *, session_title: str | None = None) -> dict[str, Any]:
+    """A realistic learner and session, for previews and for linting rendered lengths.
+
+    ``session_title`` lets a preview show the campaign's own course (see
+    :func:`sample_session_title`); the default is a GSM-7 title, so sample data
+    never makes an SMS look longer than the designer's text does.
+    """
     english = locale.startswith("en")
     return {
         "learner": {
@@ -215,7 +228,7 @@ def sample_context(locale: str = "fr") -> dict[str, Any]:
             "phone": "+33612345678",
         },
         "session": {
-            "title": "Manager coach — session de Lyon",
+            "title": session_title or "Manager coach",
             "ends_at": datetime(2025, 3, 14, 17, 30, tzinfo=ZoneInfo("Europe/Paris")),
             "trainer_name": "Sophie Bernard",
             "location": "Lyon Part-Dieu",

@@ -91,6 +91,27 @@ def _parse_parts(text: str) -> Duration:
     return Duration(**values)
 
 
+# French words designers write for units, longest first: ``+2 jours`` means ``+2d``.
+_FRENCH_UNITS = (
+    (r"jours?\s+ouvr[ée]s?|jo", "wd"), (r"semaines?|sem", "w"), (r"mois", "mo"), (r"jours?|j", "d"),
+    (r"heures?", "h"), (r"minutes?|mn", "min"),
+)
+
+
+def _in_english_units(body: str) -> str | None:
+    """``2 jours`` -> ``2d`` when the French reading parses, else None (for a 'did you mean')."""
+    text = body
+    for words, unit in _FRENCH_UNITS:
+        text = re.sub(rf"(\d+)\s*(?:{words})\b", rf"\g<1>{unit}", text, flags=re.IGNORECASE)
+    if text == body:
+        return None
+    try:
+        _parse_parts(text)
+    except OffsetError:
+        return None
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def parse_duration(text: str) -> Duration:
     """Parses ``3d``, ``48h``, ``1w 2d``, ``30min``; raises :class:`OffsetError` with a hint."""
     cleaned = str(text).strip()
@@ -101,7 +122,9 @@ def parse_duration(text: str) -> Duration:
     try:
         duration = _parse_parts(cleaned)
     except OffsetError as exc:
-        raise OffsetError(f"cannot read duration '{text}': {exc}") from None
+        english = _in_english_units(cleaned)
+        hint = f"; did you mean '{english}'?" if english else ""
+        raise OffsetError(f"cannot read duration '{text}': {exc}{hint}") from None
     if duration.is_zero:
         raise OffsetError(f"duration '{text}' is zero")
     return duration
@@ -163,7 +186,10 @@ def parse_offset(text: str) -> Offset:
     try:
         duration = _parse_parts(body)
     except OffsetError as exc:
-        raise OffsetError(f"cannot read offset '{text}': {exc}") from None
+        english = _in_english_units(body)
+        suffix = f" {at_time:%H:%M}" if at_time is not None else ""
+        hint = f"; did you mean '+{english}{suffix}'?" if english else ""
+        raise OffsetError(f"cannot read offset '{text}': {exc}{hint}") from None
     return Offset(duration, at_time)
 
 

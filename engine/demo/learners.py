@@ -1,11 +1,12 @@
-"""Simulated learners for the demo: they read their open questions and answer by SMS,
-through the real webhook path (a Twilio-signed POST to the running app)."""
+"""Simulated learners for the demo: they read their open questions and answer through
+the real paths: by SMS (a Twilio-signed POST to the running app) or, when the question
+came by e-mail or push, on the one-tap answer page its link opens."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import httpx
@@ -17,7 +18,7 @@ from engine.core.personas import Persona, PersonaReplies
 from engine.services.catalog import load_pinned
 from engine.services.runtime import Runtime
 from engine.store.base import PromptStatus
-from engine.store.models import Enrollment, Prompt
+from engine.store.models import Delivery, Enrollment, Prompt
 
 DEMO_NUMBER = "+33700000000"
 
@@ -28,6 +29,7 @@ class _Pending:
     at: datetime
     text: str
     phone: str
+    link: str | None = None  # the one-tap answer page, for a question sent by e-mail or push
 
 
 @dataclass
@@ -44,7 +46,9 @@ class SimulatedLearners:
     posted: int = 0
 
     async def run(self) -> None:
-        replies = {lid: PersonaReplies(persona, lid) for lid, (persona, _) in self.personas.items()}
+        # On the one-tap page a learner taps a button: no messy spelling there.
+        replies = {lid: PersonaReplies(persona if phone else replace(persona, messy=False), lid)
+                   for lid, (persona, phone) in self.personas.items()}
         async with httpx.AsyncClient(timeout=10) as client:
             while True:
                 await self._discover(replies)
@@ -81,11 +85,25 @@ class SimulatedLearners:
                     survey = source.get(ref)
                     question = survey.question(question_id) if survey else None
                     text = persona_replies.question_reply(question) if question else None
+                link = None
+                if prompt.channel in ("email", "push"):
+                    delivery = await session.get(Delivery, prompt.delivery_id)
+                    link = (delivery.rendered or {}).get("link") if delivery is not None else None
+                    if not link:
+                        continue
                 if text:
                     phone = self.personas[prompt.learner_id][1]
-                    self.pending.append(_Pending(prompt.id, prompt.opened_at + persona_replies.delay(), text, phone))
+                    self.pending.append(_Pending(prompt.id, prompt.opened_at + persona_replies.delay(), text,
+                                                 phone, link))
 
     async def _post(self, client: httpx.AsyncClient, item: _Pending) -> None:
+        if item.link is not None:
+            try:
+                await client.post(item.link, data={"answer": item.text})
+                self.posted += 1
+            except httpx.HTTPError:
+                self.pending.append(item)
+            return
         params = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": "AC" + "0" * 32,
                   "From": item.phone, "To": DEMO_NUMBER, "Body": item.text, "NumMedia": "0",
                   "SmsStatus": "received", "ApiVersion": "2010-04-01"}

@@ -1,9 +1,11 @@
 """``ancrage demo``: the whole engine on embedded defaults, time-warped, on localhost.
 
-A SQLite file and a private Redis under ``var/demo``, every channel in the
+A SQLite file and a private Redis under the organisation's ``var/demo``, every channel in the
 sandbox, a session that has just ended with simulated learners who answer
-through the real webhook path, and one learner ("Vous") whose phone is a page
-in the browser. A narrator prints what happens in simulated time.
+through the real paths (a signed SMS webhook, or the one-tap answer page for
+the learners reached by e-mail and by push), and one learner (you) whose phone
+is a page in the browser. A narrator prints every send, reply and alert in
+simulated Paris time, in French, then a summary per learner and for the session.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import os
 import shutil
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,9 +25,10 @@ from engine.clock import WarpedClock
 from engine.core.personas import PERSONAS
 from engine.demo.learners import SimulatedLearners
 from engine.services.bootstrap import build_runtime, close_runtime
+from engine.services.labels import alert_kind, channel_name, long_date, short_stamp
 from engine.services.operations import resolve_redis, serve_all
 from engine.services.runtime import Runtime
-from engine.settings import PROJECT_ROOT, Settings
+from engine.settings import Settings
 from engine.store.migrate import upgrade_async
 from engine.store.models import (
     Alert,
@@ -32,6 +36,7 @@ from engine.store.models import (
     Delivery,
     InboundEvent,
     Learner,
+    PushToken,
     Trainer,
     TrainingSession,
 )
@@ -39,12 +44,12 @@ from engine.store.models import (
 PARIS = ZoneInfo("Europe/Paris")
 AUTH_TOKEN = "demo-auth-token"
 STARTUP_GRACE_SECONDS = 4.0
-CAST = [  # (first name, last name, phone, persona or None for the person trying the demo)
-    ("Vous", "Testeur", "+33600000001", None),
-    ("Camille", "Martin", "+33600000002", "assidu"),
-    ("Yanis", "Benali", "+33600000003", "en-difficulte"),
-    ("Léa", "Roux", "+33600000004", "tardif"),
-    ("Hugo", "Lambert", "+33600000005", "silencieux"),
+CAST = [  # (first name, last name, phone, persona or None for the person trying the demo, reached by)
+    ("Alex", "Moreau", "+33600000001", None, "sms"),
+    ("Camille", "Martin", "+33600000002", "assidu", "sms"),
+    ("Yanis", "Benali", None, "en-difficulte", "email"),
+    ("Léa", "Roux", None, "tardif", "push"),
+    ("Hugo", "Lambert", "+33600000005", "silencieux", "sms"),
 ]
 
 
@@ -57,7 +62,8 @@ def demo_start(today: datetime) -> datetime:
 
 
 async def seed(rt: Runtime, *, campaign: str, ends_at: datetime) -> dict[int, tuple[str, str]]:
-    """The demo trainer, session and learners; returns learner id -> (persona, phone) for the simulated."""
+    """The demo trainer, session and learners; returns learner id -> (persona, phone) for the simulated
+    (an empty phone for those reached by e-mail or push: they answer on the one-tap page)."""
     await upgrade_async(rt.engine)
     async with rt.sessions() as session, session.begin():
         trainer = Trainer(name="Sophie Bernard", email="sophie.bernard@example.fr", password_hash="!demo")
@@ -69,45 +75,93 @@ async def seed(rt: Runtime, *, campaign: str, ends_at: datetime) -> dict[int, tu
         session.add(training)
         await session.flush()
         simulated: dict[int, tuple[str, str]] = {}
-        for first, last, phone, persona in CAST:
-            learner = Learner(first_name=first, last_name=last, phone=phone,
-                              email=f"{first.lower()}@example.fr", manager_name="Julien Petit",
-                              manager_email="julien.petit@example.fr", consent_push=False)
+        for first, last, phone, persona, reached_by in CAST:
+            email = f"{first.lower().replace('é', 'e')}.{last.lower()}@example.fr"
+            learner = Learner(first_name=first, last_name=last, phone=phone, email=email,
+                              manager_name="Julien Petit", manager_email="julien.petit@example.fr",
+                              consent_push=reached_by == "push")
             session.add(learner)
             await session.flush()
             session.add(Attendance(session_id=training.id or 0, learner_id=learner.id or 0))
+            if reached_by == "push":
+                session.add(PushToken(learner_id=learner.id or 0, token=f"demo-token-{learner.id}",
+                                      platform="android"))
             if persona is not None:
-                simulated[learner.id or 0] = (persona, phone)
+                simulated[learner.id or 0] = (persona, phone or "")
     return simulated
 
 
 async def narrate(rt: Runtime, names: dict[int, str], stop_at: datetime, *, exit_at_end: bool = False) -> None:
-    """Prints sends, replies and alerts as they happen, in simulated Paris time; stops at ``stop_at``."""
-    last = {"delivery": 0, "event": 0, "alert": 0}
+    """Prints every send, reply and alert as it happens, in simulated Paris time; stops at ``stop_at``."""
+    printed: set[tuple[str, int]] = set()
+    since = rt.now()  # seeded history, if any, is not news
     while rt.now() < stop_at:
-        async with rt.sessions() as session:
-            rows: list[tuple[datetime, str]] = []
-            for d in (await session.exec(select(Delivery).where(
-                    col(Delivery.sent_at).is_not(None), col(Delivery.id) > last["delivery"]).order_by(col(Delivery.id)))).all():
-                last["delivery"] = max(last["delivery"], d.id or 0)
-                text = ((d.rendered or {}).get("body") or "").replace("\n", " ")
-                who = {"trainer": "formateur", "manager": "manager"}.get(d.recipient, names.get(d.learner_id, "?"))
-                rows.append((d.sent_at or rt.now(), f"→ {who:<8} [{d.channel}] {d.step_id}: {text[:90]}"))
-            for e in (await session.exec(select(InboundEvent).where(
-                    col(InboundEvent.id) > last["event"], InboundEvent.status != "received").order_by(col(InboundEvent.id)))).all():
-                last["event"] = max(last["event"], e.id or 0)
-                rows.append((e.received_at, f"← {names.get(e.learner_id or 0, e.sender):<8} « {e.body} »"))
-            for a in (await session.exec(select(Alert).where(col(Alert.id) > last["alert"]).order_by(col(Alert.id)))).all():
-                last["alert"] = max(last["alert"], a.id or 0)
-                rows.append((a.created_at, f"⚑ alerte {a.kind} pour {names.get(a.learner_id or 0, 'la session')}: {a.reason[:80]}"))
-        for at, line in sorted(rows, key=lambda row: row[0]):
-            print(f"{at.astimezone(PARIS):%a %d/%m %H:%M}  {line}", flush=True)
+        await _print_new(rt, names, printed, since)
         await asyncio.sleep(0.5)
+    await asyncio.sleep(1.0)  # what the last tick sent
+    await _print_new(rt, names, printed, since)
+    print(await summary(rt, names), flush=True)
     if exit_at_end:
         print(f"\nfin de la démo ({stop_at.astimezone(PARIS):%d/%m/%Y} simulé).", flush=True)
         return
     print(f"\nfin de la démo ({stop_at.astimezone(PARIS):%d/%m/%Y} simulé). Ctrl-C pour quitter.", flush=True)
     await asyncio.Event().wait()
+
+
+async def _print_new(rt: Runtime, names: dict[int, str], printed: set[tuple[str, int]], since: datetime) -> None:
+    """Lines not yet printed, by time: a delivery planned early but sent late is printed too."""
+    rows: list[tuple[datetime, str]] = []
+    async with rt.sessions() as session:
+        for d in (await session.exec(select(Delivery).where(col(Delivery.sent_at) >= since))).all():
+            if ("d", d.id or 0) in printed:
+                continue
+            printed.add(("d", d.id or 0))
+            rows.append((d.sent_at or rt.now(), send_line(d, names)))
+        for e in (await session.exec(select(InboundEvent).where(
+                InboundEvent.status != "received", col(InboundEvent.received_at) >= since))).all():
+            if ("e", e.id or 0) in printed:
+                continue
+            printed.add(("e", e.id or 0))
+            way = "" if e.provider == "twilio" else f" ({channel_name(e.channel)}, lien)"
+            rows.append((e.received_at, f"← {names.get(e.learner_id or 0, '?'):<8} « {e.body} »{way}"))
+        for a in (await session.exec(select(Alert).where(col(Alert.created_at) >= since))).all():
+            if ("a", a.id or 0) in printed:
+                continue
+            printed.add(("a", a.id or 0))
+            rows.append((a.created_at, f"⚑ alerte « {alert_kind(a.kind)} » pour {names.get(a.learner_id, '?')} : "
+                                       f"{a.reason[:80]}"))
+    for at, line in sorted(rows, key=lambda row: row[0]):
+        print(f"{short_stamp(at, 'Europe/Paris')}  {line}", flush=True)
+
+
+def send_line(delivery: Delivery, names: dict[int, str]) -> str:
+    """One compact line per send: who, how, which step, the start of the text on one line."""
+    text = " ".join(((delivery.rendered or {}).get("body") or "").split())
+    who = {"trainer": "formateur", "manager": "manager"}.get(delivery.recipient,
+                                                             names.get(delivery.learner_id, "?"))
+    step = delivery.step_id or "réponse"
+    return f"→ {who:<8} [{channel_name(delivery.channel or 'sms')}] {step}: {text[:90]}"
+
+
+async def summary(rt: Runtime, names: dict[int, str]) -> str:
+    """The end of the demo in a few lines: per learner, then for the session."""
+    async with rt.sessions() as session:
+        sent = Counter(d.learner_id for d in (await session.exec(select(Delivery).where(
+            col(Delivery.sent_at).is_not(None), Delivery.recipient == "learner"))).all())
+        replies = Counter(e.learner_id for e in (await session.exec(select(InboundEvent).where(
+            InboundEvent.status != "received"))).all())
+        alerts = Counter(a.learner_id for a in (await session.exec(select(Alert))).all())
+        learners = (await session.exec(select(Learner).order_by(col(Learner.id)))).all()
+        training = (await session.exec(select(TrainingSession))).first()
+    lines = ["", f"Bilan — {training.title if training else 'session'}"]
+    for learner in learners:
+        lid = learner.id or 0
+        risk = ", en difficulté" if learner.at_risk else ""
+        lines.append(f"  {names.get(lid, '?'):<8} {sent[lid]:>3} message(s) reçu(s), {replies[lid]:>3} réponse(s), "
+                     f"{alerts[lid]} alerte(s){risk}")
+    lines.append(f"  session  {sum(sent.values()):>3} message(s) envoyé(s) à {len(learners)} apprenants, "
+                 f"{sum(replies.values())} réponse(s), {sum(alerts.values())} alerte(s) pour le formateur")
+    return "\n".join(lines)
 
 
 async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> None:
@@ -138,7 +192,7 @@ async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> Non
 
 def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool,
              exit_at_end: bool = False, data_dir: Path | None = None) -> int:
-    data_dir = data_dir or PROJECT_ROOT / "var" / "demo"
+    data_dir = data_dir or Settings().data_dir / "demo"
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -171,12 +225,12 @@ async def _main(settings: Settings, clock: WarpedClock, *, campaign: str, sessio
         simulated = await seed(rt, campaign=campaign, ends_at=session_end)
         async with rt.sessions() as session:
             names = {row.id or 0: row.first_name for row in (await session.exec(select(Learner))).all()}
-        you = next(lid for lid, name in names.items() if name == "Vous")
+        you = next(lid for lid in names if lid not in simulated)
         base = f"http://127.0.0.1:{port}"
         print(f"""
 Ancrage — démo (×{clock.speed:.0f} : une heure simulée toutes les {3600 / clock.speed:.1f} s)
-  session « Manager coach » terminée le {session_end:%A %d/%m/%Y à %H:%M} (Paris), campagne « {campaign} »
-  votre téléphone :      {base}/sandbox/phone/{you}   (répondez aux quiz vous-même)
+  session « Manager coach » terminée le {long_date(session_end, "Europe/Paris")} (Paris), campagne « {campaign} »
+  votre téléphone :      {base}/sandbox/phone/{you}   (vous êtes {names[you]} : répondez aux quiz vous-même)
   tous les apprenants :  {base}/sandbox
   données :              {settings.data_dir} (SQLite + Redis privé, canal bac à sable)
   Ctrl-C pour arrêter.

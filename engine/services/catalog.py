@@ -17,12 +17,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from engine.campaign.diagnostics import Diagnostic, has_errors
 from engine.campaign.lint import lint_campaign
 from engine.campaign.loader import campaign_files, content_hash, load_campaign
 from engine.campaign.schema import Action, Campaign, Step
 from engine.content.library import ContentLibrary
 from engine.content.models import Lesson, QuizBank, Survey
+from engine.diagnostics import Diagnostic, has_errors
 from engine.store.models import CampaignVersion
 
 _KIND_TO_TABLE = {"lesson": "lessons", "quiz": "banks", "review": "banks", "survey": "surveys",

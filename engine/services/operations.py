@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
-
 from engine.redis_server import PrivateRedis
 from engine.services.attendees import add_attendees, parse_attendees
 from engine.services.catalog import Catalog
@@ -50,10 +48,12 @@ async def add_session(settings: Settings, *, title: str, starts_at: datetime | N
         return training.id or 0
 
 
-async def list_sessions(settings: Settings) -> list[str]:
+async def list_sessions(settings: Settings) -> str:
+    """The sessions as a table with a header (``ancrage session list``)."""
+    from engine.services.session_list import format_rows, session_rows
+
     async with _sessions(settings) as maker, maker() as session:
-        rows = (await session.exec(select(TrainingSession).order_by(col(TrainingSession.ends_at)))).all()
-    return [f"{s.id}\t{s.ends_at:%Y-%m-%d %H:%M}Z\t{','.join(s.campaign_names)}\t{s.title}" for s in rows]
+        return format_rows(await session_rows(session))
 
 
 @dataclass

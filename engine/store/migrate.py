@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,25 +34,44 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-async def upgrade_async(engine: AsyncEngine, revision: str = "head") -> None:
+class StepProgress(Protocol):
+    """Whoever shows migrations as they are applied (the CLI's bar)."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, what: str = "") -> None: ...
+
+
+async def upgrade_async(engine: AsyncEngine, revision: str = "head", *,
+                        progress: StepProgress | None = None) -> None:
     """Bring the database behind ``engine`` to ``revision`` inside one transaction."""
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade_on, revision)
+        await connection.run_sync(_upgrade_on, revision, progress)
 
 
-def _upgrade_on(connection: Connection, revision: str) -> None:
+def _upgrade_on(connection: Connection, revision: str, progress: StepProgress | None = None) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
+    if progress is not None:
+        current = MigrationContext.configure(connection).get_current_revision()
+        script = ScriptDirectory.from_config(config)
+        pending = [r for r in script.iterate_revisions(revision, current or "base") if r.revision != current]
+        progress.start(len(pending))
+
+        def _applied(**kwargs: Any) -> None:
+            progress.advance(f"{kwargs['step'].up_revision_id}")
+
+        config.attributes["on_version_apply"] = _applied
     command.upgrade(config, revision)
 
 
-def upgrade(target: Settings | str, revision: str = "head") -> None:
+def upgrade(target: Settings | str, revision: str = "head", *, progress: StepProgress | None = None) -> None:
     """Synchronous entry point for the CLI; not for use inside a running event loop."""
     engine = create_engine(target)
 
     async def _run() -> None:
         try:
-            await upgrade_async(engine, revision)
+            await upgrade_async(engine, revision, progress=progress)
         finally:
             await engine.dispose()
 

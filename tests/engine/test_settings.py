@@ -1,46 +1,60 @@
-"""The signing key: refused when weak or public outside the sandbox, made per data folder in it."""
+"""Where the organisation's folders come from: ``ANCRAGE_HOME`` or the working folder, never the package."""
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from engine.cli import main
-from engine.settings import Settings
-
-STRONG = "k3Y-" + "a1B2c3D4e5F6g7H8i9J0" * 2
+from engine.settings import PROJECT_ROOT, Settings
 
 
-@pytest.mark.parametrize("secret", ["", "change-me-in-production", "short-but-random-9", "a" * 64])
-def test_outside_the_sandbox_a_weak_or_public_key_is_refused(tmp_path: Path, secret: str) -> None:
-    with pytest.raises(ValidationError, match=r"secrets\.token_urlsafe\(32\)"):
-        Settings(sandbox=False, secret_key=secret, data_dir=tmp_path)
-    assert not (tmp_path / "secret_key").exists()
+def test_folders_are_read_from_the_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANCRAGE_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert (settings.campaigns_dir, settings.content_dir, settings.data_dir) == (
+        tmp_path.resolve() / "campaigns", tmp_path.resolve() / "content", tmp_path.resolve() / "var")
 
 
-def test_outside_the_sandbox_a_strong_key_is_used_as_given(tmp_path: Path) -> None:
-    assert Settings(sandbox=False, secret_key=STRONG, data_dir=tmp_path).secret_key == STRONG
+def test_ancrage_home_and_relative_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANCRAGE_HOME", str(tmp_path))
+    monkeypatch.setenv("ANCRAGE_CONTENT_DIR", "bibliotheque")
+    settings = Settings()
+    assert settings.campaigns_dir == tmp_path.resolve() / "campaigns"
+    assert settings.content_dir == tmp_path.resolve() / "bibliotheque"
+    assert Settings(data_dir=Path("/srv/ancrage")).data_dir == Path("/srv/ancrage")
 
 
-def test_the_sandbox_makes_one_private_key_per_data_folder(tmp_path: Path) -> None:
-    first = Settings(sandbox=True, data_dir=tmp_path / "a")
-    path = tmp_path / "a" / "secret_key"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert len(first.secret_key) >= 32 and first.secret_key != "change-me-in-production"
-    again = Settings(sandbox=True, data_dir=tmp_path / "a", secret_key="change-me-in-production")
-    assert again.secret_key == first.secret_key  # the public default is never the key
-    assert Settings(sandbox=True, data_dir=tmp_path / "b").secret_key != first.secret_key
-    assert first.secret_key not in repr(first)
+def test_validate_in_a_copy_reads_that_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("ANCRAGE_HOME", raising=False)
+    org = tmp_path / "org"
+    assert main(["init", str(org)]) == 0
+    (org / "campaigns" / "broken.yaml").write_text("campaign: broken\ntitle: B\nsteps: 3\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["--root", str(org), "validate"]) == 1  # the copy's own broken campaign, not the checkout's
+    assert "broken.yaml" in capsys.readouterr().out
+    monkeypatch.chdir(org)
+    assert main(["validate", "campaigns", "content"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if "error" in line and "broken.yaml" not in line] == [out[-1]]
+    assert Path.cwd() != PROJECT_ROOT
 
 
-def test_the_cli_says_how_to_make_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("ANCRAGE_SANDBOX", "false")
-    monkeypatch.setenv("ANCRAGE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("ANCRAGE_SECRET_KEY", raising=False)
-    assert main(["worker"]) == 2
-    err = capsys.readouterr().err
-    assert "ANCRAGE_SECRET_KEY" in err and "secrets.token_urlsafe(32)" in err
+def test_init_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", str(tmp_path)]) == 0
+    (tmp_path / "campaigns" / "mine.yaml").write_text("x", encoding="utf-8")
+    assert main(["init", str(tmp_path)]) == 1
+    assert (tmp_path / "campaigns" / "mine.yaml").read_text(encoding="utf-8") == "x"
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    names = [str(field.validation_alias or f"ANCRAGE_{name.upper()}")
+             for name, field in Settings.model_fields.items()]
+    assert len(names) > 20
+    assert [name for name in names if f"`{name}`" not in readme] == []

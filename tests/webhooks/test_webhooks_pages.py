@@ -13,7 +13,7 @@ from web_support import NOW, SECRET, Recorder, Seed, inbound_events
 
 from engine.links import sign
 from engine.services.compose import ANSWER_LINK_PURPOSE, UNSUBSCRIBE_PURPOSE
-from engine.store.models import AuditEvent, Learner
+from engine.store.models import AuditEvent, Enrollment, Learner
 
 
 def answer_token(delivery_id: int, question_ref: str = "management/quiz-sbi#q1",
@@ -176,3 +176,57 @@ async def test_unsubscribe_bad_tokens(client: httpx.AsyncClient, seed: Seed) -> 
     assert (await client.post(f"/u/{expired}")).status_code == 410
     assert (await client.post("/u/nope")).status_code == 400
     assert (await client.get(f"/u/{unsubscribe_token(424242)}")).status_code == 400
+
+
+async def _pinned_quiz(seed: Seed, session_maker: async_sessionmaker[AsyncSession], **learner_fields: object):
+    """A learner enrolled in the shipped standard campaign (a real pinned version) with a quiz prompt."""
+    from engine.campaign.loader import load_campaign
+    from engine.content.library import ContentLibrary
+    from engine.services.catalog import pin_version
+    from engine.settings import PROJECT_ROOT
+
+    library, _ = ContentLibrary.load(PROJECT_ROOT / "content")
+    campaign = load_campaign(PROJECT_ROOT / "campaigns" / "suivi-standard.yaml").campaign
+    assert campaign is not None
+    async with session_maker() as session, session.begin():
+        version = await pin_version(session, campaign=campaign, library=library)
+        version_id = version.id
+    learner = await seed.learner(**learner_fields)
+    enrollment = await seed.enrollment(learner=learner)
+    async with session_maker() as session, session.begin():
+        row = await session.get(Enrollment, enrollment.id)
+        assert row is not None
+        row.campaign_version_id = version_id or 0
+    delivery = await seed.delivery(enrollment=enrollment)
+    bank = library.banks["management/quiz-sbi"]
+    item = bank.items[0]
+    await seed.prompt(delivery=delivery, question_ref=f"management/quiz-sbi#{item.id}",
+                      expectation={"kind": "choice", "choices": list(item.choices), "values": [], "scale": None})
+    return delivery, item
+
+
+@pytest.mark.parametrize("right", [True, False], ids=["right", "wrong"])
+async def test_a_quiz_answered_by_link_says_right_or_wrong(
+        client: httpx.AsyncClient, seed: Seed, session_maker: async_sessionmaker[AsyncSession],
+        right: bool) -> None:
+    delivery, item = await _pinned_quiz(seed, session_maker)
+    letter = item.answer if right else next(c for c in "ABC" if c != item.answer)
+    page = await client.post(f"/r/{answer_token(delivery.id, f'management/quiz-sbi#{item.id}')}",
+                             data={"answer": letter})
+    assert page.status_code == 200
+    if right:
+        assert "Bonne réponse" in page.text and f"c&#39;est bien la réponse {item.answer}" in page.text
+    else:
+        assert "Pas tout à fait" in page.text and item.explanation.strip()[:40] in page.text
+
+
+async def test_an_expired_link_speaks_the_learners_language(client: httpx.AsyncClient, seed: Seed) -> None:
+    learner = await seed.learner(locale="en")
+    delivery = await seed.delivery(enrollment=await seed.enrollment(learner=learner))
+    await seed.prompt(delivery=delivery)
+    expired = answer_token(delivery.id, expires_at=NOW - timedelta(minutes=1))
+    page = await client.get(f"/r/{expired}", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    assert page.status_code == 410 and "Link expired" in page.text and 'lang="en"' in page.text
+    gone = answer_token(delivery.id, question_ref="management/quiz-sbi#nothing-here")
+    page = await client.get(f"/r/{gone}", headers={"Accept-Language": "fr-FR"})
+    assert page.status_code == 404 and "Question not found" in page.text

@@ -6,7 +6,10 @@ Friday 27 March 2026 at 18:00 in Paris, two days before clocks go forward.
 
 from __future__ import annotations
 
+import re
+import shutil
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +18,10 @@ import pytest
 from engine.campaign.loader import load_campaign
 from engine.campaign.preview import PreviewRow, build_preview, format_preview
 from engine.campaign.schema import Campaign
+from engine.campaign.validate import validate_paths
+from engine.cli import main
 from engine.content.library import ContentLibrary
+from engine.content.lint import MAX_SMS_SEGMENTS
 from engine.content.render import sample_context
 from engine.settings import PROJECT_ROOT
 
@@ -148,7 +154,7 @@ def test_rows_carry_rendered_text_and_sms_cost() -> None:
     assert task.text.startswith("Appeler Camille Martin :")
     assert "only for learners marked at risk" in task.notes
     quiz = rows[("quiz-j7", 0)]
-    assert quiz.channel == "push" and quiz.sms_segments is None
+    assert quiz.channel == "push" and quiz.sms_segments == 1  # by SMS, the fallback, it is one segment
     assert quiz.text.splitlines()[-1] == "Répondez A, B ou C"
     manager = rows[("point-manager", 0)]
     assert manager.send.recipient == "manager" and manager.channel == "email"
@@ -157,7 +163,49 @@ def test_rows_carry_rendered_text_and_sms_cost() -> None:
 def test_text_format_says_why_a_send_moved() -> None:
     rows = preview(STANDARD, "2026-03-27T18:00", "Europe/Paris")
     text = format_preview(STANDARD, rows, PARIS)
-    assert "ven. 2026-04-10 18:00 CEST  appel-formateur  [task -> trainer, dashboard]" in text
+    assert "Fri 2026-04-10 18:00 CEST  appel-formateur  [task -> trainer, dashboard]" in text
     easter = format_preview(STANDARD, preview(STANDARD, "2026-03-30T18:00", "Europe/Paris"), PARIS)
     assert "    moved from Mon 2026-04-06 18:00: public holiday: Lundi de Pâques" in easter
-    assert "lun. 2026-03-30 09:30 CEST  rappel-j1  [lesson -> learner, push]" in text
+    assert "Mon 2026-03-30 09:30 CEST  rappel-j1  [lesson -> learner, push]" in text
+
+
+def test_validate_warns_wherever_preview_shows_a_long_sms(tmp_path: Path) -> None:
+    """The survey's first SMS is its intro and first question together: one cost, one warning."""
+    content = tmp_path / "content"
+    shutil.copytree(PROJECT_ROOT / "content", content)
+    survey = content / "surveys" / "satisfaction-chaud.yaml"
+    long_intro = 'intro: "{{ learner.first_name }}, merci ! ' + "Votre avis compte beaucoup pour nous. " * 5 + '"'
+    survey.write_text(re.sub(r"^intro: .*$", long_intro, survey.read_text(encoding="utf-8"), flags=re.M),
+                      encoding="utf-8")
+    campaigns = sorted((PROJECT_ROOT / "campaigns").glob("*.yaml"))
+    report = validate_paths([*campaigns, content], content_dir=content)
+    warned = {d.file for d in report.diagnostics if d.severity == "warning" and "SMS too long" in d.message}
+    library, _ = ContentLibrary.load(content)
+    long_rows = 0
+    for path in campaigns:
+        campaign = load_campaign(path).campaign
+        assert campaign is not None
+        rows = build_preview(campaign, library, session_end=datetime(2026, 3, 27, 18, tzinfo=PARIS), tz=PARIS,
+                             context=sample_context(campaign.locale))
+        for row in rows:
+            if row.sms_segments is not None and row.sms_segments > MAX_SMS_SEGMENTS:
+                long_rows += 1
+                position = library.position(row.send.kind, row.send.content_ref or "")
+                assert position is not None and position[0] in warned, (path.name, row.send.step_id)
+    assert long_rows >= 1 and str(survey) in warned
+
+
+def test_the_sample_session_fits_the_campaign(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "suivi-securite", "--session-end", "2026-03-27T18:00"]) == 0
+    out = capsys.readouterr().out
+    assert "merci d'avoir suivi Gestes et postures !" in out and "Manager coach" not in out
+    assert main(["preview", "suivi-securite", "--session-end", "2026-03-27T18:00",
+                 "--session-title", "Sécurité entrepôt"]) == 0
+    assert "merci d'avoir suivi Sécurité entrepôt !" in capsys.readouterr().out
+
+
+def test_preview_speaks_one_language(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "suivi-standard", "--session-end", "2026-03-27T18:00"]) == 0
+    tool_lines = [line for line in capsys.readouterr().out.splitlines() if line and not line.startswith("    |")]
+    french_words = re.compile(r"\b(lun|mar|mer|jeu|ven|sam|dim)\.|\b(déplacé|fuseau|segments SMS)\b")
+    assert tool_lines and [line for line in tool_lines if french_words.search(line)] == []

@@ -7,13 +7,14 @@ of the message and a piece of the hint.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from engine.campaign.diagnostics import Diagnostic
 from engine.campaign.validate import validate_paths
+from engine.diagnostics import Diagnostic
 from engine.settings import PROJECT_ROOT
 
 CONTENT = PROJECT_ROOT / "content"
@@ -35,7 +36,7 @@ CASES: list[tuple[str, str, Expected]] = [
     (
         "yaml-syntax",
         "campaign: t\ntitle: [a\nsteps: 1\n",
-        Expected(3, 6, ":", "YAML syntax: expected ',' or ']'"),
+        Expected(3, 6, ":", "YAML syntax error: a '[' opened on line 2 is not closed", "close it with ']'"),
     ),
     (
         "not-a-mapping",
@@ -50,7 +51,7 @@ CASES: list[tuple[str, str, Expected]] = [
     (
         "duplicate-yaml-key",
         "campaign: t\ntitle: T\ntitle: U\nsteps: []\n",
-        Expected(3, 1, "title", 'YAML syntax: duplicate key "title"'),
+        Expected(3, 1, "title", "YAML syntax error: the key 'title' appears twice (first on line 2)"),
     ),
     (
         "unknown-step-key",
@@ -186,7 +187,7 @@ CASES: list[tuple[str, str, Expected]] = [
     (
         "sms-ucs2",
         HEAD + "  - id: a\n    at: +1d\n    message: \"Voici l’astuce du jour\"\n",
-        Expected(8, 14, '"', "SMS is UCS-2 because of ’ (U+2019): 70 characters per segment instead of 160",
+        Expected(8, 22, "’", "SMS is UCS-2 because of ’ (U+2019): 70 characters per segment instead of 160",
                  "smart_encoded", "warning"),
     ),
     (
@@ -268,3 +269,17 @@ def test_shipped_campaigns_name_the_schema_for_editors() -> None:
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first == "# yaml-language-server: $schema=../docs/campaign.schema.json", path
         assert (path.parent / "../docs/campaign.schema.json").resolve().is_file()
+
+
+def test_a_broken_quiz_is_reported_once_where_it_is_wrong(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    quiz = content / "management" / "quiz-sbi.yaml"
+    quiz.write_text(quiz.read_text(encoding="utf-8").replace("answer: ", "answer: Z", 1), encoding="utf-8")
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(HEAD + "  - id: q\n    at: +1d\n    quiz: management/quiz-sbi\n", encoding="utf-8")
+    report = validate_paths([campaign], content_dir=content)  # the campaign alone
+    errors = [d for d in report.diagnostics if d.severity == "error"]
+    assert len(errors) == 1, [d.format() for d in errors]
+    assert errors[0].file.endswith("quiz-sbi.yaml") and "answer" in errors[0].message
+    assert not any("unknown quiz" in d.message for d in report.diagnostics)

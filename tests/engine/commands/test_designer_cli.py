@@ -36,9 +36,10 @@ def write(tmp_path: Path, text: str, name: str = "c.yaml") -> str:
         (BAD_OFFSET, [], 1, ["{file}:7:9: error: cannot read offset '+1x': units are mo, w, wd, d, h, min "
                              "(for example 2h, 1d, 3mo, 10wd)",
                              "1 files checked: 1 error(s), 0 warning(s)"]),
-        (SYNTAX, [], 1, ["{file}:3:6: error: YAML syntax: expected ',' or ']', but got ':'",
+        (SYNTAX, [], 1, ["{file}:3:6: error: YAML syntax error: a '[' opened on line 2 is not closed "
+                         "(close it with ']', or put the text in quotes)",
                          "1 files checked: 1 error(s), 0 warning(s)"]),
-        (WARNING_ONLY, [], 0, ["{file}:8:14: warning: SMS is UCS-2 because of ’ (U+2019): 70 characters per "
+        (WARNING_ONLY, [], 0, ["{file}:8:22: warning: SMS is UCS-2 because of ’ (U+2019): 70 characters per "
                                "segment instead of 160 (use plain ' \" ... or smart_encoded)",
                                "1 files checked: 0 error(s), 1 warning(s)"]),
         (WARNING_ONLY, ["--strict"], 1, None),
@@ -122,7 +123,7 @@ def test_preview_json(capsys: pytest.CaptureFixture[str]) -> None:
         "recipient": "learner", "channels": ["push", "sms", "email"], "channel": "push",
         "nominal_at": "2026-03-27T20:00:00+01:00", "due_at_local": "2026-03-30T09:00:00+02:00",
         "due_at_utc": "2026-03-30T07:00:00+00:00", "shifted": "after window", "text": "",
-        "sms_segments": None, "notes": [],
+        "sms_segments": 2, "notes": [],  # SMS is a fallback channel: its cost is shown
     }
     assert first[("appel-formateur", 0)]["due_at_local"] == "2026-04-10T18:00:00+02:00"
     assert first[("appel-formateur", 0)]["shifted"] is None
@@ -134,7 +135,7 @@ def test_preview_text_for_a_learner_abroad(capsys: pytest.CaptureFixture[str]) -
                  "--tz", "America/Montreal"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Manager coach - suivi post-formation standard (suivi-standard), time zone America/Montreal")
-    assert "ven. 2026-03-27 15:00 EDT  satisfaction-chaud  [survey -> learner, push]" in out
+    assert "Fri 2026-03-27 15:00 EDT  satisfaction-chaud  [survey -> learner, push]" in out
 
 
 def test_simulate_text(capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,7 +176,7 @@ def test_simulate_with_a_script(tmp_path: Path, capsys: pytest.CaptureFixture[st
         ("quiz-j7:\n  replies: {a: 1}\n", "{file}:2:3: replies of 'quiz-j7' must be a list of texts"),
         ("quiz-j7:\n  replies: [A]\n  delay: demain\n", "{file}:3:10: cannot read duration 'demain'"),
         ("- A\n", "{file}: a script maps step ids to replies"),
-        ("quiz-j7: [A\n", "{file}:2:1: error: YAML syntax"),
+        ("quiz-j7: [A\n", "{file}:2:1: error: YAML syntax error"),
     ],
 )
 def test_bad_scripts_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:

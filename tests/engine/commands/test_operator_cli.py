@@ -88,7 +88,9 @@ def test_enrol_adds_attendees_and_enrols_when_the_session_has_ended(env: Path, t
     assert "0 added" in capsys.readouterr().out
     assert _count(Enrollment) == 2 and _count(Learner) == 2
     assert main(["session", "list"]) == 0
-    assert "suivi-standard\tPassée" in capsys.readouterr().out
+    header, line = capsys.readouterr().out.splitlines()
+    assert header.split() == ["ID", "ENDS", "TITLE", "TRAINER", "LEARNERS", "CAMPAIGNS", "STATE"]
+    assert line.split() == ["1", "2026-01-09", "17:30", "Passée", "-", "2", "suivi-standard", "running:", "2", "active"]
 
 
 def test_enrol_unknown_session(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.campaign.diagnostics import Diagnostic
 from engine.content.library import ContentLibrary, lesson_text
 from engine.content.lint import question_sms, quiz_sms
 from engine.content.models import Question, QuizItem
+from engine.diagnostics import Diagnostic
 
 LESSON = """\
 ---
@@ -156,13 +156,14 @@ TYPO_VARIABLE = LESSON.replace("{{ links.memo }}", "{{ links.mmeo }}")
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        ("q.yaml", BROKEN_YAML, (5, 11, "YAML syntax error", "started on line 4")),
+        ("q.yaml", BROKEN_YAML, (5, 11, "YAML syntax error: a '[' opened on line 4 is not closed", "close it")),
         ("q.yaml", "title: a\n\titems: []\n", (2, 1, "YAML syntax error", "spaces, not tabs")),
         ("q.yaml", BAD_ANSWER, (12, 13, "answer D but only 2 choices (A to B)", None)),
         (
             "q.yaml",
-            QUIZ.replace("answer: A", "answer: a"),
-            (6, 13, "answer must be the letter", None),
+            QUIZ.replace("answer: A", "answer: 2"),
+            (6, 13, "answer is the letter of the right choice (A, B, C...), not 2: "
+                    "for the second choice, write answer: B", None),
         ),
         (
             "surveys/s.yaml",
@@ -172,7 +173,7 @@ TYPO_VARIABLE = LESSON.replace("{{ links.memo }}", "{{ links.mmeo }}")
         (
             "surveys/s.yaml",
             SURVEY.replace("type: rating", "type: ratting"),
-            (5, 11, "'ratting' is not one of", "did you mean 'rating'?"),
+            (5, 11, "'ratting' is not allowed here", "did you mean 'rating'?"),
         ),
         (
             "l.md",
@@ -198,7 +199,7 @@ TYPO_VARIABLE = LESSON.replace("{{ links.memo }}", "{{ links.mmeo }}")
         (
             "l.md",
             "---\ntitle: T\nsms: {{ learner.first_name }}\n---\n",
-            (3, 7, "YAML syntax error: found unhashable key", "in quotes"),
+            (3, 7, "YAML syntax error: '{{' starts a YAML mapping here", "in quotes"),
         ),
         (
             "q.yaml",
@@ -213,7 +214,7 @@ TYPO_VARIABLE = LESSON.replace("{{ links.memo }}", "{{ links.mmeo }}")
         (
             "q.yaml",
             QUIZ.replace("title: Quiz", "title: A\ntitle: Quiz"),
-            (2, 1, 'found duplicate key "title"', None),
+            (2, 1, "the key 'title' appears twice (first on line 1)", "keep only one"),
         ),
         ("surveys/s.yaml", "- a\n- b\n", (1, 1, "expected a mapping", None)),
         (
@@ -248,7 +249,8 @@ def test_ucs2_warning_names_the_character_and_its_fix(tmp_path: Path) -> None:
     lesson = LESSON.replace("rappel du jour :", "c’est le rappel du jour :")
     _, diagnostics = _load(tmp_path, {"l.md": lesson})
     [warning] = diagnostics
-    assert (warning.severity, warning.line, warning.column) == ("warning", 4, 6)
+    assert (warning.severity, warning.line) == ("warning", 4)
+    assert lesson.splitlines()[warning.line - 1][warning.column - 1] == "’"  # the character itself
     assert warning.message.startswith(
         "’ (U+2019) forces UCS-2: 70 characters per segment instead of 160"
     )
@@ -260,7 +262,7 @@ def test_ucs2_warning_points_at_the_quiz_choice_at_fault(tmp_path: Path) -> None
     _, diagnostics = _load(tmp_path, {"q.yaml": quiz})
     [warning] = diagnostics
     assert "non-breaking space (U+00A0) forces UCS-2" in warning.message
-    assert (warning.line, warning.column) == (5, 36)
+    assert warning.line == 5 and quiz.splitlines()[4][warning.column - 1] == "\u00a0"
     assert warning.hint is not None and "a plain space for non-breaking space" in warning.hint
 
 
@@ -289,11 +291,17 @@ def test_yaml_without_items_is_ignored_with_a_warning(tmp_path: Path) -> None:
     assert library.banks == {} and library.surveys == {}
 
 
+def test_a_lower_case_answer_is_its_letter(tmp_path: Path) -> None:
+    library, diagnostics = _load(tmp_path, {"q.yaml": QUIZ.replace("answer: B", "answer: b")})
+    assert [d for d in diagnostics if d.severity == "error"] == []
+    assert [item.answer for item in next(iter(library.banks.values())).items] == ["A", "B"]
+
+
 def test_template_errors_are_reported_even_when_the_file_is_invalid(tmp_path: Path) -> None:
     quiz = BAD_ANSWER.replace("Que decrit le I ?", '"{{ learner.prenom }}, que decrit le I ?"')
     _, diagnostics = _load(tmp_path, {"q.yaml": quiz})
     assert sorted(d.message.split(":")[0] for d in diagnostics) == [
-        "items[1]",
+        "answer D but only 2 choices (A to B)",
         "unknown attribute 'prenom' of 'learner'",
     ]
 

@@ -165,3 +165,20 @@ def test_localize(naive: datetime, zone: ZoneInfo, expected_utc: datetime) -> No
     result = localize(naive, zone)
     assert result.tzinfo is zone
     assert result.astimezone(ZoneInfo("UTC")).replace(tzinfo=None) == expected_utc
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [("+2 jours", "+2d"), ("+7j", "+7d"), ("+2 semaines", "+2w"), ("+3 mois", "+3mo"),
+     ("+1 jour 09:30", "+1d 09:30"), ("+10 jours ouvrés", "+10wd"), ("+4 heures", "+4h")],
+)
+def test_french_units_get_a_did_you_mean(text: str, suggestion: str) -> None:
+    with pytest.raises(OffsetError) as caught:
+        parse_offset(text)
+    assert str(caught.value).endswith(f"did you mean '{suggestion}'?")
+    parse_offset(suggestion)  # and the suggestion itself is valid
+
+
+def test_french_duration_gets_a_did_you_mean() -> None:
+    with pytest.raises(OffsetError, match=r"did you mean '3d'\?$"):
+        parse_duration("3 jours")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,20 @@ def test_demo_plays_two_days_and_stops(tmp_path: Path) -> None:
     assert any("Merci Camille" in line for line in sent), "no survey outro after her answers"
     assert "fin de la démo" in out and "demo stopped." in out
     assert (tmp_path / "demo" / "ancrage.sqlite3").exists()
+    # French for the people: no English day names, no internal codes, a real first name.
+    for english in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+                    "processed", "low_rating", "detractor", "branch", "Merci Vous", "→ Vous"):
+        assert english not in out, english
+    assert "(vous êtes Alex" in out
+    # Every send printed, one line each, for every learner; then a summary per learner and session.
+    with sqlite3.connect(tmp_path / "demo" / "ancrage.sqlite3") as db:
+        sends = db.execute("select count(*) from delivery where sent_at is not null").fetchone()[0]
+        channels = {row[0] for row in db.execute("select channel from delivery where sent_at is not null")}
+        link_answers = db.execute("select count(*) from inbound_event where provider != 'twilio'").fetchone()[0]
+    assert len(sent) == sends > 0
+    assert {"sms", "email", "push"} <= channels, channels
+    assert link_answers > 0, "nobody answered on a one-tap page"
+    summary = out[out.index("Bilan"):]
+    for name in ("Alex", "Camille", "Yanis", "Léa", "Hugo"):
+        assert any(line.strip().startswith(name) for line in summary.splitlines()), name
+    assert "apprenants" in summary

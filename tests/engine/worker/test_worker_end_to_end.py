@@ -17,6 +17,7 @@ from engine_harness import HandClock, write_campaign
 from worker_harness import (
     Driver,
     Providers,
+    add_session_from_csv,
     drain,
     driver,
     live_settings,
@@ -24,8 +25,7 @@ from worker_harness import (
     running_worker,
 )
 
-from engine.services.attendees import parse_attendees
-from engine.store.models import Attendance, Learner, PushToken, TrainingSession
+from engine.store.models import Learner, PushToken
 
 PARIS = ZoneInfo("Europe/Paris")
 MONTREAL = ZoneInfo("America/Montreal")
@@ -57,16 +57,8 @@ INES_TOKEN = "fcm-token-ines-0001"
 
 
 async def _enrol_from_csv(drv: Driver) -> None:
-    learners, errors = parse_attendees(CSV)
-    assert not errors, [e.format() for e in errors]
+    rows = await add_session_from_csv(drv.rt, CSV, campaign="e2e-worker", ends_at=SESSION_END)
     async with drv.rt.sessions() as session, session.begin():
-        training = TrainingSession(title="Manager coach", starts_at=SESSION_END - timedelta(hours=7),
-                                   ends_at=SESSION_END, campaign_names=["e2e-worker"])
-        session.add(training)
-        rows = [Learner(**learner.model_dump()) for learner in learners]
-        session.add_all(rows)
-        await session.flush()
-        session.add_all([Attendance(session_id=training.id or 0, learner_id=row.id or 0) for row in rows])
         ines = next(row for row in rows if row.first_name == "Inès")
         session.add(PushToken(learner_id=ines.id or 0, token=INES_TOKEN, platform="android"))
 

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -41,12 +41,13 @@ from engine.fakes.fake_fcm import FakeFcm
 from engine.fakes.fake_smtp import FakeSmtp
 from engine.fakes.fake_twilio import FakeTwilio
 from engine.redis_server import PrivateRedis
+from engine.services.attendees import parse_attendees
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.catalog import Catalog
 from engine.services.runtime import Runtime
 from engine.services.scheduler import TickReport, tick
 from engine.settings import PROJECT_ROOT, Settings
-from engine.store.models import Delivery
+from engine.store.models import Attendance, Delivery, Learner, TrainingSession
 from engine.worker import job_id, queue_name, redis_settings, worker_settings
 
 CONTENT = PROJECT_ROOT / "content"
@@ -198,6 +199,22 @@ class Driver:
     async def deliveries(self) -> list[Delivery]:
         async with self.rt.sessions() as session:
             return list((await session.exec(select(Delivery).order_by(Delivery.id))).all())  # type: ignore[arg-type]
+
+
+async def add_session_from_csv(rt: Runtime, csv: str, *, campaign: str, ends_at: datetime,
+                               title: str = "Manager coach") -> list[Learner]:
+    """A session ending at ``ends_at`` with the CSV's attendees (not enrolled yet: the tick does it)."""
+    learners, errors = parse_attendees(csv)
+    assert not errors, [e.format() for e in errors]
+    async with rt.sessions() as session, session.begin():
+        training = TrainingSession(title=title, starts_at=ends_at - timedelta(hours=7), ends_at=ends_at,
+                                   campaign_names=[campaign])
+        session.add(training)
+        rows = [Learner(**learner.model_dump()) for learner in learners]
+        session.add_all(rows)
+        await session.flush()
+        session.add_all([Attendance(session_id=training.id or 0, learner_id=row.id or 0) for row in rows])
+    return rows
 
 
 @asynccontextmanager
