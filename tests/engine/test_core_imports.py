@@ -86,13 +86,15 @@ def test_direct_imports_are_allowed(path: Path) -> None:
 # <- webhooks (HTTP), commands (CLI), worker (arq). ``settings``, ``clock`` and ``links``
 # are the small shared foundation of the shell layers; the core never sees them.
 _FOUNDATION = {"settings", "clock", "links"}
-_LANGUAGE = {"core", "campaign", "content"}
+_LANGUAGE = {"core", "diagnostics", "campaign", "content"}
 _BELOW_SERVICES = _LANGUAGE | _FOUNDATION | {"store", "channels", "ratelimit"}
 _APPLICATION = _BELOW_SERVICES | {"services"}
 LAYERS: dict[str, set[str]] = {
     "core": set(),
-    "campaign": {"core", "content"},  # campaign and content are one layer: the language
-    "content": {"core", "campaign"},
+    # diagnostics (positioned YAML reading, Diagnostic) sits under the language.
+    "diagnostics": set(),
+    "campaign": {"core", "content", "diagnostics"},  # campaign and content: one layer, the language
+    "content": {"core", "campaign", "diagnostics"},
     "settings": set(), "clock": set(), "links": set(), "ratelimit": set(), "redis_server": set(),
     "store": _LANGUAGE | _FOUNDATION,
     "channels": _LANGUAGE | _FOUNDATION | {"ratelimit"},
