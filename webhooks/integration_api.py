@@ -119,7 +119,7 @@ async def post_attendees(
             "errors": [e.model_dump() for e in errors]})
     try:
         results = await add_attendees(session, training=training, learners=learners,
-                                      now=rt.now())
+                                      now=rt.now(), consent=rt.settings.consent_defaults)
         await session.commit()
     except IntegrityError:
         await session.rollback()

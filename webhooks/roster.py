@@ -69,11 +69,13 @@ async def _existing_learner(session: AsyncSession, data: LearnerCreate) -> Learn
 
 
 async def add_attendees(session: AsyncSession, *, training: TrainingSession,
-                        learners: list[LearnerCreate], now: datetime) -> list[AttendeeResult]:
+                        learners: list[LearnerCreate], now: datetime,
+                        consent: dict[str, bool] | None = None) -> list[AttendeeResult]:
     """Create or update each learner and record attendance (idempotent per learner).
 
     New attendees of a session whose end was already processed re-open that
     processing, so the next tick enrols them (enrolment is idempotent for the others).
+    A new learner's consent is ``consent`` (the organisation's default) where the row says nothing.
     """
     results: list[AttendeeResult] = []
     added = False
@@ -81,7 +83,7 @@ async def add_attendees(session: AsyncSession, *, training: TrainingSession,
         learner = await _existing_learner(session, data)
         created = learner is None
         if learner is None:
-            learner = Learner.model_validate(data)
+            learner = Learner.model_validate({**(consent or {}), **data.model_dump(exclude_unset=True)})
         else:
             for name, value in data.model_dump(exclude_unset=True).items():
                 setattr(learner, name, value)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 
 from engine.store.models import LearnerCreate
 
@@ -26,6 +27,8 @@ _HEADERS = {
     "manager_name": ("manager_name", "manager", "responsable"),
     "manager_email": ("manager_email", "email_manager", "email_responsable"),
     "manager_phone": ("manager_phone", "telephone_manager"),
+    **{f"consent_{channel}": (f"consent_{channel}", f"consentement_{channel}") for channel in
+       ("sms", "whatsapp", "push", "email")},
 }
 
 
@@ -84,6 +87,7 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
     learners: list[LearnerCreate] = []
     errors: list[RowError] = []
     seen_phones: dict[str, int] = {}
+    seen_emails: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -101,8 +105,8 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
             problems.append(f"phone {values['phone']} already on line {seen_phones[values['phone']]}")
         if not values.get("phone") and not values.get("email"):
             problems.append("no phone and no email: this learner cannot be reached")
-        if values.get("email") and "@" not in values["email"]:
-            problems.append(f"'{values['email']}' is not an email address")
+        problems.extend(check_emails(values))
+        problems.extend(check_consents(values))
         zone = values.get("timezone") or default_timezone
         try:
             ZoneInfo(zone)
@@ -113,6 +117,10 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
             continue
         if values.get("phone"):
             seen_phones[values["phone"]] = line
+        problems = repeated_email(values, line, seen_emails)
+        if problems:
+            errors.extend(RowError(line, p) for p in problems)
+            continue
         data = {k: v for k, v in values.items() if v}
         data["timezone"] = zone
         data.setdefault("locale", "fr")
@@ -121,3 +129,56 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
         except ValueError as exc:
             errors.append(RowError(line, str(exc).splitlines()[0]))
     return learners, errors
+
+
+#: The header names each column accepts (the first is the canonical one), for README and --help.
+ACCEPTED_COLUMNS = _HEADERS
+
+_YES = frozenset({"oui", "o", "yes", "y", "1", "true", "vrai", "x"})
+_NO = frozenset({"non", "n", "no", "0", "false", "faux"})
+
+
+def normalise_email(raw: str) -> str:
+    """An e-mail address as the standard reads it (``emma.garnier@exemple`` is refused: no domain);
+    deliverability is not checked (no DNS look-up at import)."""
+    try:
+        return validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"'{raw}' is not a valid e-mail address: {exc}") from None
+
+
+def check_emails(values: dict[str, str]) -> list[str]:
+    """Validates (and normalises in place) the row's e-mail addresses; the problems found."""
+    problems = []
+    for field in ("email", "manager_email"):
+        if values.get(field):
+            try:
+                values[field] = normalise_email(values[field])
+            except ValueError as exc:
+                problems.append(str(exc))
+    return problems
+
+
+def check_consents(values: dict[str, str]) -> list[str]:
+    """Reads ``consent_*`` cells (oui/non, yes/no, 1/0, x) in place; an empty cell means the default."""
+    problems = []
+    for field in [name for name in values if name.startswith("consent_")]:
+        cell = values[field].strip().lower()
+        if not cell:
+            continue
+        if cell not in _YES | _NO:
+            problems.append(f"{field} '{values[field]}' is neither oui nor non")
+        values[field] = "true" if cell in _YES else "false"
+    return problems
+
+
+def repeated_email(values: dict[str, str], line: int, seen: dict[str, int]) -> list[str]:
+    """Two rows of one file with the same e-mail address (case-insensitive) are one learner twice."""
+    email = (values.get("email") or "").lower()
+    if not email:
+        return []
+    if email in seen:
+        return [f"e-mail {values['email']} already on line {seen[email]}"]
+    seen[email] = line
+    return []
+

@@ -5,21 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlmodel import col, select
 
 from engine.redis_server import PrivateRedis
 from engine.services.attendees import parse_attendees
 from engine.services.catalog import Catalog
-from engine.services.enrolment import enrol
+from engine.services.enrolment import enrol_many, late_start
 from engine.settings import Settings
 from engine.store.db import create_engine, session_factory
 from engine.store.migrate import upgrade_async
-from engine.store.models import Attendance, Learner, TrainingSession
+from engine.store.models import Attendance, Learner, LearnerCreate, TrainingSession
 
 
 @contextlib.asynccontextmanager
@@ -61,8 +63,24 @@ class EnrolReport:
     summary: str = ""
 
 
-async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campaign: str | None) -> EnrolReport:
-    """Adds a CSV's attendees to a session, all or nothing; enrols them at once if it has ended."""
+#: Told (phase, done, total) as an import goes, for a progress bar.
+ImportProgress = Callable[[str, int, int], None]
+
+
+def _consent_text(defaults: dict[str, bool]) -> str:
+    chosen = [name.removeprefix("consent_") for name, given in defaults.items() if given]
+    return ", ".join(chosen) if chosen else "none"
+
+
+async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campaign: str | None,
+                    start: str | None = None, progress: ImportProgress | None = None) -> EnrolReport:
+    """Adds a CSV's attendees to a session, all or nothing; enrols them at once if it has ended.
+
+    A session that ended more than ``settings.late_enrolment_days`` ago is refused
+    unless ``start`` says when its campaigns begin (see :func:`late_start`). Learners
+    already known (same phone, else same e-mail) are reused, not duplicated; the
+    work is done in bulk (a few statements per 2,000 rows).
+    """
     learners, errors = parse_attendees(csv_text, region=settings.default_region,
                                        default_timezone=settings.default_timezone)
     report = EnrolReport(errors=[e.format() for e in errors])
@@ -73,40 +91,92 @@ async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campa
         report.errors.append(f"unknown campaign '{campaign}'")
         return report
     now = datetime.now(UTC)
+    consent = settings.consent_defaults
     async with _sessions(settings) as maker, maker() as session, session.begin():
         training = await session.get(TrainingSession, session_id)
         if training is None:
             report.errors.append(f"no session {session_id}")
             return report
-        added = 0
-        rows: list[Learner] = []
-        for data in learners:
-            existing = None
-            if data.phone:
-                existing = (await session.exec(select(Learner).where(Learner.phone == data.phone))).first()
-            if existing is None and data.email:
-                existing = (await session.exec(select(Learner).where(Learner.email == data.email))).first()
-            learner = existing or Learner.model_validate(data.model_dump())
-            session.add(learner)
-            await session.flush()
-            rows.append(learner)
-            present = (await session.exec(select(Attendance).where(
-                Attendance.session_id == session_id, Attendance.learner_id == learner.id))).first()
-            if present is None:
-                session.add(Attendance(session_id=session_id, learner_id=learner.id or 0))
-                added += 1
+        plan = late_start(ends_at=training.ends_at, tz=ZoneInfo(training.timezone), now=now,
+                          limit_days=settings.late_enrolment_days, choice=start, forced=campaign is not None)
+        if plan.refused:
+            report.errors.append(plan.refused)
+            return report
+        rows, known = await _learners_for(session, learners, consent=consent)
+        if progress is not None:
+            progress("learners", len(rows), len(rows))
+        added = await _attend(session, session_id=session_id, learner_ids=[row.id or 0 for row in rows], now=now)
         enrolled = 0
-        names = [campaign] if campaign else list(training.campaign_names)
-        if training.ends_at <= now or campaign is not None:
-            for name in names:
-                for learner in rows:
-                    _, new = await enrol(session, learner=learner, campaign=catalog.campaigns[name],
-                                         library=catalog.library, training=training, now=now)
-                    enrolled += int(new)
-        when = "now" if enrolled else f"when the session ends ({training.ends_at:%Y-%m-%d %H:%M} UTC)"
-        report.summary = (f"{len(rows)} attendee(s) read, {added} added to session {session_id}; "
-                          f"{enrolled} enrolment(s) created; campaigns start {when}")
+        if plan.enrol_now:
+            for name in [campaign] if campaign else list(training.campaign_names):
+                def told(done: int, total: int, name: str = name) -> None:
+                    if progress is not None:
+                        progress(f"enrolment {name}", done, total)
+
+                enrolled += len(await enrol_many(session, learners=rows, campaign=catalog.campaigns[name],
+                                                 library=catalog.library, training=training, now=now,
+                                                 anchor=plan.anchor, progress=told))
+        already = "" if enrolled or not plan.enrol_now else " (every attendee was already enrolled)"
+        report.summary = (f"{len(rows)} attendee(s) read, {added} added to session {session_id} ({known} already "
+                          f"known, matched by phone or e-mail); {enrolled} enrolment(s) created{already}; "
+                          f"{plan.message}. Consent where the file says nothing: {_consent_text(consent)} "
+                          f"(ANCRAGE_DEFAULT_CONSENT)")
     return report
+
+
+async def _learners_for(session: Any, learners: list[LearnerCreate], *, consent: dict[str, bool]
+                        ) -> tuple[list[Learner], int]:
+    """The rows' learners: known ones (same phone, else same e-mail, not erased) or new ones, in bulk.
+
+    A consent the file gives is applied to known learners too (a "non" must be
+    honoured); where it says nothing, new learners get the organisation's default.
+    """
+    phones = [data.phone for data in learners if data.phone]
+    emails = [data.email for data in learners if data.email]
+    by_phone: dict[str, Learner] = {}
+    by_email: dict[str, Learner] = {}
+    for first in range(0, max(len(phones), len(emails)), _LOOKUP_BATCH):
+        for row in (await session.exec(select(Learner).where(
+                col(Learner.erased_at).is_(None),
+                col(Learner.phone).in_(phones[first:first + _LOOKUP_BATCH])
+                | col(Learner.email).in_(emails[first:first + _LOOKUP_BATCH])))).all():
+            if row.phone:
+                by_phone.setdefault(row.phone, row)
+            if row.email:
+                by_email.setdefault(row.email, row)
+    rows: list[Learner] = []
+    fresh: list[Learner] = []
+    for data in learners:
+        found = (by_phone.get(data.phone) if data.phone else None) or (
+            by_email.get(data.email) if data.email else None)
+        given = {name: getattr(data, name) for name in consent if name in data.model_fields_set}
+        if found is None:
+            found = Learner.model_validate({**data.model_dump(), **consent, **given})
+            fresh.append(found)
+        else:
+            for name, value in given.items():
+                setattr(found, name, value)
+        session.add(found)
+        rows.append(found)
+    await session.flush()
+    return rows, len(rows) - len(fresh)
+
+
+_LOOKUP_BATCH = 2_000
+
+
+async def _attend(session: Any, *, session_id: int, learner_ids: list[int], now: datetime) -> int:
+    """Records attendance for those not yet in the session; how many were added."""
+    present: set[int] = set()
+    for first in range(0, len(learner_ids), _LOOKUP_BATCH):
+        present.update((await session.exec(select(Attendance.learner_id).where(
+            Attendance.session_id == session_id,
+            col(Attendance.learner_id).in_(learner_ids[first:first + _LOOKUP_BATCH])))).all())
+    missing = list(dict.fromkeys(learner_id for learner_id in learner_ids if learner_id not in present))
+    if missing:
+        await session.exec(insert(Attendance.__table__), params=[  # type: ignore[attr-defined]
+            {"session_id": session_id, "learner_id": learner_id, "created_at": now} for learner_id in missing])
+    return len(missing)
 
 
 async def export_learner_data(settings: Settings, *, learner_id: int) -> dict[str, Any] | None:
