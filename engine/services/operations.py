@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -218,6 +218,27 @@ def run_worker(settings: Settings) -> int:
     return 0
 
 
+def fast_http() -> dict[str, str]:
+    """uvicorn options for production: the httptools parser and the uvloop event loop
+    (``uvicorn[standard]``), or the pure-Python ones where they are not installed."""
+    import importlib.util
+
+    return {"http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+            "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"}
+
+
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` on uvloop when it is installed (uvicorn's ``loop`` option only applies
+    to a loop uvicorn creates itself; here the web app shares the loop with the worker)."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if fast_http()["loop"] == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
+
+
 async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any] | None = None) -> None:
     """The web app and an arq worker in one event loop, stopped together."""
     import uvicorn
@@ -232,7 +253,8 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
         from webhooks import sandbox
 
         app.include_router(sandbox.router)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           http=fast_http()["http"]))
     options = worker_settings(settings, settings.redis_url)
     options["handle_signals"] = False
     worker = Worker(**options)
@@ -260,7 +282,7 @@ def run_all(settings: Settings, *, host: str, port: int) -> int:
     url, private = resolve_redis(settings)
     try:
         print(f"Ancrage on http://{host}:{port} (Ctrl-C to stop)")
-        asyncio.run(serve_all(settings.model_copy(update={"redis_url": url}), host=host, port=port))
+        run_fast(serve_all(settings.model_copy(update={"redis_url": url}), host=host, port=port))
     finally:
         if private is not None:
             private.stop()
