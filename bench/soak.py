@@ -438,8 +438,9 @@ async def run(args: argparse.Namespace) -> int:
             print(f"\n{'invariant':<{width}}  result  detail")
             for r in results:
                 print(f"{r.name:<{width}}  {'ok' if r.ok else 'FAIL':<6}  {r.detail}")
+            codes = Counter(str(attempt.status_code) for attempt in twilio.callbacks)
             print(f"\nreplies posted {learners.posted} (+{learners.duplicates} duplicates), status callbacks "
-                  f"{len(twilio.callbacks)} (+{dict(callback_counts)} replayed), {stack.kills} worker kills, "
+                  f"{len(twilio.callbacks)} {dict(codes)} (+{dict(callback_counts)} replayed), {stack.kills} worker kills, "
                   f"{stack.redis_restarts} Redis restarts, {time.monotonic() - started:.0f} s real")
             code = 0 if all(r.ok for r in results) else 1
             if args.json:
@@ -454,7 +455,10 @@ async def run(args: argparse.Namespace) -> int:
                 log.replace(logs / log.name)
             await close_runtime(rt)
             redis.stop()
-            await admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            if args.keep:
+                print(f"database kept: {PG_SERVER}/{database}")
+            else:
+                await admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     return code
 
 
@@ -465,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=14_400.0, help="virtual seconds per real second")
     parser.add_argument("--settle", type=float, default=60.0, help="real seconds allowed to settle after the chaos")
     parser.add_argument("--json", help="also write the invariants' results to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the database (to look into a failure)")
     return asyncio.run(run(parser.parse_args(argv)))
 
 
