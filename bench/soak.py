@@ -10,7 +10,9 @@ Simulated learners of every persona answer through Twilio-signed webhooks
 
 Every process reads the same warped clock (``ANCRAGE_CLOCK_*``); a driver ticks
 ten times a second like the demo. The speed keeps one virtual hour (the
-engine's "overdue" threshold) at a quarter of a real second or more.
+engine's "overdue" threshold) at a quarter of a real second or more; the two
+thresholds that stand for real durations (a provider call in flight, a job lost
+with Redis) are kept in real seconds (:func:`scale_real_time`).
 
 At the end the chaos stops, the system settles, and a table of invariants is
 printed; the exit status is 1 if any fails:
@@ -77,8 +79,9 @@ class Stack:
 
     def start_worker(self, index: int) -> subprocess.Popen[bytes]:
         log = open(self.work / f"worker{index}.log", "ab")  # noqa: SIM115
-        return subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=self.env, cwd=ROOT,
+        return subprocess.Popen([sys.executable, "-c", _WORKER], env=self.env, cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT)
+
 
     def ensure_workers(self) -> None:
         while len(self.workers) < 2:
@@ -103,6 +106,32 @@ class Stack:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+#: ``ancrage worker``, with the thresholds that stand for real durations scaled to the warp (see
+#: :func:`scale_real_time`).
+_WORKER = """
+import os, sys
+sys.path.insert(0, os.path.join(os.getcwd(), "bench"))
+from soak import scale_real_time
+scale_real_time(float(os.environ["ANCRAGE_CLOCK_SPEED"]))
+from engine.cli import main
+sys.exit(main(["worker"]))
+"""
+
+
+def scale_real_time(speed: float) -> None:
+    """Thresholds that stand for real durations, kept real under the warp.
+
+    ``recovery.STALE_AFTER`` (5 minutes) means "longer than any provider call
+    (15 s timeout) could last": at x14,400 five clock minutes are 21 real
+    milliseconds, and every call in flight would look stale. It becomes 20 real
+    seconds; ``scheduler.REQUEUE_AFTER`` (a job lost with Redis) 5 real seconds.
+    """
+    from engine.services import recovery, scheduler
+
+    recovery.STALE_AFTER = timedelta(seconds=20 * speed)
+    scheduler.REQUEUE_AFTER = timedelta(seconds=5 * speed)
 
 
 def sign(url: str, params: dict[str, str]) -> str:
@@ -351,6 +380,7 @@ async def run(args: argparse.Namespace) -> int:
     from engine.services.bootstrap import build_runtime, close_runtime
     from engine.settings import Settings
 
+    scale_real_time(args.speed)
     database = f"ancrage_soak_{os.getpid()}"
     await admin(f"CREATE DATABASE {database}")
     real_seconds = args.days * 86400 / args.speed
