@@ -1,10 +1,12 @@
-"""The endurance run's short version: 200 learners, 6 virtual days, chaos and faults, real processes.
+"""The endurance run's short version: 200 learners, 9 virtual days, chaos and faults, real processes.
 
-``bench/soak.py`` runs once for the module (about 80 s on these cores); one
+``bench/soak.py`` runs once for the module (about 100 s on these cores); one
 test checks that the run exercised the whole stack (messages accepted by the
-fakes, answers posted, a worker killed, Redis restarted twice), the other that
-every invariant held. The latter fails today (see the reason): it is kept as a
-strict xfail so that the day the engine holds them all, the marker must go.
+fakes, answers posted, a worker killed, Redis restarted twice), then one test
+per invariant. Three of them failed in some runs and not others (see
+``SOMETIMES``): they are marked xfail, not strict, since their outcome depends
+on the timing of the chaos; the deterministic reproduction of a finding is a
+strict xfail in ``test_soak_findings.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def soak(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("soak") / "soak.json"
-    run = subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), "--learners", "200", "--days", "6",
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), "--learners", "200", "--days", "9",
                           "--settle", "30", "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
                          timeout=400)
     assert out.exists(), run.stdout[-3000:] + run.stderr[-3000:]
@@ -41,12 +43,22 @@ def test_the_run_exercised_the_whole_stack(soak: dict[str, Any]) -> None:
     assert accepted and int(accepted.group(2)) > 100 and int(accepted.group(3)) > 0, soak["results"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bugs found by the soak, in code being rewritten on other branches (recovery.py, dispatch.py, "
-    "inbound.py): under faults and worker kills, deliveries are accepted twice by the fake Twilio (recovery "
-    "re-queues a delivery still 'sending' after STALE_AFTER = 5 clock minutes while its provider call is in "
-    "flight: find_sent does not see it yet), planned messages go out after a later step, inbound events stay "
-    "'received' after Redis restarts and questions stay open past their expiry; see the report"))
-def test_every_invariant_holds(soak: dict[str, Any]) -> None:
-    failed = {name: r["detail"] for name, r in soak["results"].items() if not r["ok"]}
-    assert not failed and soak["code"] == 0, failed
+HELD = ["no question open past its expiry", "every graded answer has its feedback",
+        "per-learner order respects the campaign"]
+#: Failed in some short runs on the loaded shared machine, not in others: recorded, not yet fixed.
+#: Deterministic reproductions, where found, are strict xfails in test_soak_findings.py.
+SOMETIMES = {
+    "every delivery due is terminal": "deliveries left 'sending' after a worker SIGKILL are not always settled "
+    "within the 30 s settle (recovery asks the provider's message list first)",
+    "no delivery accepted twice": "recovery re-queues a delivery retried meanwhile (test_soak_findings.py)",
+    "every inbound event processed exactly once": "an event stored while Redis restarts can stay 'received' "
+    "until a tick job succeeds (the inbound sweep runs after the tick, in the same job)",
+}
+
+
+@pytest.mark.parametrize("invariant", [
+    *HELD, *[pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=reason))
+             for name, reason in SOMETIMES.items()]])
+def test_invariant(soak: dict[str, Any], invariant: str) -> None:
+    result = soak["results"][invariant]
+    assert result["ok"], result["detail"]
