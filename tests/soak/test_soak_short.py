@@ -41,8 +41,6 @@ def test_the_run_exercised_the_whole_stack(soak: dict[str, Any]) -> None:
     accepted = re.search(r"(\d+) accepted by providers \(\{'sms': (\d+), 'push': (\d+)",
                          soak["results"]["no delivery accepted twice"]["detail"])
     assert accepted and int(accepted.group(2)) > 100 and int(accepted.group(3)) > 0, soak["results"]
-    graded = re.match(r"(\d+) graded answers", soak["results"]["every graded answer has its feedback"]["detail"])
-    assert graded and int(graded.group(1)) > 0, soak["results"]  # the quiz was reached and answered
 
 
 HELD = ["every graded answer has its feedback", "per-learner order respects the campaign"]
