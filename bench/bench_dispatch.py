@@ -243,6 +243,7 @@ async def delete_redis_keys() -> int:
 async def enrol_phase(campaigns_dir: Path, learners: int = ENROL_LEARNERS) -> float:
     """10,000 attendees of one session enrolled into suivi-standard by end_session; learners/s."""
     import asyncpg
+    from bench_enrolment import insert_learners
 
     from engine.services.catalog import Catalog
     from engine.services.enrolment import end_session
@@ -257,11 +258,7 @@ async def enrol_phase(campaigns_dir: Path, learners: int = ENROL_LEARNERS) -> fl
         "INSERT INTO training_session (title, starts_at, ends_at, timezone, campaign_names, created_at) "
         "VALUES ('Manager coach (bench)', $1, $2, 'Europe/Paris', '[\"suivi-standard\"]'::jsonb, now()) "
         "RETURNING id", ends - timedelta(hours=7), ends)
-    await conn.execute(
-        "INSERT INTO learner (first_name, last_name, phone, email, locale, timezone, consent_sms, "
-        "consent_whatsapp, consent_push, consent_email, at_risk, created_at) "
-        "SELECT 'Camille', 'Martin' || g, '+336' || lpad(g::text, 8, '0'), 'l' || g || '@example.fr', 'fr', "
-        "'Europe/Paris', true, true, true, true, false, now() FROM generate_series(1, $1) g", learners)
+    await insert_learners(conn, 1, learners)
     await conn.execute(
         "INSERT INTO attendance (session_id, learner_id, created_at) "
         "SELECT $1, id, now() FROM learner ORDER BY id", session_id)

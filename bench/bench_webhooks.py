@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--per-script", type=int, default=40_000)
+    parser.add_argument("--http", default="httptools", help="uvicorn HTTP parser (production: httptools)")
+    parser.add_argument("--loop", default="uvloop", help="uvicorn event loop (production: uvloop)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from engine.redis_server import PrivateRedis
@@ -142,7 +144,8 @@ def main() -> None:
             server = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "bench_webhooks:make_app", "--factory",
                  "--app-dir", str(ROOT / "bench"), "--host", "127.0.0.1", "--port", str(port),
-                 "--workers", "1", "--no-access-log", "--log-level", "warning"], env=env)
+                 "--workers", "1", "--no-access-log", "--log-level", "warning",
+                 "--http", args.http, "--loop", args.loop], env=env)
             try:
                 wait_up(base)
                 sms_url = base + SMS_PATH
@@ -174,7 +177,8 @@ def main() -> None:
                 server.wait(timeout=10)
         webhook_rps = statistics.median(accepted)
         bare_rps = statistics.median(r.rps for r in results["bare"])
-        print(f"\nsigned inbound SMS accepted/s (median of {args.rounds}): {webhook_rps:.0f}")
+        print(f"\nuvicorn --http {args.http} --loop {args.loop}, one worker")
+        print(f"signed inbound SMS accepted/s (median of {args.rounds}): {webhook_rps:.0f}")
         print(f"  p50 {statistics.median(r.p50_ms for r in results['webhook']):.2f} ms, "
               f"p99 {statistics.median(r.p99_ms for r in results['webhook']):.2f} ms "
               f"at -c{args.connections}")

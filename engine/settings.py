@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     default_timezone: str = "Europe/Paris"
     default_region: str = "FR"
     ticket_response_hours: int = 48
+    late_enrolment_days: int = Field(
+        default=14, description="Enrolling into a session that ended longer ago than this is refused "
+        "unless the operator says when the campaign starts (--start now | session-end).")
+    default_consent: str = Field(
+        default="sms,whatsapp,push,email", description="Channels an imported learner consents to when the "
+        "file or the API says nothing (comma-separated; 'none' for none).")
 
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
@@ -101,6 +107,12 @@ class Settings(BaseSettings):
             if not value.is_absolute():
                 object.__setattr__(self, name, self.home / value)
         return self
+
+    @property
+    def consent_defaults(self) -> dict[str, bool]:
+        """``default_consent`` as the learner's ``consent_*`` fields."""
+        chosen = {part.strip().lower() for part in self.default_consent.split(",") if part.strip()}
+        return {f"consent_{channel}": channel in chosen for channel in ("sms", "whatsapp", "push", "email")}
 
     @property
     def resolved_database_url(self) -> str:

@@ -138,7 +138,8 @@ async def post_attendees(
                        "nothing was imported",
             "errors": [e.model_dump() for e in errors]})
     try:
-        added = await add_attendees(session, training=training, learners=learners, now=rt.now())
+        added = await add_attendees(session, training=training, learners=learners,
+                                    now=rt.now(), consent=rt.settings.consent_defaults)
         await session.commit()
     except IntegrityError:
         await session.rollback()

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from engine.services.attendees import PhoneError, normalise_phone
+from engine.services.attendees import PhoneError, normalise_email, normalise_phone
 from engine.store.models import LearnerCreate
 from webhooks.fields import RowTimeZoneName, Text, TimeZoneName
 
@@ -90,6 +90,10 @@ class AttendeeIn(BaseModel):
     manager_name: Text | None = None
     manager_email: Text | None = None
     manager_phone: Text | None = None
+    consent_sms: bool | None = Field(default=None, description="omitted: ANCRAGE_DEFAULT_CONSENT for a new learner")
+    consent_whatsapp: bool | None = None
+    consent_push: bool | None = None
+    consent_email: bool | None = None
 
 
 class RowError(BaseModel):
@@ -136,9 +140,11 @@ def check_rows(rows: list[AttendeeIn], *, region: str, default_timezone: str
             found.append(RowError(row=number, field=None,
                                   message="no phone and no email: this learner cannot be reached"))
         for name in ("email", "manager_email"):
-            if name in values and "@" not in values[name]:
-                found.append(RowError(row=number, field=name,
-                                      message=f"'{values[name]}' is not an email address"))
+            if name in values:
+                try:
+                    values[name] = normalise_email(values[name])
+                except ValueError as exc:
+                    found.append(RowError(row=number, field=name, message=str(exc)))
         values.setdefault("timezone", default_timezone)
         try:
             _zone(values["timezone"])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,20 +25,27 @@ def register(commands: Commands) -> None:
     session = commands.add_parser("session", help="training sessions")
     session_commands = session.add_subparsers(dest="session_command", required=True, metavar="ACTION")
     add = session_commands.add_parser("add", help="create a training session")
-    add.add_argument("--title", required=True, help="the course title learners read")
-    add.add_argument("--ends-at", required=True, help="ISO date-time (local to --tz)")
-    add.add_argument("--starts-at", help="ISO date-time (default: 7 hours before the end)")
-    add.add_argument("--tz", default="Europe/Paris", help="the session's time zone (default: Europe/Paris)")
+    add.add_argument("--title", required=True, help="the session's title, as trainers and learners read it")
+    add.add_argument("--ends-at", required=True, help="when it ends, local to --tz: an ISO date-time "
+                     "(2026-03-27T17:30) or relative: 'today 17:30', 'yesterday 17:30', 'tomorrow 17:30', "
+                     "'+2d 17:30', '-3d 17:30'")
+    add.add_argument("--starts-at", help="when it starts, same forms (default: 7 hours before the end)")
+    add.add_argument("--tz", default="Europe/Paris", help="time zone of the dates (default: Europe/Paris)")
     add.add_argument("--campaign", action="append", default=[], help="campaign name (repeatable)")
-    add.add_argument("--external-id", help="the id of this session in your training-management system")
-    add.add_argument("--location", help="where the session takes place")
+    add.add_argument("--external-id", help="the session's id in your training-management system")
+    add.add_argument("--location", help="where it takes place")
     add.set_defaults(handler=cmd_session_add)
     session_commands.add_parser("list", help="list sessions").set_defaults(handler=cmd_session_list)
 
-    enrol = commands.add_parser("enrol", help="add attendees from a CSV file to a session")
+    enrol = commands.add_parser("enrol", help="add attendees from a CSV file to a session",
+                                description=_ENROL_HELP, epilog=csv_columns_help(),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     enrol.add_argument("--session", type=int, required=True, help="session id")
-    enrol.add_argument("--csv", type=Path, required=True, help="the attendees file (UTF-8, comma or semicolon)")
-    enrol.add_argument("--campaign", help="enrol into this campaign instead of the session's")
+    enrol.add_argument("--csv", type=Path, required=True, help="the attendee list (header line required)")
+    enrol.add_argument("--campaign", help="enrol into this campaign at once, instead of the session's at its end")
+    enrol.add_argument("--start", choices=("session-end", "now"), help="for a session that has ended: 'now' plays the "
+                       "campaign from today as if the session had just ended; 'session-end' keeps its dates "
+                       "(required once it ended more than ANCRAGE_LATE_ENROLMENT_DAYS ago, default 14)")
     enrol.set_defaults(handler=cmd_enrol)
 
     learner = commands.add_parser("learner", help="personal data: export or erase a learner")
@@ -69,7 +77,38 @@ def register(commands: Commands) -> None:
     demo.set_defaults(handler=cmd_demo)
 
 
-def _parse_local(text: str, zone: ZoneInfo) -> datetime:
+_ENROL_HELP = """Adds the attendees of a CSV file to a session, all or nothing: every bad row is
+reported with its line and nothing is imported until the file is right.
+Learners already known (same phone, else same e-mail) are reused. If the session
+has ended, they are enrolled at once; otherwise when it ends."""
+
+_RELATIVE = re.compile(r"^(today|yesterday|tomorrow|[+-]\d+d)(?:[ T](\d{1,2}:\d{2}))?$")
+
+
+def csv_columns_help() -> str:
+    """The accepted CSV columns and their header names, for --help (the README says the same)."""
+    from engine.services.attendees import ACCEPTED_COLUMNS
+
+    lines = ["CSV columns (comma, semicolon or tab; header names are case-insensitive):"]
+    for field, names in ACCEPTED_COLUMNS.items():
+        lines.append(f"  {field:<17} {', '.join(names)}")
+    lines += ["first_name and last_name are required, and a phone or an e-mail; phones in national",
+              "form are read for ANCRAGE_DEFAULT_REGION (FR); e-mails are checked (no DNS look-up).",
+              "consent_* cells: oui/non, yes/no, 1/0, x; empty means ANCRAGE_DEFAULT_CONSENT",
+              "(default: every channel). Two rows with the same phone or e-mail are reported."]
+    return "\n".join(lines)
+
+
+def _parse_local(text: str, zone: ZoneInfo, *, today: date | None = None) -> datetime:
+    """An ISO date-time, or a relative form ('today 17:30', '-3d 17:30'), in ``zone``."""
+    relative = _RELATIVE.match(text.strip().lower())
+    if relative:
+        day = today or datetime.now(zone).date()
+        word, clock = relative.groups()
+        shift = {"today": 0, "yesterday": -1, "tomorrow": 1}.get(word)
+        day += timedelta(days=shift if shift is not None else int(word[:-1]))
+        hour, minute = map(int, (clock or "00:00").split(":"))
+        return datetime.combine(day, time(hour, minute), tzinfo=zone)
     moment = datetime.fromisoformat(text)
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
@@ -113,6 +152,7 @@ def cmd_session_list(args: argparse.Namespace) -> int:
 
 
 def cmd_enrol(args: argparse.Namespace) -> int:
+    from engine.commands.progress import progress_bar
     from engine.services.operations import enrol_csv
 
     try:
@@ -120,9 +160,11 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"ancrage: cannot read {args.csv}: {exc}", file=sys.stderr)
         return 2
-    report = asyncio.run(enrol_csv(Settings(), session_id=args.session, csv_text=text, campaign=args.campaign))
+    with progress_bar() as progress:
+        report = asyncio.run(enrol_csv(Settings(), session_id=args.session, csv_text=text, campaign=args.campaign,
+                                       start=args.start, progress=progress))
     for line in report.errors:
-        print(f"{args.csv}:{line}", file=sys.stderr)
+        print(f"{args.csv}:{line}" if line.startswith("line ") else f"ancrage: {line}", file=sys.stderr)
     if report.errors:
         print(f"nothing imported: {len(report.errors)} problem(s)", file=sys.stderr)
         return 1

@@ -15,7 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from sqlalchemy import or_
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import insert, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,6 +33,8 @@ _HEADERS = {
     "manager_name": ("manager_name", "manager", "responsable"),
     "manager_email": ("manager_email", "email_manager", "email_responsable"),
     "manager_phone": ("manager_phone", "telephone_manager"),
+    **{f"consent_{channel}": (f"consent_{channel}", f"consentement_{channel}") for channel in
+       ("sms", "whatsapp", "push", "email")},
 }
 
 
@@ -90,6 +93,7 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
     learners: list[LearnerCreate] = []
     errors: list[RowError] = []
     seen_phones: dict[str, int] = {}
+    seen_emails: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -107,8 +111,8 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
             problems.append(f"phone {values['phone']} already on line {seen_phones[values['phone']]}")
         if not values.get("phone") and not values.get("email"):
             problems.append("no phone and no email: this learner cannot be reached")
-        if values.get("email") and "@" not in values["email"]:
-            problems.append(f"'{values['email']}' is not an email address")
+        problems.extend(check_emails(values))
+        problems.extend(check_consents(values))
         zone = values.get("timezone") or default_timezone
         try:
             ZoneInfo(zone)
@@ -119,6 +123,10 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
             continue
         if values.get("phone"):
             seen_phones[values["phone"]] = line
+        problems = repeated_email(values, line, seen_emails)
+        if problems:
+            errors.extend(RowError(line, p) for p in problems)
+            continue
         data = {k: v for k, v in values.items() if v}
         data["timezone"] = zone
         data.setdefault("locale", "fr")
@@ -160,59 +168,152 @@ def _roster(trainer_id: int | None) -> Any:
     return attends.where(same).where(col(Attendance.learner_id).not_in(attends.where(other)))
 
 
-async def match_attendee(session: AsyncSession, *, training: TrainingSession,
-                         data: LearnerCreate) -> Learner | None:
-    """The learner an attendee row designates, looked up in the session trainer's roster only.
+_BATCH = 2_000
 
-    Tried in order: external id, phone, e-mail; erased learners never match.
-    A row matching someone of another roster matches nobody (a new learner is
-    created), so the answer never tells whether a number exists elsewhere.
+
+class _Known:
+    """The roster's learners an import can match, by external id, phone and e-mail.
+
+    Where several learners share a value, the most recent (highest id) wins, as a
+    one-by-one lookup ordered by id would decide.
     """
+
+    def __init__(self) -> None:
+        self.by: dict[str, dict[str, Learner]] = {"external_id": {}, "phone": {}, "email": {}}
+
+    def add(self, learner: Learner) -> None:
+        """Indexes ``learner``; one not yet flushed (no id) is the newest of all."""
+        newest = learner.id is None
+        for field, index in self.by.items():
+            value = getattr(learner, field)
+            if value and (newest or value not in index
+                          or (index[value].id or 0) < (learner.id or 0)):
+                index[value] = learner
+
+    def match(self, data: LearnerCreate) -> Learner | None:
+        for field, index in self.by.items():
+            value = getattr(data, field)
+            if value and value in index:
+                return index[value]
+        return None
+
+
+async def _known_learners(session: AsyncSession, *, training: TrainingSession,
+                          learners: list[LearnerCreate]) -> _Known:
+    """Looks the rows' identifiers up in the session trainer's roster only, in batches."""
+    known = _Known()
     roster = _roster(training.trainer_id)
-    for column, value in ((Learner.external_id, data.external_id), (Learner.phone, data.phone),
-                          (Learner.email, data.email)):
-        if value:
-            found = (await session.exec(select(Learner).where(
-                col(column) == value, col(Learner.erased_at).is_(None),
-                col(Learner.id).in_(roster))
-                .order_by(col(Learner.id).desc()).limit(1))).first()
-            if found is not None:
-                return found
-    return None
+    for first in range(0, len(learners), _BATCH):
+        chunk = learners[first:first + _BATCH]
+        wanted = [col(getattr(Learner, field)).in_(values) for field in known.by
+                  if (values := [getattr(d, field) for d in chunk if getattr(d, field)])]
+        if not wanted:
+            continue
+        for learner in (await session.exec(select(Learner).where(
+                col(Learner.erased_at).is_(None), col(Learner.id).in_(roster), or_(*wanted)))).all():
+            known.add(learner)
+    return known
 
 
 async def add_attendees(session: AsyncSession, *, training: TrainingSession,
-                        learners: list[LearnerCreate], now: datetime) -> list[AttendeeAdded]:
-    """Create or update each learner and record attendance (idempotent per learner).
+                        learners: list[LearnerCreate], now: datetime,
+                        consent: dict[str, bool] | None = None) -> list[AttendeeAdded]:
+    """Create or update each row's learner and record attendance (idempotent per learner).
 
-    Flushes, never commits: the caller makes the import one transaction. New
-    attendees of a session whose end was already processed re-open that
-    processing, so the next tick enrols them (enrolment is idempotent for the others).
+    The one matching rule of the API and the CSV import: external id, then phone,
+    then e-mail, looked up in the session trainer's roster only (see ``_roster``);
+    erased learners never match. A row matching someone of another roster matches
+    nobody (a new learner is created), so the answer never tells whether a number
+    exists elsewhere. A new learner's consent is ``consent`` (the organisation's
+    default) where the row says nothing; a consent the row gives is applied to a
+    known learner too. Works in batches (a few statements per 2,000 rows); flushes,
+    never commits: the caller makes the import one transaction. New attendees of a
+    session whose end was already processed re-open that processing, so the next
+    tick enrols them (enrolment is idempotent for the others).
     """
-    results: list[AttendeeAdded] = []
-    added = False
     assert training.id is not None
-    for row, data in enumerate(learners, start=1):
-        learner = await match_attendee(session, training=training, data=data)
+    known = await _known_learners(session, training=training, learners=learners)
+    matched: list[tuple[Learner, bool]] = []
+    for data in learners:
+        learner = known.match(data)
         created = learner is None
         if learner is None:
-            learner = Learner.model_validate(data)
+            learner = Learner.model_validate({**(consent or {}), **data.model_dump(exclude_unset=True)})
         else:
             for name, value in data.model_dump(exclude_unset=True).items():
                 setattr(learner, name, value)
         session.add(learner)
-        await session.flush()
-        present = (await session.exec(select(Attendance.id).where(
+        matched.append((learner, created))
+        if created:
+            known.add(learner)  # a later row of the same file matches this learner
+    await session.flush()  # new learners in one batch
+    ids = [learner.id or 0 for learner, _ in matched]
+    present: set[int] = set()
+    for first in range(0, len(ids), _BATCH):
+        present.update((await session.exec(select(Attendance.learner_id).where(
             col(Attendance.session_id) == training.id,
-            col(Attendance.learner_id) == learner.id))).first()
-        if present is None:
-            session.add(Attendance(session_id=training.id, learner_id=learner.id or 0,
-                                   created_at=now))
-            added = True
-        results.append(AttendeeAdded(row=row, learner=learner, created=created,
-                                     joined=present is None))
-    if added and training.ended_processed_at is not None:
+            col(Attendance.learner_id).in_(ids[first:first + _BATCH])))).all())
+    joining = [learner_id for learner_id in dict.fromkeys(ids) if learner_id not in present]
+    if joining:
+        await session.exec(insert(Attendance.__table__), params=[  # type: ignore[call-overload]
+            {"session_id": training.id, "learner_id": learner_id, "created_at": now}
+            for learner_id in joining])
+    results = [AttendeeAdded(row=row, learner=learner, created=created,
+                             joined=(learner.id or 0) not in present)
+               for row, (learner, created) in enumerate(matched, start=1)]
+    if joining and training.ended_processed_at is not None:
         training.ended_processed_at = None
         session.add(training)
     await session.flush()
     return results
+#: The header names each column accepts (the first is the canonical one), for README and --help.
+ACCEPTED_COLUMNS = _HEADERS
+
+_YES = frozenset({"oui", "o", "yes", "y", "1", "true", "vrai", "x"})
+_NO = frozenset({"non", "n", "no", "0", "false", "faux"})
+
+
+def normalise_email(raw: str) -> str:
+    """An e-mail address as the standard reads it (``emma.garnier@exemple`` is refused: no domain);
+    deliverability is not checked (no DNS look-up at import)."""
+    try:
+        return validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"'{raw}' is not a valid e-mail address: {exc}") from None
+
+
+def check_emails(values: dict[str, str]) -> list[str]:
+    """Validates (and normalises in place) the row's e-mail addresses; the problems found."""
+    problems = []
+    for field in ("email", "manager_email"):
+        if values.get(field):
+            try:
+                values[field] = normalise_email(values[field])
+            except ValueError as exc:
+                problems.append(str(exc))
+    return problems
+
+
+def check_consents(values: dict[str, str]) -> list[str]:
+    """Reads ``consent_*`` cells (oui/non, yes/no, 1/0, x) in place; an empty cell means the default."""
+    problems = []
+    for field in [name for name in values if name.startswith("consent_")]:
+        cell = values[field].strip().lower()
+        if not cell:
+            continue
+        if cell not in _YES | _NO:
+            problems.append(f"{field} '{values[field]}' is neither oui nor non")
+        values[field] = "true" if cell in _YES else "false"
+    return problems
+
+
+def repeated_email(values: dict[str, str], line: int, seen: dict[str, int]) -> list[str]:
+    """Two rows of one file with the same e-mail address (case-insensitive) are one learner twice."""
+    email = (values.get("email") or "").lower()
+    if not email:
+        return []
+    if email in seen:
+        return [f"e-mail {values['email']} already on line {seen[email]}"]
+    seen[email] = line
+    return []
+

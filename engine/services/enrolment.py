@@ -8,8 +8,9 @@ time-zone moves.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, text, update
@@ -37,6 +38,54 @@ def _anchor(campaign: Campaign, training: TrainingSession | None, now: datetime)
     if training is None or campaign.starts == "enrollment":
         return now
     return training.starts_at if campaign.starts == "session_start" else training.ends_at
+
+
+#: What ``--start`` may say for a session that has already ended.
+START_CHOICES = ("session-end", "now")
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """When the campaigns of a session's attendees start, decided once and said in one sentence.
+
+    ``anchor`` None means the campaign's own anchor (the session's end); ``refused``
+    says why nothing may be enrolled without the operator's explicit choice.
+    """
+
+    enrol_now: bool
+    anchor: datetime | None
+    message: str
+    refused: str | None = None
+
+
+def late_start(*, ends_at: datetime, tz: ZoneInfo, now: datetime, limit_days: int, choice: str | None,
+               forced: bool = False) -> StartPlan:
+    """How an enrolment into this session starts: at its end, now, or refused (ended too long ago).
+
+    A session that ended within ``limit_days`` keeps its dates (the messages
+    already past their date follow their step's overdue rule: next window, skip
+    or expire); older, the operator must choose ``now`` (the campaign plays from
+    today, as if the session had just ended) or ``session-end``. ``forced``
+    (an explicit campaign) enrols a session that has not ended yet at once.
+    """
+    local_end = f"{ends_at.astimezone(tz):%d/%m/%Y %H:%M} {tz.key}"
+    if ends_at > now:
+        if not forced:
+            return StartPlan(False, None, f"campaigns will start when the session ends, {local_end}")
+        return StartPlan(True, None, f"campaigns start from the session's end, {local_end}")
+    if choice == "now":
+        return StartPlan(True, now, f"campaigns start now ({now.astimezone(tz):%d/%m/%Y %H:%M}), as if the "
+                                    f"session had just ended (it ended {local_end})")
+    days = (now.astimezone(tz).date() - ends_at.astimezone(tz).date()).days
+    keeps = (f"campaigns start from the session's end, {local_end}; messages whose date has passed "
+             f"follow their step's overdue rule (next window, skip or expire), never all at once")
+    if choice == "session-end" or days <= limit_days:
+        return StartPlan(True, None, keeps)
+    return StartPlan(False, None, keeps, refused=(
+        f"the session ended {days} days ago ({local_end}), more than the {limit_days}-day limit "
+        f"(ANCRAGE_LATE_ENROLMENT_DAYS): nothing imported. Say when its campaigns start: --start now "
+        f"(from today, as if the session had just ended) or --start session-end (keep its dates; "
+        f"past messages follow their step's overdue rule)"))
 
 
 async def enrol(session: AsyncSession, *, learner: Learner, campaign: Campaign, library: ContentLibrary,
@@ -67,16 +116,18 @@ _IDS_PER_QUERY = 5000
 
 
 async def enrol_many(session: AsyncSession, *, learners: list[Learner], campaign: Campaign,
-                     library: ContentLibrary, training: TrainingSession | None,
-                     now: datetime) -> list[Enrollment]:
-    """:func:`enrol` for many learners at once; returns the new enrolments, in the learners' order.
+                     library: ContentLibrary, training: TrainingSession | None, now: datetime,
+                     anchor: datetime | None = None, progress: Progress | None = None) -> list[int]:
+    """:func:`enrol` for many learners at once; returns the new enrolments' ids, in the learners' order.
 
     Same rows as one :func:`enrol` per learner (idempotent per learner, session
-    and campaign), in a handful of statements: one lookup of the existing
-    enrolments, the version pinned once, the enrolments inserted together, the
-    timeline computed once per time zone, the deliveries in bulk (one
-    ``INSERT ... SELECT FROM unnest`` per 50,000 on PostgreSQL) and the audit rows
-    in one executemany: a session of 10,000 attendees ends in seconds, not minutes.
+    and campaign), in a handful of round trips: one lookup of the existing
+    enrolments, the version pinned once, then per batch of learners one INSERT
+    of the enrolments, one of their audit rows and one of their deliveries. On
+    PostgreSQL the deliveries are an ``INSERT ... SELECT`` of the enrolments
+    crossed with the timeline (computed once per time zone), so what travels is
+    a list of ids and ~27 timeline rows, not 270,000 rows. ``anchor`` overrides
+    the campaign's start (see :func:`late_start`); ``progress`` is told of each batch.
     """
     session_id = training.id if training is not None else None
     wanted: dict[int, Learner] = {}
@@ -94,57 +145,82 @@ async def enrol_many(session: AsyncSession, *, learners: list[Learner], campaign
         return []
     version = await pin_version(session, campaign=campaign, library=library)
     assert version.id is not None
-    anchor = _anchor(campaign, training, now)
-    enrollments = [Enrollment(learner_id=learner.id or 0, session_id=session_id, campaign_name=campaign.campaign,
-                              anchor_at=anchor, campaign_version_id=version.id) for learner in fresh]
-    session.add_all(enrollments)
-    await session.flush()
+    start_at = anchor or _anchor(campaign, training, now)
     timelines: dict[str, list[PlannedSend]] = {}
-    rows: list[dict[str, Any]] = []
-    for enrollment, learner in zip(enrollments, fresh, strict=True):
-        sends = timelines.get(learner.timezone)
-        if sends is None:
-            sends = timelines[learner.timezone] = plan_timeline(campaign, anchor=anchor, tz=ZoneInfo(learner.timezone))
-        rows.extend({"enrollment_id": enrollment.id, "learner_id": learner.id, "step_id": send.step_id,
-                     "occurrence": send.occurrence, "kind": send.kind, "recipient": send.recipient,
-                     "content_ref": send.content_ref, "channels": list(send.channels), "due_at": send.due_at,
-                     "origin": DeliveryOrigin.PLAN, "status_reason": send.shifted_reason} for send in sends)
-    if rows:
-        await _insert_deliveries(session, rows)
+    by_zone: dict[str, list[int]] = {}
+    for learner in fresh:
+        if learner.timezone not in timelines:
+            timelines[learner.timezone] = plan_timeline(campaign, anchor=start_at, tz=ZoneInfo(learner.timezone))
+        by_zone.setdefault(learner.timezone, []).append(learner.id or 0)
+    created: dict[int, int] = {}
+    done = 0
+    for zone, zone_learners in by_zone.items():
+        for first in range(0, len(zone_learners), ENROL_BATCH):
+            batch = zone_learners[first:first + ENROL_BATCH]
+            pairs = await _insert_enrollments(session, learner_ids=batch, session_id=session_id,
+                                              campaign=campaign.campaign, anchor=start_at,
+                                              version_id=version.id, now=now)
+            created.update(pairs)
+            await _insert_deliveries(session, pairs, timelines[zone], now=now)
+            done += len(batch)
+            if progress is not None:
+                progress(done, len(fresh))
+    return [created[learner.id or 0] for learner in fresh]
+
+
+#: Learners per batch: one round trip each for their enrolments, audit rows and deliveries.
+ENROL_BATCH = 2_000
+
+#: Called with (done, total) after each batch, for a progress bar.
+Progress = Callable[[int, int], None]
+
+
+async def _insert_enrollments(session: AsyncSession, *, learner_ids: list[int], session_id: int | None,
+                              campaign: str, anchor: datetime, version_id: int, now: datetime) -> dict[int, int]:
+    """Inserts one enrolment per learner and their audit rows; {learner id: enrolment id}."""
+    table = Enrollment.__table__  # type: ignore[attr-defined]
+    result = await session.exec(insert(table).returning(table.c.id, table.c.learner_id), params=[
+        {"learner_id": learner_id, "session_id": session_id, "campaign_name": campaign, "anchor_at": anchor,
+         "campaign_version_id": version_id, "status": EnrollmentStatus.ACTIVE, "created_at": now,
+         "updated_at": now} for learner_id in learner_ids])
+    pairs = {int(learner_id): int(enrollment_id) for enrollment_id, learner_id in result.all()}
     await session.exec(insert(AuditEvent.__table__), params=[  # type: ignore[attr-defined]
-        {"entity": "enrollment", "entity_id": enrollment.id or 0, "action": "enrolled",
-         "to_state": EnrollmentStatus.ACTIVE, "at": now, "detail": {"campaign": campaign.campaign, "version": version.id}}
-        for enrollment in enrollments])
-    return enrollments
+        {"entity": "enrollment", "entity_id": enrollment_id, "action": "enrolled",
+         "to_state": EnrollmentStatus.ACTIVE, "at": now, "detail": {"campaign": campaign, "version": version_id}}
+        for enrollment_id in pairs.values()])
+    return pairs
 
 
-_UNNEST_DELIVERIES = text(
+_TIMELINE_DELIVERIES = text(
     "INSERT INTO delivery (enrollment_id, learner_id, step_id, occurrence, kind, recipient, content_ref, channels,"
     " due_at, origin, status_reason, status, attempts, created_at, updated_at)"
-    " SELECT e, l, s, o, k, r, c, CAST(ch AS jsonb), d, g, sr, :status, 0, :now, :now"
-    " FROM unnest(CAST(:e AS integer[]), CAST(:l AS integer[]), CAST(:s AS text[]), CAST(:o AS integer[]),"
-    " CAST(:k AS text[]), CAST(:r AS text[]), CAST(:c AS text[]), CAST(:ch AS text[]),"
-    " CAST(:d AS timestamptz[]), CAST(:g AS text[]), CAST(:sr AS text[])) AS t(e, l, s, o, k, r, c, ch, d, g, sr)")
-_UNNEST_ROWS = 50_000
+    " SELECT e.e, e.l, t.s, t.o, t.k, t.r, t.c, CAST(t.ch AS jsonb), t.d, :origin, t.sr, :status, 0, :now, :now"
+    " FROM unnest(CAST(:e AS integer[]), CAST(:l AS integer[])) AS e(e, l)"
+    " CROSS JOIN unnest(CAST(:s AS text[]), CAST(:o AS integer[]), CAST(:k AS text[]), CAST(:r AS text[]),"
+    " CAST(:c AS text[]), CAST(:ch AS text[]), CAST(:d AS timestamptz[]), CAST(:sr AS text[]))"
+    " AS t(s, o, k, r, c, ch, d, sr)")
 
 
-async def _insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Planned deliveries in bulk: on PostgreSQL one ``INSERT ... SELECT FROM unnest(arrays)`` per
-    50,000 rows (the server plans and runs one statement, not one per row); elsewhere an executemany."""
-    if session.get_bind().dialect.name != "postgresql":
-        await session.exec(insert(Delivery.__table__), params=rows)  # type: ignore[attr-defined]
+async def _insert_deliveries(session: AsyncSession, pairs: dict[int, int], sends: list[PlannedSend], *,
+                             now: datetime) -> None:
+    """The planned deliveries of these enrolments (one timeline shared by all) in one statement."""
+    if not sends or not pairs:
         return
-    now = utc_now()
-    for start in range(0, len(rows), _UNNEST_ROWS):
-        chunk = rows[start:start + _UNNEST_ROWS]
-        await session.exec(_UNNEST_DELIVERIES, params={  # type: ignore[call-overload]
-            "status": DeliveryStatus.PLANNED.value, "now": now,
-            "e": [row["enrollment_id"] for row in chunk], "l": [row["learner_id"] for row in chunk],
-            "s": [row["step_id"] for row in chunk], "o": [row["occurrence"] for row in chunk],
-            "k": [row["kind"] for row in chunk], "r": [str(row["recipient"]) for row in chunk],
-            "c": [row["content_ref"] for row in chunk], "ch": [json.dumps(row["channels"]) for row in chunk],
-            "d": [row["due_at"].astimezone(UTC) for row in chunk], "g": [str(row["origin"]) for row in chunk],
-            "sr": [row["status_reason"] for row in chunk]})
+    if session.get_bind().dialect.name != "postgresql":
+        await session.exec(insert(Delivery.__table__), params=[  # type: ignore[attr-defined]
+            {"enrollment_id": enrollment_id, "learner_id": learner_id, "step_id": send.step_id,
+             "occurrence": send.occurrence, "kind": send.kind, "recipient": send.recipient,
+             "content_ref": send.content_ref, "channels": list(send.channels), "due_at": send.due_at,
+             "origin": DeliveryOrigin.PLAN, "status_reason": send.shifted_reason}
+            for learner_id, enrollment_id in pairs.items() for send in sends])
+        return
+    await session.exec(_TIMELINE_DELIVERIES, params={  # type: ignore[call-overload]
+        "origin": DeliveryOrigin.PLAN.value, "status": DeliveryStatus.PLANNED.value, "now": utc_now(),
+        "e": list(pairs.values()), "l": list(pairs.keys()),
+        "s": [send.step_id for send in sends], "o": [send.occurrence for send in sends],
+        "k": [send.kind for send in sends], "r": [str(send.recipient) for send in sends],
+        "c": [send.content_ref for send in sends], "ch": [json.dumps(list(send.channels)) for send in sends],
+        "d": [send.due_at.astimezone(UTC) for send in sends], "sr": [send.shifted_reason for send in sends]})
 
 
 def plan_deliveries(campaign: Campaign, *, enrollment: Enrollment, learner: Learner) -> list[Delivery]:
@@ -161,8 +237,8 @@ def plan_deliveries(campaign: Campaign, *, enrollment: Enrollment, learner: Lear
 
 
 async def end_session(session: AsyncSession, *, training: TrainingSession, campaigns: dict[str, Campaign],
-                      library: ContentLibrary, now: datetime) -> list[Enrollment]:
-    """Enrols every attendee of a session that has ended into its campaigns (once)."""
+                      library: ContentLibrary, now: datetime) -> list[int]:
+    """Enrols every attendee of a session that has ended into its campaigns (once); the new enrolments' ids."""
     if training.ended_processed_at is not None:
         return []
     # Claim the session first (compare-and-set): of several ticks, exactly one enrols.
@@ -173,7 +249,7 @@ async def end_session(session: AsyncSession, *, training: TrainingSession, campa
         return []
     learners = (await session.exec(select(Learner).join(Attendance, col(Attendance.learner_id) == col(Learner.id))
                                    .where(Attendance.session_id == training.id))).all()
-    created = []
+    created: list[int] = []
     for name in training.campaign_names:
         campaign = campaigns.get(name)
         if campaign is None:

@@ -6,15 +6,16 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.redis_server import PrivateRedis
 from engine.services.attendees import add_attendees, parse_attendees
 from engine.services.catalog import Catalog
-from engine.services.enrolment import enrol
+from engine.services.enrolment import enrol_many, late_start
 from engine.settings import Settings
 from engine.store.db import create_engine, session_factory
 from engine.store.migrate import upgrade_async
@@ -62,8 +63,24 @@ class EnrolReport:
     summary: str = ""
 
 
-async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campaign: str | None) -> EnrolReport:
-    """Adds a CSV's attendees to a session, all or nothing; enrols them at once if it has ended."""
+#: Told (phase, done, total) as an import goes, for a progress bar.
+ImportProgress = Callable[[str, int, int], None]
+
+
+def _consent_text(defaults: dict[str, bool]) -> str:
+    chosen = [name.removeprefix("consent_") for name, given in defaults.items() if given]
+    return ", ".join(chosen) if chosen else "none"
+
+
+async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campaign: str | None,
+                    start: str | None = None, progress: ImportProgress | None = None) -> EnrolReport:
+    """Adds a CSV's attendees to a session, all or nothing; enrols them at once if it has ended.
+
+    A session that ended more than ``settings.late_enrolment_days`` ago is refused
+    unless ``start`` says when its campaigns begin (see :func:`late_start`). Learners
+    already known (same phone, else same e-mail) are reused, not duplicated; the
+    work is done in bulk (a few statements per 2,000 rows).
+    """
     learners, errors = parse_attendees(csv_text, region=settings.default_region,
                                        default_timezone=settings.default_timezone)
     report = EnrolReport(errors=[e.format() for e in errors])
@@ -74,25 +91,39 @@ async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campa
         report.errors.append(f"unknown campaign '{campaign}'")
         return report
     now = datetime.now(UTC)
+    consent = settings.consent_defaults
     async with _sessions(settings) as maker, maker() as session, session.begin():
         training = await session.get(TrainingSession, session_id)
         if training is None:
             report.errors.append(f"no session {session_id}")
             return report
-        imported = await add_attendees(session, training=training, learners=learners, now=now)
+        plan = late_start(ends_at=training.ends_at, tz=ZoneInfo(training.timezone), now=now,
+                          limit_days=settings.late_enrolment_days, choice=start, forced=campaign is not None)
+        if plan.refused:
+            report.errors.append(plan.refused)
+            return report
+        imported = await add_attendees(session, training=training, learners=learners, now=now,
+                                       consent=consent)
         rows = [entry.learner for entry in imported]
         added = sum(1 for entry in imported if entry.joined)
+        known = sum(1 for entry in imported if not entry.created)
+        if progress is not None:
+            progress("learners", len(rows), len(rows))
         enrolled = 0
-        names = [campaign] if campaign else list(training.campaign_names)
-        if training.ends_at <= now or campaign is not None:
-            for name in names:
-                for learner in rows:
-                    _, new = await enrol(session, learner=learner, campaign=catalog.campaigns[name],
-                                         library=catalog.library, training=training, now=now)
-                    enrolled += int(new)
-        when = "now" if enrolled else f"when the session ends ({training.ends_at:%Y-%m-%d %H:%M} UTC)"
-        report.summary = (f"{len(rows)} attendee(s) read, {added} added to session {session_id}; "
-                          f"{enrolled} enrolment(s) created; campaigns start {when}")
+        if plan.enrol_now:
+            for name in [campaign] if campaign else list(training.campaign_names):
+                def told(done: int, total: int, name: str = name) -> None:
+                    if progress is not None:
+                        progress(f"enrolment {name}", done, total)
+
+                enrolled += len(await enrol_many(session, learners=rows, campaign=catalog.campaigns[name],
+                                                 library=catalog.library, training=training, now=now,
+                                                 anchor=plan.anchor, progress=told))
+        already = "" if enrolled or not plan.enrol_now else " (every attendee was already enrolled)"
+        report.summary = (f"{len(rows)} attendee(s) read, {added} added to session {session_id} ({known} already "
+                          f"known, matched by external id, phone or e-mail); {enrolled} enrolment(s) created{already}; "
+                          f"{plan.message}. Consent where the file says nothing: {_consent_text(consent)} "
+                          f"(ANCRAGE_DEFAULT_CONSENT)")
     return report
 
 
@@ -135,6 +166,27 @@ def run_worker(settings: Settings) -> int:
     return 0
 
 
+def fast_http() -> dict[str, str]:
+    """uvicorn options for production: the httptools parser and the uvloop event loop
+    (``uvicorn[standard]``), or the pure-Python ones where they are not installed."""
+    import importlib.util
+
+    return {"http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+            "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"}
+
+
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` on uvloop when it is installed (uvicorn's ``loop`` option only applies
+    to a loop uvicorn creates itself; here the web app shares the loop with the worker)."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if fast_http()["loop"] == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
+
+
 async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any] | None = None) -> None:
     """The web app and an arq worker in one event loop, stopped together."""
     import uvicorn
@@ -146,7 +198,8 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
 
     assert settings.redis_url is not None
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           http=fast_http()["http"]))
     install_redaction()  # after uvicorn configured its loggers, should it ever reset them
     options = worker_settings(settings, settings.redis_url)
     options["handle_signals"] = False
@@ -192,7 +245,7 @@ def run_all(settings: Settings, *, host: str, port: int) -> int:
         if warning:
             print(warning, file=sys.stderr)
         print(f"Ancrage on http://{host}:{port} (Ctrl-C to stop)")
-        asyncio.run(serve_all(settings.model_copy(update={"redis_url": url}), host=host, port=port))
+        run_fast(serve_all(settings.model_copy(update={"redis_url": url}), host=host, port=port))
     finally:
         if private is not None:
             private.stop()

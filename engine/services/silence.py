@@ -31,8 +31,13 @@ async def expire_prompts(rt: Runtime, *, now: datetime, limit: int = 500) -> int
     changed = 0
     due_at = func.coalesce(col(Prompt.check_at), col(Prompt.expires_at))
     async with rt.sessions() as session, session.begin():
-        prompts = (await session.exec(select(Prompt).where(
-            Prompt.status == PromptStatus.OPEN, due_at <= now).order_by(due_at).limit(limit))).all()
+        query = select(Prompt).where(Prompt.status == PromptStatus.OPEN, due_at <= now).order_by(due_at).limit(limit)
+        if session.get_bind().dialect.name == "postgresql":
+            # Two ticks at once (one per worker, or one outlasting its interval) or a reply being
+            # processed hold some of these rows: skip them (the next tick sees them) instead of
+            # waiting, which deadlocked ticks and made them skip the rest of their work.
+            query = query.with_for_update(skip_locked=True, of=Prompt)
+        prompts = (await session.exec(query)).all()
         for prompt in prompts:
             enrollment = await session.get(Enrollment, prompt.enrollment_id)
             learner = await session.get(Learner, prompt.learner_id)

@@ -75,7 +75,7 @@ def test_enrol_reports_every_bad_row_and_imports_nothing(env: Path, tmp_path: Pa
 
 def test_enrol_adds_attendees_and_enrols_when_the_session_has_ended(env: Path, tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["session", "add", "--title", "Passée", "--ends-at", "2026-01-09T17:30",
+    assert main(["session", "add", "--title", "Passée", "--ends-at", "yesterday 17:30",
                  "--campaign", "suivi-standard"]) == 0
     csv = tmp_path / "good.csv"
     csv.write_text(GOOD, encoding="utf-8")
@@ -103,7 +103,7 @@ def test_enrol_unknown_session(env: Path, tmp_path: Path, capsys: pytest.Capture
 def test_learner_export_and_erase(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    assert main(["session", "add", "--title", "Passée", "--ends-at", "2026-01-09T17:30",
+    assert main(["session", "add", "--title", "Passée", "--ends-at", "yesterday 17:30",
                  "--campaign", "suivi-standard"]) == 0
     csv = tmp_path / "good.csv"
     csv.write_text(GOOD, encoding="utf-8")

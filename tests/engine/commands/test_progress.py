@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.commands.progress import progress
+from engine.commands.progress import progress, progress_bar
 
 LESSON = "---\ntitle: Astuce {n}\nsms: \"Astuce numero {n}\"\n---\nCorps {n}.\n"
 
@@ -60,3 +60,20 @@ def test_validating_a_large_library_and_migrating_show_progress(
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("applying migrations: ") and err[-1].split(": ")[1].startswith(
         err[0].split(": ")[1].split()[0] + "/")
+
+
+def test_plain_lines_when_not_a_terminal() -> None:
+    out = io.StringIO()
+    with progress_bar(out) as report:
+        report("enrolment suivi-standard", 2000, 3000)
+        report("enrolment suivi-standard", 3000, 3000)
+    assert out.getvalue().splitlines() == ["enrolment suivi-standard: 2000/3000",
+                                           "enrolment suivi-standard: 3000/3000"]
+
+
+def test_a_bar_on_a_terminal() -> None:
+    out = Terminal()
+    with progress_bar(out) as report:
+        report("learners", 3000, 3000)
+    text = out.getvalue()
+    assert "learners" in text and "3000/3000" in text and "━" in text

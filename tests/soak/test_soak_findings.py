@@ -1,0 +1,80 @@
+"""What the endurance run found, each reduced to a deterministic reproduction.
+
+The fixes belong in modules being rewritten on other branches (recovery.py), so
+each finding is a strict xfail: it must start passing once the fix lands.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from engine_harness import add_session, make_engine, write_campaign
+from sqlalchemy import update
+from sqlmodel import col
+
+from engine.channels.base import MemoryChannel
+from engine.services.recovery import STALE_AFTER, recover_stale
+from engine.store.models import Delivery
+
+PARIS = ZoneInfo("Europe/Paris")
+SESSION_END = datetime(2026, 3, 30, 10, 0, tzinfo=PARIS)  # a Monday
+CAMPAIGN = """
+campaign: soak-finding
+title: Soak finding
+defaults:
+  channels: [sms]
+  window: {days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "23:59", holidays: true}
+steps:
+  - id: welcome
+    at: +1h
+    message: "Bonjour {{ learner.first_name }}."
+"""
+
+
+class RacingChannel(MemoryChannel):
+    """An SMS channel whose provider look-up takes long enough for another worker to retry the
+    delivery meanwhile (sending -> planned -> queued -> sending: a new attempt, in flight)."""
+
+    def __init__(self, retry: Any) -> None:
+        super().__init__("sms")
+        self.retry = retry
+
+    async def find_sent(self, *, to: str, body: str, since: datetime) -> str | None:
+        await self.retry()
+        return None  # the new attempt's call has not reached the provider yet
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "soak finding (invariant: no delivery accepted twice): recover_stale decides on a snapshot of "
+    "'sending' rows, then asks the provider (an HTTP call per row); its sending -> queued compare-and-set "
+    "checks only the status, so a delivery retried meanwhile by another worker (a new attempt, 'sending' "
+    "again, its call in flight) is re-queued and sent a second time. Seen in bench/soak.py as deliveries "
+    "accepted 2-3 times by the fake Twilio. Fix (recovery.py): compare updated_at/attempts too"))
+async def test_recovery_does_not_requeue_a_delivery_retried_meanwhile(store_url: str, tmp_path: Path) -> None:
+    engine: Any = None
+
+    async def new_attempt() -> None:
+        async with engine.rt.sessions() as session, session.begin():
+            await session.exec(update(Delivery).values(  # type: ignore[call-overload]
+                status="sending", attempts=col(Delivery.attempts) + 1, updated_at=engine.clock.now))
+
+    channel = RacingChannel(new_attempt)
+    folder = tmp_path / "campaigns"
+    write_campaign(folder, CAMPAIGN)
+    engine = await make_engine(store_url, tmp_path, folder, start=SESSION_END, channels={"sms": channel})
+    await add_session(engine, title="Manager coach", ends_at=SESSION_END, campaigns=["soak-finding"],
+                      learners=[{"first_name": "Camille", "last_name": "Martin", "phone": "+33612345678"}])
+    await engine.tick()  # the session has ended: enrolled, the welcome planned at +1h
+    stuck_since = engine.clock.now + timedelta(hours=1)
+    async with engine.rt.sessions() as session, session.begin():  # a worker died during the provider call
+        await session.exec(update(Delivery).values(  # type: ignore[call-overload]
+            status="sending", channel="sms", claimed_at=stuck_since, updated_at=stuck_since, attempts=1))
+    engine.clock.set(stuck_since + STALE_AFTER + timedelta(minutes=1))
+    await recover_stale(engine.rt, now=engine.clock.now)
+    [delivery] = await engine.deliveries()
+    assert delivery.attempts == 2
+    assert delivery.status == "sending", "the attempt in flight was re-queued: it will be sent twice"
