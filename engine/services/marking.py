@@ -10,20 +10,21 @@ marked in one transaction, so a burst still costs one round of writes.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from engine.core.questions import WAIT_STEP, AskedQuestion, waiting_for
 from engine.services.delivery_state import attempt_record, set_many, set_status
 from engine.services.runtime import Runtime
-from engine.services.send_checks import CONVERSATION_GRACE, Outgoing, open_prompt
+from engine.services.send_checks import Outgoing, open_prompt
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.models import Learner, Prompt
 
 #: A question held back because another one was opened meanwhile is looked at again then.
-CONVERSATION_RECHECK = timedelta(hours=1)
+CONVERSATION_RECHECK = WAIT_STEP
 
 
 class Marker:
@@ -111,15 +112,18 @@ async def _mark_wave(rt: Runtime, items: list[Outgoing], counts: dict[str, int])
 
 
 async def _asked_meanwhile(session: AsyncSession, items: list[Outgoing], now: datetime) -> set[int]:
-    """The items whose learner got another question opened, still fresh, since they were decided."""
-    rows = (await session.exec(select(Prompt.learner_id, Prompt.delivery_id).where(
+    """The items whose learner got another question opened on their channel since they were
+    decided (the rule is :func:`engine.core.questions.waiting_for`, as at decision time)."""
+    rows = (await session.exec(select(Prompt).where(
         col(Prompt.learner_id).in_({item.learner.id for item in items}),
-        col(Prompt.status) == PromptStatus.OPEN, col(Prompt.opened_at) > now - CONVERSATION_GRACE,
-        col(Prompt.expires_at) > now))).all()
-    others: dict[int, set[int]] = {}
-    for learner_id, delivery_id in rows:
-        others.setdefault(learner_id, set()).add(delivery_id)
-    return {id(item) for item in items if others.get(item.learner.id or 0, set()) - {item.delivery.id}}
+        col(Prompt.status) == PromptStatus.OPEN, col(Prompt.expires_at) > now))).all()
+    asked: dict[int, list[AskedQuestion]] = {}
+    for prompt in rows:
+        asked.setdefault(prompt.learner_id, []).append(
+            AskedQuestion(prompt.id or 0, prompt.delivery_id, prompt.channel, prompt.expires_at))
+    return {id(item) for item in items
+            if waiting_for(asked.get(item.learner.id or 0, []), delivery_id=item.delivery.id or 0,
+                           channel=item.channel, now=now) is not None}
 
 
 def _relabel(counts: dict[str, int], old: str, new: str) -> None:
