@@ -121,7 +121,7 @@ def _compose(campaign: Campaign, step: Step | None, kind: str, ref: str | None, 
     locale = campaign.locale
     expires_in = (campaign.reply_within_for(step) if step else campaign.defaults.reply_within).approx_timedelta()
     if kind in ("message", "task"):
-        return _wrap(_render(ref or "", recipient, channel), channel, None, recipient,
+        return wrap(_render(ref or "", recipient, channel), channel, None, recipient,
                      campaign.title, now)
     if kind == "lesson":
         lesson = content.lessons.get(ref or "")
@@ -129,7 +129,7 @@ def _compose(campaign: Campaign, step: Step | None, kind: str, ref: str | None, 
             return Skip(f"lesson '{ref}' missing from the campaign version")
         subject, body = lesson_text(lesson, channel)  # type: ignore[arg-type]
         subject_text = _render(subject, recipient) if subject else None
-        return _wrap(_render(body, recipient, channel), channel, None, recipient, subject_text, now)
+        return wrap(_render(body, recipient, channel), channel, None, recipient, subject_text, now)
     if kind in ("quiz", "review"):
         bank = content.banks.get(ref or "")
         if bank is None:
@@ -148,7 +148,7 @@ def _compose(campaign: Campaign, step: Step | None, kind: str, ref: str | None, 
         if len(items) > 1:
             header += f" 1/{len(items)}"
         body = f"{header} : {format_quiz_item(items[0], locale=locale)}"
-        return _wrap(body, channel, prompt, recipient, bank.title, now)
+        return wrap(body, channel, prompt, recipient, bank.title, now)
     if kind in ("survey", "checkin"):
         source = content.surveys if kind == "survey" else content.checkins
         survey = source.get(ref or "")
@@ -158,11 +158,11 @@ def _compose(campaign: Campaign, step: Step | None, kind: str, ref: str | None, 
         intro = _render(survey.intro, recipient, channel) + "\n" if survey.intro else ""
         body = intro + _render(format_question(survey.questions[0], locale=locale), recipient,
                                channel)
-        return _wrap(body, channel, prompt, recipient, survey.title, now)
+        return wrap(body, channel, prompt, recipient, survey.title, now)
     return Skip(f"unknown kind '{kind}'")
 
 
-def _wrap(body: str, channel: str, prompt: PromptSpec | None, recipient: Recipient,
+def wrap(body: str, channel: str, prompt: PromptSpec | None, recipient: Recipient,
           title: str | None, now: datetime) -> Composed:
     """Adds what each channel needs: a one-tap link for email and push, HTML for email."""
     link = None

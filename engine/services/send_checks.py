@@ -22,7 +22,7 @@ from engine.core.rules import quiz_seed
 from engine.core.spaced import ReviewState
 from engine.core.windows import is_open, next_open
 from engine.services.catalog import PinnedCampaign, load_pinned
-from engine.services.compose import Composed, PromptSpec, Skip, compose
+from engine.services.compose import Composed, PromptSpec, Skip, compose, wrap
 from engine.services.context import recipient_for
 from engine.services.delivery_state import set_status
 from engine.services.reach import choose_channel, unreachable_reason
@@ -159,6 +159,10 @@ async def _compose(session: AsyncSession, rt: Runtime, delivery: Delivery, learn
                             timedelta(seconds=spec.get("expires_in", 259200))) if spec else None
         if not text:
             return Skip("empty text")
+        if prompt is not None and channel in ("email", "push"):  # the next question needs its answer link too
+            recipient = await recipient_for(session, rt.settings, delivery=delivery, learner=learner,
+                                            enrollment=enrollment, campaign=pinned.campaign)
+            return wrap(text, channel, prompt, recipient, pinned.campaign.title, now)
         return Composed(text, subject=pinned.campaign.title, title=pinned.campaign.title, prompt=prompt)
     recipient = await recipient_for(session, rt.settings, delivery=delivery, learner=learner, enrollment=enrollment,
                                     campaign=pinned.campaign)
