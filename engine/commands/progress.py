@@ -6,6 +6,7 @@ Always on stderr, so ``--format json`` output stays clean; short work (fewer tha
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
