@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.core.spaced import ReviewState, retrievability
-from engine.services.visibility import Viewer, enrollment_ids_of
+from engine.services.visibility import Viewer, enrollment_ids_of, session_ids_of
 from engine.store.base import PromptKind, TicketStatus
 from engine.store.models import Alert, Delivery, Prompt, Reply, ReviewCard, Ticket
 
@@ -69,9 +69,10 @@ class Progress(BaseModel):
 async def learner_progress(session: AsyncSession, *, learner_id: int, now: datetime,
                            viewer: Viewer | None = None) -> Progress:
     """Progress over the learner's enrolments that ``viewer`` may see (default: all)."""
-    within = None if viewer is None or viewer.is_organisation else enrollment_ids_of(viewer)
+    if viewer is None or viewer.is_organisation:
+        return await _progress(session, learner_id=learner_id, enrollment_id=None, now=now)
     return await _progress(session, learner_id=learner_id, enrollment_id=None, now=now,
-                           within=within)
+                           within=enrollment_ids_of(viewer), sessions=session_ids_of(viewer))
 
 
 async def enrollment_progress(session: AsyncSession, *, learner_id: int, enrollment_id: int,
@@ -81,8 +82,8 @@ async def enrollment_progress(session: AsyncSession, *, learner_id: int, enrollm
 
 
 async def _progress(session: AsyncSession, *, learner_id: int, enrollment_id: int | None,
-                    now: datetime, within: Any = None) -> Progress:
-    """``within``: a sub-select of the enrolment ids to count (None: every enrolment)."""
+                    now: datetime, within: Any = None, sessions: Any = None) -> Progress:
+    """``within``/``sessions``: sub-selects of the enrolments and sessions to count (None: all)."""
     scope = _Scope(learner_id, enrollment_id, within)
     steps = await _steps(session, scope)
     cards = await _cards(session, scope)
@@ -94,7 +95,7 @@ async def _progress(session: AsyncSession, *, learner_id: int, enrollment_id: in
         items_total=len(cards), items_retired=sum(1 for card in cards if card.retired),
         retention_now=round(retention, 4) if retention is not None else None,
         satisfaction=await _satisfaction(session, scope),
-        open_tickets=await _tickets(session, learner_id),
+        open_tickets=await _tickets(session, learner_id, sessions),
         alerts=await _alerts(session, scope))
 
 
@@ -151,10 +152,13 @@ async def _satisfaction(session: AsyncSession, scope: _Scope) -> list[Satisfacti
             for reply, ref in (await session.exec(statement)).all()]
 
 
-async def _tickets(session: AsyncSession, learner_id: int) -> list[TicketSummary]:
+async def _tickets(session: AsyncSession, learner_id: int, sessions: Any
+                   ) -> list[TicketSummary]:
     statement = (select(Ticket).where(col(Ticket.learner_id) == learner_id,
                                       col(Ticket.status) == TicketStatus.OPEN)
                  .order_by(col(Ticket.due_by)))
+    if sessions is not None:  # a trainer sees the questions asked about their sessions only
+        statement = statement.where(col(Ticket.session_id).in_(sessions))
     return [TicketSummary(id=t.id or 0, status=t.status, created_at=t.created_at, due_by=t.due_by)
             for t in (await session.exec(statement)).all()]
 

@@ -113,9 +113,11 @@ async def test_a_trainer_key_reads_and_acts_only_within_its_sessions(
 
     progress = await client.get(f"/api/v1/learners/{learner_id}/progress", headers=two.bruno)
     assert progress.status_code == 200
-    assert progress.json()["steps_total"] == 0  # Anne's delivery is not Bruno's to see
-    assert (await client.get(f"/api/v1/learners/{learner_id}/progress",
-                             headers=two.anne)).json()["steps_total"] == 1
+    # Anne's delivery and the question asked in her session are not Bruno's to see.
+    assert progress.json()["steps_total"] == 0 and progress.json()["open_tickets"] == []
+    anne_view = (await client.get(f"/api/v1/learners/{learner_id}/progress",
+                                  headers=two.anne)).json()
+    assert anne_view["steps_total"] == 1 and len(anne_view["open_tickets"]) == 1
     for method, path, body in (
             ("GET", f"/api/v1/enrollments/{theirs.id}/progress", None),
             ("POST", f"/api/v1/enrollments/{theirs.id}/actions", {"action": "stop"}),
