@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from engine.core.questions import WAIT_STEP, AskedQuestion, waiting_for
 from engine.services.delivery_state import attempt_record, set_many, set_status
 from engine.services.runtime import Runtime
-from engine.services.send_checks import Outgoing, open_prompt
+from engine.services.send_checks import Outgoing, must_wait_for_open_questions, open_prompt
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.models import Learner, Prompt
 
@@ -79,7 +79,8 @@ async def _mark_wave(rt: Runtime, items: list[Outgoing], counts: dict[str, int])
             await session.exec(select(Learner.id).where(col(Learner.id).in_(learner_ids))
                                .order_by(col(Learner.id)).with_for_update())
         asking = [item for item in items if item.composed is not None and item.composed.prompt is not None]
-        held = await _asked_meanwhile(session, asking, now) if asking else set()
+        waiting = [item for item in asking if must_wait_for_open_questions(item.delivery)]
+        held = await _asked_meanwhile(session, waiting, now) if waiting else set()
         ready = [item for item in items if id(item) not in held]
         for item in items:
             if id(item) in held:

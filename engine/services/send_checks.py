@@ -111,7 +111,7 @@ async def _choose_and_compose(session: AsyncSession, rt: Runtime, delivery: Deli
         await set_status(session, delivery, status, now=now, finished_at=now, status_reason=reason)
         return str(status), None
     channel, address = choice
-    if delivery.kind in ASKING_KINDS and delivery.origin != DeliveryOrigin.FEEDBACK:
+    if must_wait_for_open_questions(delivery):
         waiting = await _conversation_in_progress(session, learner, delivery, channel, now)
         if waiting is not None:
             window = campaign.window_for(step) if step else campaign.defaults.window
@@ -131,6 +131,12 @@ async def _choose_and_compose(session: AsyncSession, rt: Runtime, delivery: Deli
                               data={"delivery": str(delivery.id)})
     # Marked ``sending`` (compare-and-set) just before its provider call: see dispatch._Marker.
     return "sending", Outgoing(delivery, learner, channel, message, composed, rendered)
+
+
+def must_wait_for_open_questions(delivery: Delivery) -> bool:
+    """A question of the campaign waits while another can be answered; the engine's own
+    follow-ups (feedback, the next question of a quiz, a clarification) do not."""
+    return delivery.kind in ASKING_KINDS and delivery.origin != DeliveryOrigin.FEEDBACK
 
 
 async def _conversation_in_progress(session: AsyncSession, learner: Learner, delivery: Delivery, channel: str,
