@@ -19,6 +19,18 @@ class InvalidToken(ValueError):
     """A token that is malformed, forged, for another purpose, or expired."""
 
 
+#: Primary keys are 32-bit integers on PostgreSQL.
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(value: object) -> int | None:
+    """``value`` if it can be a row id (a signed token's ``d`` or ``l``), else None: a genuine
+    link can still carry an id no table holds, and the database must not be asked for it."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ROW_ID:
+        return value
+    return None
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

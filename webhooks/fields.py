@@ -14,28 +14,15 @@ from zoneinfo import ZoneInfo, available_timezones
 from fastapi import Path
 from pydantic import AfterValidator, WithJsonSchema
 
-#: Primary keys are 32-bit integers on PostgreSQL.
-MAX_ROW_ID = 2**31 - 1
+from engine.links import MAX_ROW_ID, row_id
 
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("NUL character not allowed")
-    return value
-
+__all__ = ["MAX_ROW_ID", "RowId", "Text", "row_id"]
 
 #: Text that a database column can hold (PostgreSQL refuses NUL characters).
 Text = Annotated[str, AfterValidator(_no_nul)]
 
 #: A row id in a path: larger ids are a 422, not a 500.
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
-
-
-def row_id(value: object) -> int | None:
-    """``value`` if it can be a row id (a signed token's ``d`` or ``l``), else None."""
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ROW_ID:
-        return value
-    return None
 
 
 @cache

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.core.grading import Grade, grade_answer
-from engine.links import InvalidToken, signed_data
+from engine.links import InvalidToken, row_id, signed_data
 from engine.services.catalog import load_pinned
 from engine.store.models import Delivery, Enrollment, Learner, Prompt
 
@@ -38,10 +38,10 @@ async def link_learner_locale(session: AsyncSession, *, secret: str, token: str,
         data = signed_data(secret, token, purpose=purpose)
     except InvalidToken:
         return None
-    learner_id = data.get("l")
-    delivery_id = data.get("d")
-    if not isinstance(learner_id, int) and isinstance(delivery_id, int):
+    learner_id = row_id(data.get("l"))
+    delivery_id = row_id(data.get("d"))
+    if learner_id is None and delivery_id is not None:
         delivery = await session.get(Delivery, delivery_id)
         learner_id = delivery.learner_id if delivery is not None else None
-    learner = await session.get(Learner, learner_id) if isinstance(learner_id, int) else None
+    learner = await session.get(Learner, learner_id) if learner_id is not None else None
     return learner.locale if learner is not None and learner.erased_at is None else None

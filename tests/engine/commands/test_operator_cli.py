@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -90,7 +92,8 @@ def test_enrol_adds_attendees_and_enrols_when_the_session_has_ended(env: Path, t
     assert main(["session", "list"]) == 0
     header, line = capsys.readouterr().out.splitlines()
     assert header.split() == ["ID", "ENDS", "TITLE", "TRAINER", "LEARNERS", "CAMPAIGNS", "STATE"]
-    assert line.split() == ["1", "2026-01-09", "17:30", "Passée", "-", "2", "suivi-standard", "running:", "2", "active"]
+    yesterday = (datetime.now(ZoneInfo("Europe/Paris")) - timedelta(days=1)).date().isoformat()
+    assert line.split() == ["1", yesterday, "17:30", "Passée", "-", "2", "suivi-standard", "running:", "2", "active"]
 
 
 def test_enrol_unknown_session(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
