@@ -18,6 +18,13 @@ from engine.links import MAX_ROW_ID, row_id
 
 __all__ = ["MAX_ROW_ID", "RowId", "Text", "row_id"]
 
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL character not allowed")
+    return value
+
+
 #: Text that a database column can hold (PostgreSQL refuses NUL characters).
 Text = Annotated[str, AfterValidator(_no_nul)]
 
