@@ -7,14 +7,20 @@ actions run. Any open prompt past its deadline is closed as ``expired``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from engine.core.branching import extended_deadline, silence_actions, silence_check_at
+from engine.core import events as ev
+from engine.core.branching import extended_deadline, silence_actions
+from engine.core.silence import UnansweredQuestion, on_silence
 from engine.services.actions import run_actions
-from engine.services.catalog import load_pinned
+from engine.services.catalog import PinnedCampaign, load_pinned
 from engine.services.runtime import Runtime
 from engine.store.base import DeliveryOrigin, PromptStatus
 from engine.store.models import Delivery, Enrollment, Learner, Prompt
@@ -26,7 +32,8 @@ async def expire_prompts(rt: Runtime, *, now: datetime, limit: int = 500) -> int
     """Sends due reminders, runs silence branches and expires overdue questions; returns how many changed.
 
     Only prompts whose ``check_at`` (else ``expires_at``) has come are read, oldest check
-    first, so the tick's cost follows what is due, not how many questions are open.
+    first, so the tick's cost follows what is due, not how many questions are open. The
+    decision is the engine's (:func:`engine.core.silence.on_silence`); this applies it.
     """
     changed = 0
     due_at = func.coalesce(col(Prompt.check_at), col(Prompt.expires_at))
@@ -47,35 +54,50 @@ async def expire_prompts(rt: Runtime, *, now: datetime, limit: int = 500) -> int
                 continue
             pinned = await load_pinned(session, enrollment.campaign_version_id)
             step = pinned.campaign.step(prompt.step_id)
-            rule = step.on_silence if step is not None else None
-            if rule is not None and step is not None:
-                due = silence_check_at(prompt.opened_at, rule.after, prompt.reminders_sent + 1, learner.timezone)
-                if due <= now:
-                    if prompt.reminders_sent < rule.remind:
-                        await _remind(session, prompt, learner, pinned.campaign.locale, now)
-                        # From now: a reminder sent late (the worker was down) is still followed
-                        # by a full ``after`` before the next check.
-                        due = silence_check_at(now, rule.after, 1, learner.timezone)
-                        prompt.check_at = min(due, prompt.expires_at)
-                    else:
-                        prompt.status = PromptStatus.EXPIRED
-                        await run_actions(session, pinned=pinned, enrollment=enrollment, learner=learner,
-                                          step=step, actions=silence_actions(step), at=now,
-                                          trigger=(prompt.id or 0) * 10 + 9)
-                    session.add(prompt)
-                    changed += 1
-                    continue
-                if prompt.expires_at > now:
-                    prompt.check_at = min(due, prompt.expires_at)
-                    session.add(prompt)
-                    continue
-            if prompt.expires_at <= now:
-                prompt.status = PromptStatus.EXPIRED
+            question = UnansweredQuestion(prompt.id or 0, prompt.channel, prompt.opened_at, prompt.expires_at,
+                                          prompt.reminders_sent)
+            checked = on_silence(question, step, now=now, tz=learner.timezone)
+            applying = _Silence(session, prompt, learner, enrollment, pinned, now)
+            for event in checked.events:
+                await _HANDLERS[type(event)](applying, event)
+            if checked.events:
                 changed += 1
-            else:
-                prompt.check_at = prompt.expires_at
+            if prompt.status == PromptStatus.OPEN:
+                prompt.check_at = checked.check_at
             session.add(prompt)
     return changed
+
+
+@dataclass
+class _Silence:
+    session: AsyncSession
+    prompt: Prompt
+    learner: Learner
+    enrollment: Enrollment
+    pinned: PinnedCampaign
+    now: datetime
+
+
+async def _reminder_sent(a: _Silence, e: ev.ReminderSent) -> None:
+    await _remind(a.session, a.prompt, a.learner, a.pinned.campaign.locale, a.now)
+
+
+async def _question_expired(a: _Silence, e: ev.QuestionExpired) -> None:
+    a.prompt.status = PromptStatus.EXPIRED
+
+
+async def _silence_branch(a: _Silence, e: ev.BranchTaken) -> None:
+    step = a.pinned.campaign.step(e.step_id)
+    if step is not None:
+        await run_actions(a.session, pinned=a.pinned, enrollment=a.enrollment, learner=a.learner, step=step,
+                          actions=silence_actions(step), at=a.now, trigger=e.trigger)
+
+
+_HANDLERS: dict[type[Any], Callable[[_Silence, Any], Awaitable[None]]] = {
+    ev.ReminderSent: _reminder_sent,
+    ev.QuestionExpired: _question_expired,
+    ev.BranchTaken: _silence_branch,
+}
 
 
 async def _remind(session: object, prompt: Prompt, learner: Learner, locale: str, now: datetime) -> None:
