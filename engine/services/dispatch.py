@@ -12,10 +12,10 @@ A batch goes through three phases:
    per-sender rate limit (a send whose slot is over a minute away goes back to
    ``planned``). Each delivery is moved ``queued → sending`` (compare-and-set,
    recording the number, body and time of the attempt, and opening its prompt)
-   *just before its own provider call*: those whose slots come at the same
-   moment are marked together in one transaction (:class:`engine.services.marking.Marker`), so a
-   crash leaves in ``sending`` only the calls actually in flight, never a whole
-   rate-limited batch. The mark locks the learners again and re-checks that no
+   *just before its own provider call*, in waves of what the sender's rate
+   allows in a second, each marked in one transaction and given its rate-limit
+   slots only then (:func:`_send_waves`): a crash leaves in ``sending`` only
+   the wave under way, never a whole rate-limited batch. The mark locks the learners again and re-checks that no
    other question was opened meanwhile (one learner at a time).
 3. **Record** (one transaction): ``sending → sent`` with the provider id, or a
    retry with backoff, or a fallback to the next channel, or ``failed``.
@@ -33,6 +33,7 @@ is retried with backoff, and the retry first asks the provider
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -43,11 +44,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from engine.channels.base import SendResult
 from engine.ratelimit import MAX_WAIT_SECONDS
 from engine.services.delivery_state import recorded_attempt, set_many, set_status
-from engine.services.marking import Marker
+from engine.services.marking import mark_wave
 from engine.services.runtime import Runtime
 from engine.services.send_checks import Outgoing, decide
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.models import Delivery, Enrollment, Learner, Prompt, PushToken
+
+log = logging.getLogger("ancrage.dispatch")
 
 MAX_TRANSIENT_ATTEMPTS = 5
 #: Error codes after which the provider may have accepted the message all the same.
@@ -59,6 +62,10 @@ SENDER_BUSY = "sender_busy"
 #: How far back a retry looks for an earlier attempt that went out after all
 #: (when the attempt's own time was not recorded).
 LOOKBACK = timedelta(hours=6)
+#: A wave of sends is what the sender's rate allows in this time (see _send_waves).
+WAVE_SECONDS = 1.0
+#: The next wave is marked this long before its first slot.
+MARK_LEAD = 0.2
 #: Rounds of one send job (fallbacks, and each learner's next delivery).
 MAX_ROUNDS = 6
 
@@ -124,69 +131,92 @@ async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> tuple
 
 
 async def _call(rt: Runtime, outgoing: list[Outgoing], counts: dict[str, int]) -> list[SendResult | None]:
-    """Each send: wait for its slot, mark it ``sending``, call. None: not ours to send (lost the mark)."""
-    slots = await _reserve_slots(rt, outgoing)
-    marker = Marker(rt, counts)
-
-    async def ours(item: Outgoing) -> bool:
-        try:
-            return await marker.mark(item)
-        except Exception:  # the mark failed: it stays queued, the tick hands it out again
-            return False
-
-    async def one(item: Outgoing) -> SendResult | None:
-        channel = rt.channels.get(item.channel)
-        if channel is None:
-            return SendResult("failed_permanent", error_code="no_channel",
-                              error=f"channel '{item.channel}' is not configured")
-        earlier = await _earlier_attempt(rt, channel, item)
-        if earlier is not None:
-            return earlier if not earlier.accepted or await ours(item) else None
-        if rt.limiter is not None and not await _wait_for_slot(slots, item):
-            return SendResult("failed_transient", error_code=SENDER_BUSY, retry_after=MAX_WAIT_SECONDS,
-                              error="the sender is at its rate limit for the next minute")
-        if not await ours(item):
-            return None
-        try:
-            return await channel.send(item.message)
-        except Exception as exc:  # an adapter bug must not leave the delivery in limbo
-            return SendResult("failed_transient", error_code="adapter_error", error=type(exc).__name__)
-
-    return list(await asyncio.gather(*(one(item) for item in outgoing)))
+    """Every provider call, channel by channel in waves; None for a delivery not ours to send (lost its mark)."""
+    results: dict[int, SendResult | None] = {}
+    checked = await asyncio.gather(*(_earlier_attempt(rt, rt.channels.get(item.channel), item) for item in outgoing))
+    fresh: dict[str, list[Outgoing]] = {}
+    found: list[Outgoing] = []
+    for item, earlier in zip(outgoing, checked, strict=True):
+        if earlier is None:
+            fresh.setdefault(item.channel, []).append(item)
+        else:
+            results[id(item)] = earlier
+            if earlier.accepted:
+                found.append(item)
+    if found:  # the earlier attempt went out: marked, then recorded as sent
+        marked = await _mark(rt, found, counts)
+        results.update({id(item): None for item in found if id(item) not in marked})
+    await asyncio.gather(*(_send_waves(rt, name, items, counts, results) for name, items in fresh.items()))
+    return [results[id(item)] for item in outgoing]
 
 
-async def _reserve_slots(rt: Runtime, outgoing: list[Outgoing]) -> dict[int, float]:
-    """Each item's rate-limit slot (event-loop time), one Redis call per channel for the batch.
+async def _send_waves(rt: Runtime, name: str, items: list[Outgoing], counts: dict[str, int],
+                      results: dict[int, SendResult | None]) -> None:
+    """One channel's sends: mark a wave ``sending``, reserve its rate-limit slots, call at each slot.
 
-    Same schedule as one :meth:`SenderRateLimiter.acquire` per send, without a
-    round trip per send; an item without a slot (over a minute away) is absent.
+    A wave is what the sender's rate allows in :data:`WAVE_SECONDS` (the whole
+    list without a limit). The next wave is marked just before the current one's
+    last slot, and its slots are reserved only once it is marked: the mark's
+    time never bunches calls beyond the rate, and a crash leaves in ``sending``
+    only the wave whose calls are under way.
     """
-    if rt.limiter is None or not outgoing:
-        return {}
+    channel = rt.channels.get(name)
+    if channel is None:
+        for item in items:
+            results[id(item)] = SendResult("failed_permanent", error_code="no_channel",
+                                           error=f"channel '{name}' is not configured")
+        return
+    rate = rt.limiter.rates.get(name) if rt.limiter is not None else None
+    size = len(items) if not rate or rate * WAVE_SECONDS >= len(items) else max(1, int(rate * WAVE_SECONDS))
     loop = asyncio.get_running_loop()
-    by_channel: dict[str, list[Outgoing]] = {}
-    for item in outgoing:
-        by_channel.setdefault(item.channel, []).append(item)
-    slots: dict[int, float] = {}
-    for channel, items in by_channel.items():
-        start = loop.time()
-        for item, delay in zip(items, await rt.limiter.reserve(channel, len(items)), strict=False):
-            slots[id(item)] = start + delay
-    return slots
+    calls: list[asyncio.Task[None]] = []
+    mark_at = loop.time()
+    busy = False
+    for start in range(0, len(items), size):
+        wave = items[start:start + size]
+        if busy:  # the sender has no slot within a minute: not even marked
+            for item in wave:
+                results[id(item)] = _sender_busy()
+            continue
+        await asyncio.sleep(max(mark_at - loop.time(), 0))
+        marked = await _mark(rt, wave, counts)
+        mine = [item for item in wave if id(item) in marked]
+        results.update({id(item): None for item in wave if id(item) not in marked})
+        delays = await rt.limiter.reserve(name, len(mine)) if rt.limiter is not None and mine else [0.0] * len(mine)
+        now = loop.time()
+        for index, item in enumerate(mine):
+            if index >= len(delays):  # its slot is over a minute away: handed back, not sent
+                results[id(item)] = _sender_busy()
+                busy = True
+                continue
+            calls.append(asyncio.create_task(_send_at(channel, item, now + delays[index], results)))
+        if delays and rate:
+            mark_at = now + delays[-1] + 1 / rate - MARK_LEAD
+    await asyncio.gather(*calls)
 
 
-async def _wait_for_slot(slots: dict[int, float], item: Outgoing) -> bool:
-    """Sleeps until the item's reserved slot; False when it got none (sender busy)."""
-    at = slots.get(id(item))
-    if at is None:
-        return False
-    delay = at - asyncio.get_running_loop().time()
-    if delay > 0:
-        await asyncio.sleep(delay)
-    return True
+async def _mark(rt: Runtime, items: list[Outgoing], counts: dict[str, int]) -> set[int]:
+    try:
+        return await mark_wave(rt, items, counts)
+    except Exception:  # nothing of the wave is marked: it stays queued, the tick hands it out again
+        log.exception("marking %d deliveries sending failed; they stay queued", len(items))
+        return set()
 
 
-async def _earlier_attempt(rt: Runtime, channel: Any, item: Outgoing) -> SendResult | None:
+async def _send_at(channel: Any, item: Outgoing, at: float, results: dict[int, SendResult | None]) -> None:
+    await asyncio.sleep(max(at - asyncio.get_running_loop().time(), 0))
+    try:
+        results[id(item)] = await channel.send(item.message)
+    except Exception as exc:  # an adapter bug must not leave the delivery in limbo
+        results[id(item)] = SendResult("failed_transient", error_code="adapter_error", error=type(exc).__name__)
+
+
+def _sender_busy() -> SendResult:
+    return SendResult("failed_transient", error_code=SENDER_BUSY, retry_after=MAX_WAIT_SECONDS,
+                      error="the sender is at its rate limit for the next minute")
+
+
+async def _earlier_attempt(rt: Runtime, channel: Any | None, item: Outgoing) -> SendResult | None:
     """After an ambiguous failure, whether that attempt reached the provider after all.
 
     Found: the delivery is recorded as sent with the provider's id, and nothing
@@ -240,6 +270,7 @@ async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResul
             if result.error_code == SENDER_BUSY:  # never reached the provider: not an attempt
                 await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, expect=was,
                            due_at=now + timedelta(seconds=result.retry_after or MAX_WAIT_SECONDS),
+                           attempts=delivery.attempts - 1 if item.marked else delivery.attempts,
                            status_reason=f"{item.channel} sender at its rate limit: sent later")
                 counts["sender_busy"] = counts.get("sender_busy", 0) + 1
                 continue

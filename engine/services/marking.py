@@ -1,15 +1,14 @@
-"""Marking deliveries ``sending`` just before their provider calls, in waves.
+"""Marking deliveries ``sending`` just before their provider calls, a wave at a time.
 
 A delivery in ``sending`` is one whose provider call may have happened: after
-a crash, recovery must ask the provider before sending it again. Marking each
-delivery only as its own call starts (after its rate-limit slot) keeps that
-set to the calls actually in flight; deliveries whose calls start together are
-marked in one transaction, so a burst still costs one round of writes.
+a crash, recovery must ask the provider before sending it again. The send job
+marks each wave of calls just before making them (``dispatch._send_waves``),
+which keeps that set to the calls under way; a wave is one transaction, so a
+burst still costs one round of writes.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from sqlalchemy import update
@@ -27,45 +26,7 @@ from engine.store.models import Learner, Prompt
 CONVERSATION_RECHECK = WAIT_STEP
 
 
-class Marker:
-    """Marks deliveries ``sending`` as their calls start, those starting together in one transaction.
-
-    Each send awaits :meth:`mark` right before its provider call; the first
-    caller schedules a flush after the event loop has let every send whose
-    slot is due reach this point too, so a burst costs one transaction and a
-    rate-limited trickle one per send.
-    """
-
-    def __init__(self, rt: Runtime, counts: dict[str, int]) -> None:
-        self._rt = rt
-        self._counts = counts
-        self._pending: list[tuple[Outgoing, asyncio.Future[bool]]] = []
-        self._flushing: asyncio.Task[None] | None = None
-
-    async def mark(self, item: Outgoing) -> bool:
-        """True when this delivery is now ``sending`` and ours to send."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        await asyncio.sleep(0)
-        while self._pending:
-            wave, self._pending = self._pending, []
-            try:
-                moved = await _mark_wave(self._rt, [item for item, _ in wave], self._counts)
-            except Exception as exc:  # nothing of this wave is marked: it stays queued
-                for _, future in wave:
-                    future.set_exception(exc)
-                continue
-            for item, future in wave:
-                future.set_result(id(item) in moved)
-        self._flushing = None
-
-
-async def _mark_wave(rt: Runtime, items: list[Outgoing], counts: dict[str, int]) -> set[int]:
+async def mark_wave(rt: Runtime, items: list[Outgoing], counts: dict[str, int]) -> set[int]:
     """``queued → sending`` for these deliveries at once, recording the attempt; opens their prompts.
 
     The learners are locked (in id order) and a question is held back when
