@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from engine.commands import designer, runtime
+from engine.commands import accounts, designer, runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -19,6 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     designer.register(commands)
     runtime.register(commands)
+    accounts.register(commands)
     return parser
 
 
