@@ -91,7 +91,7 @@ async def session_facts(db: AsyncSession, session_ids: Sequence[int], *, now: da
     for sid, learner_id, kind, value, correct, at in await fetch(db, replies):
         question, answer = answer_of(value)
         facts[sid].answers.append(Answer(sid, learner_id, kind, question, answer, correct, at))
-    versions = sa_select(distinct(col(Enrollment.campaign_version_id))).where(in_sessions)
+    versions = sa_select(col(Enrollment.campaign_version_id)).where(in_sessions).distinct()
     index = await load_index(db, [v for (v,) in await fetch(db, versions)])
     return facts, index
 
