@@ -101,7 +101,28 @@ async def _session(db: AsyncSession, *, title: str, trainer_id: int, version_id:
     db.add(training)
     await db.flush()
     seeded = SeededSession(id=training.id or 0)
-    for n in range(count):
+    await _learners(db, seeded, trainer_id=trainer_id, version_id=version_id, ends=ends, now=now, start=0,
+                    count=count, rng=rng, phone_prefix=phone_prefix)
+    return seeded
+
+
+async def grow_session(maker: async_sessionmaker[AsyncSession], seeded: SeededSession, *, trainer_id: int,
+                       now: datetime, count: int) -> None:
+    """Adds ``count`` more learners (with full histories) to a seeded session."""
+    async with maker() as db:
+        training = await db.get(TrainingSession, seeded.id)
+        enrollment = await db.get(Enrollment, seeded.enrollment_ids[0])
+        assert training is not None and enrollment is not None
+        start = len(seeded.learner_ids)
+        await _learners(db, seeded, trainer_id=trainer_id, version_id=enrollment.campaign_version_id,
+                        ends=training.ends_at, now=now, start=start, count=count, rng=random.Random(start),
+                        phone_prefix=f"+33613{start % 10}")
+        await db.commit()
+
+
+async def _learners(db: AsyncSession, seeded: SeededSession, *, trainer_id: int, version_id: int, ends: datetime,
+                    now: datetime, start: int, count: int, rng: random.Random, phone_prefix: str) -> None:
+    for n in range(start, start + count):
         learner = Learner(first_name=FIRST[n % len(FIRST)], last_name=f"{LAST[n % len(LAST)]}{'' if n < 10 else n}",
                           phone=f"{phone_prefix}{n:05d}", email=f"l{trainer_id}-{n}@example.org")
         db.add(learner)
@@ -150,7 +171,6 @@ async def _session(db: AsyncSession, *, title: str, trainer_id: int, version_id:
         if silent:
             learner.at_risk = True
             db.add(learner)
-    return seeded
 
 
 async def _prompt(db: AsyncSession, lid: int, eid: int, step: str, kind: str, ref: str, at: datetime,

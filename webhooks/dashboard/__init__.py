@@ -20,11 +20,13 @@ from webhooks.dashboard.auth import LoginRequired
 from webhooks.dashboard.render import page, redirect
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+#: The dashboard's route table, one router per page (the cross-trainer test walks it).
+ROUTERS = tuple(module.router for module in (login, overview, sessions, learners, inbox, lists, exports))
 
 
 def install(app: FastAPI) -> None:
-    for module in (login, overview, sessions, learners, inbox, lists, exports):
-        app.include_router(module.router, include_in_schema=False)
+    for router in ROUTERS:
+        app.include_router(router, include_in_schema=False)
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(NotVisible, _not_found)
