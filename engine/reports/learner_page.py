@@ -141,8 +141,8 @@ def _out(d: Delivery, titles: dict[str, str]) -> ThreadItem:
     body = ""
     if d.rendered:
         body = str(d.rendered.get("body") or d.rendered.get("text") or d.rendered.get("subject") or "")
-    if not body:
-        body = d.content_ref or ""
+    if not body and d.content_ref and " " in d.content_ref:
+        body = d.content_ref  # an inline message or task text (a content reference is not shown)
     return ThreadItem(at=d.sent_at or d.due_at, direction="out", step=titles.get(d.step_id, d.step_id),
                       kind=d.kind, channel=d.channel, state=d.status, reason=d.status_reason or d.error_code,
                       text=body)

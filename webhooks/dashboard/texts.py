@@ -86,7 +86,7 @@ ENGLISH: dict[str, str] = {
     "Tableau alternatif": "Table view", "Aucun apprenant à risque.": "No learner at risk.",
     "Aucune tâche.": "No task.", "Aucune alerte.": "No alert.", "Aucun message.": "No message.",
     "Ce champ est obligatoire.": "This field is required.", "Texte trop long.": "Text too long.",
-    "Déposé par": "From", "Étapes": "Steps", "Inviter un formateur": "Invite a trainer", "Nom": "Name", "Rôle": "Role",
+    "Déposé par": "From", "Réponses justes aux quiz": "Right quiz answers", "Étapes": "Steps", "Inviter un formateur": "Invite a trainer", "Nom": "Name", "Rôle": "Role",
     "Inviter": "Invite", "Invitation envoyée.": "Invitation sent.", "Équipe": "Team",
 }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from dashboard_support import PASSWORD, Seeded, seed_dashboard
 from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright
 
@@ -31,9 +31,6 @@ from engine.settings import PROJECT_ROOT, Settings
 from engine.store.db import create_engine, session_factory
 from engine.store.migrate import upgrade_async
 from webhooks.app import create_app
-
-sys.path.insert(0, str(PROJECT_ROOT / "tests" / "webhooks"))
-from dashboard_support import PASSWORD, Seeded, seed_dashboard  # noqa: E402
 
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)  # a Tuesday morning in Paris: inside the send window
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "dashboard"
