@@ -123,12 +123,13 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.secret_key, salt=_RESET_SALT)
 
 
-def _stamp(trainer: Trainer) -> str:
-    return trainer.password_changed_at.isoformat() if trainer.password_changed_at else ""
+def password_stamp(trainer: Trainer) -> str:
+    """Changes whenever the password does (a fresh salt each time): links and sessions carry it."""
+    return hashlib.sha256(trainer.password_hash.encode("utf-8")).hexdigest()[:16]
 
 
 def password_link_token(settings: Settings, trainer: Trainer) -> str:
-    return _serializer(settings).dumps({"t": trainer.id, "s": _stamp(trainer)})
+    return _serializer(settings).dumps({"t": trainer.id, "s": password_stamp(trainer)})
 
 
 async def trainer_for_link(session: AsyncSession, settings: Settings, token: str, *,
@@ -141,7 +142,7 @@ async def trainer_for_link(session: AsyncSession, settings: Settings, token: str
     if not isinstance(data, dict) or not isinstance(data.get("t"), int):
         return None
     trainer = await session.get(Trainer, data["t"])
-    if trainer is None or trainer.disabled_at is not None or data.get("s") != _stamp(trainer):
+    if trainer is None or trainer.disabled_at is not None or data.get("s") != password_stamp(trainer):
         return None
     if trainer.password_hash and max_age > RESET_VALIDITY:
         # An invitation link (long validity) is for accounts without a password only.

@@ -28,6 +28,7 @@ from engine.store.models import (
     Learner,
     LearnerNote,
     Ticket,
+    TrainingSession,
 )
 
 MESSAGE_STEP = "dashboard-message"
@@ -136,3 +137,13 @@ async def send_message(db: AsyncSession, *, enrollments: list[Enrollment], text:
     await record_audit(db, entity="enrollment", entity_id=ids[0] or 0, action="dashboard_message", at=now,
                        detail={"by": by, "learners": len(chosen)})
     return len(chosen)
+
+
+async def assign_session(db: AsyncSession, *, training: TrainingSession, trainer_id: int | None, by: int,
+                         now: datetime) -> None:
+    """Who leads the session (and so sees it on the dashboard); quality managers only."""
+    previous = training.trainer_id
+    training.trainer_id = trainer_id
+    db.add(training)
+    await record_audit(db, entity="training_session", entity_id=training.id or 0, action="assign_trainer", at=now,
+                       from_state=str(previous), to_state=str(trainer_id), detail={"by": by})

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.core.spaced import new_state, record_answer
-from engine.services.accounts import create_trainer
+from engine.services.accounts import create_api_key, create_trainer
 from engine.services.catalog import Catalog, pin_version
 from engine.settings import PROJECT_ROOT
 from engine.store.models import (
     Alert,
+    ApiKey,
     Attendance,
     Delivery,
     Enrollment,
@@ -57,6 +59,7 @@ class Seeded:
     a: SeededSession
     b: SeededSession
     emails: dict[str, str]
+    api_key_id: int = 0
 
 
 _catalog: Catalog | None = None
@@ -87,9 +90,11 @@ async def seed_dashboard(maker: async_sessionmaker[AsyncSession], *, now: dateti
         seeded_b = await _session(db, title="Manager coach — Nantes", trainer_id=b.id or 0,
                                   version_id=version.id or 0, now=now, count=learners_b, rng=rng,
                                   phone_prefix=phone_prefix + "2")
+        await create_api_key(db, "LMS de Claire", a.id)
         await db.commit()
+        [key] = (await db.exec(select(ApiKey))).all()
         return Seeded(trainer_a=a.id or 0, trainer_b=b.id or 0, quality=q.id or 0, a=seeded_a, b=seeded_b,
-                      emails={"trainer": a.email, "other": b.email, "quality": q.email})
+                      emails={"trainer": a.email, "other": b.email, "quality": q.email}, api_key_id=key.id or 0)
 
 
 async def _session(db: AsyncSession, *, title: str, trainer_id: int, version_id: int, now: datetime, count: int,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from dashboard_client import login, post_form
+from dashboard_client import csrf_of, login, post_form
 from dashboard_support import Seeded, seed_dashboard
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -14,7 +15,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from web_support import NOW
 
-from engine.store.models import Delivery, LearnerNote, Ticket
+from engine.services.accounts import create_trainer, hash_api_key, invitation_mail, reset_mail
+from engine.store.models import ApiKey, Delivery, LearnerNote, Ticket, Trainer, TrainingSession
+from webhooks.dashboard.render import Formats
 
 
 @pytest.fixture
@@ -84,3 +87,73 @@ async def test_forms_redirect_and_show_errors_beside_fields(web: httpx.AsyncClie
         assert [d.rendered for d in sent] == [{"body": "Votre attestation part demain."}]
         notes = (await db.exec(select(LearnerNote))).all()
         assert [n.body for n in notes] == ["Appelée : tout va bien"]
+
+
+async def test_a_quality_manager_assigns_sessions_and_manages_api_keys(
+        web: httpx.AsyncClient, seeded: Seeded, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    await login(web, seeded.emails["quality"])
+    moved = await post_form(web, f"/dashboard/sessions/{seeded.b.id}", f"/dashboard/sessions/{seeded.b.id}/trainer",
+                            {"trainer": str(seeded.trainer_a)})
+    assert moved.status_code == 303
+    created = await post_form(web, "/dashboard/team", "/dashboard/team/apikeys",
+                              {"key_name": "CRM", "key_trainer": str(seeded.trainer_b)})
+    assert created.status_code == 200
+    plaintext = re.search(r"<code>(anc_[^<]+)</code>", created.text)
+    assert plaintext is not None
+    assert plaintext.group(1) not in (await web.get("/dashboard/team")).text  # shown once
+    revoked = await post_form(web, "/dashboard/team", f"/dashboard/team/apikeys/{seeded.api_key_id}/revoke", {})
+    assert revoked.status_code == 303
+    async with session_maker() as db:
+        training = await db.get(TrainingSession, seeded.b.id)
+        key = await db.get(ApiKey, seeded.api_key_id)
+        assert training is not None and training.trainer_id == seeded.trainer_a
+        assert key is not None and key.revoked_at is not None
+        assert [k.key_hash for k in (await db.exec(select(ApiKey).where(col(ApiKey.name) == "CRM"))).all()] == [
+            hash_api_key(plaintext.group(1))]
+    await web.post("/dashboard/logout", data={"csrf": csrf_of((await web.get("/dashboard/")).text)})
+    await login(web, seeded.emails["trainer"])
+    assert "Manager coach — Nantes" in (await web.get("/dashboard/")).text  # now theirs
+
+
+async def test_password_reset_by_signed_link_and_invitation(
+        web: httpx.AsyncClient, app: FastAPI, seeded: Seeded, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    settings = app.state.ancrage.settings
+    async with session_maker() as db:
+        trainer = await db.get(Trainer, seeded.trainer_a)
+        assert trainer is not None
+        link = reset_mail(settings, trainer).link
+        invited = await create_trainer(db, email="nouveau@test.local", name="Nouveau", now=NOW)
+        await db.commit()
+        invitation = invitation_mail(settings, invited).link
+    path = link.removeprefix(settings.public_url)
+    forgot = await post_form(web, "/dashboard/forgot", "/dashboard/forgot", {"email": "nobody@test.local"})
+    assert forgot.status_code == 200 and "un lien vient d" in forgot.text
+    short = await post_form(web, path, path, {"password": "court"})
+    assert short.status_code == 422 and "10 caractères" in short.text
+    done = await post_form(web, path, path, {"password": "un-nouveau-mot-de-passe"})
+    assert done.status_code == 303
+    assert (await web.get(path)).status_code == 410  # used: the password stamp changed
+    assert (await login(web, seeded.emails["trainer"], "un-nouveau-mot-de-passe")).status_code == 303
+    assert (await web.get(path.replace("/reset/", "/reset/x"))).status_code == 410
+    invite_path = invitation.removeprefix(settings.public_url)
+    assert (await post_form(web, invite_path, invite_path, {"password": "mot-de-passe-choisi"})).status_code == 303
+    assert (await login(web, "nouveau@test.local", "mot-de-passe-choisi")).status_code == 303
+
+
+async def test_english_accounts_read_english_with_their_formats(
+        web: httpx.AsyncClient, seeded: Seeded, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    async with session_maker() as db:
+        trainer = await db.get(Trainer, seeded.trainer_a)
+        assert trainer is not None
+        trainer.locale, trainer.timezone = "en", "America/New_York"
+        db.add(trainer)
+        await db.commit()
+    await login(web, seeded.emails["trainer"])
+    overview = (await web.get("/dashboard/")).text
+    assert "Overview" in overview and "Response rate" in overview and "Vue d'ensemble" not in overview
+    french = Formats("fr", "Europe/Paris")
+    english = Formats("en", "America/New_York")
+    assert french.pct(0.125) == "12\u00a0%" or french.pct(0.125) == "13\u202f%" or "%" in french.pct(0.125)
+    assert french.num(1234.5) == "1\u202f234,5"
+    assert french.dt(NOW) == "4 mars 2025 10:30"
+    assert english.dt(NOW) == "4 Mar 2025 04:30"

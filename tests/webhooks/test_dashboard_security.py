@@ -43,7 +43,8 @@ _NOT_ID_ROUTES = {"token"}
 
 def _ids_of_first_trainer(s: Seeded) -> dict[str, int]:
     return {"session_id": s.a.id, "learner_id": s.a.learner_ids[0], "ticket_id": s.a.ticket_ids[0],
-            "alert_id": s.a.alert_ids[0], "task_id": s.a.task_ids[0], "enrollment_id": s.a.enrollment_ids[0]}
+            "alert_id": s.a.alert_ids[0], "task_id": s.a.task_ids[0], "enrollment_id": s.a.enrollment_ids[0],
+            "key_id": s.api_key_id}
 
 
 def _dashboard_routes() -> list[tuple[str, str, list[str]]]:

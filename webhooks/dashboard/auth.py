@@ -1,6 +1,6 @@
 """Who is asking: the signed session cookie, the CSRF token of every form, and ``CurrentViewer``.
 
-The session cookie carries the trainer id and their password-change time
+The session cookie carries the trainer id and a stamp of their password hash
 (a new password logs every other browser out); it is HttpOnly, SameSite=Lax,
 and Secure when the public URL is https. Every form posts a ``csrf`` field
 equal to the (HttpOnly) CSRF cookie; a POST without it is a 403.
@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request, Response, status
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from engine.reports.scope import NotVisible, Viewer
+from engine.services.accounts import password_stamp
 from engine.settings import Settings
 from engine.store.models import Trainer
 from webhooks.deps import SessionDep, state_of
@@ -43,12 +44,8 @@ def secure_cookies(settings: Settings) -> bool:
     return settings.public_url.lower().startswith("https://")
 
 
-def _stamp(trainer: Trainer) -> str:
-    return trainer.password_changed_at.isoformat() if trainer.password_changed_at else ""
-
-
 def start_session(response: Response, settings: Settings, trainer: Trainer) -> None:
-    value = _serializer(settings).dumps({"t": trainer.id, "s": _stamp(trainer)})
+    value = _serializer(settings).dumps({"t": trainer.id, "s": password_stamp(trainer)})
     response.set_cookie(SESSION_COOKIE, value, max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
                         secure=secure_cookies(settings), path="/dashboard")
 
@@ -70,7 +67,7 @@ async def current_trainer(request: Request, db: SessionDep) -> Trainer:
     trainer_id = data.get("t") if isinstance(data, dict) else None
     trainer = await db.get(Trainer, trainer_id) if isinstance(trainer_id, int) else None
     if (trainer is None or trainer.disabled_at is not None or not isinstance(data, dict)
-            or data.get("s") != _stamp(trainer)):
+            or data.get("s") != password_stamp(trainer)):
         raise LoginRequired(request.url.path)
     request.state.trainer = trainer
     return trainer

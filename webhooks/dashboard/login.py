@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from engine.reports.team import team
 from engine.services import accounts
 from engine.store.base import TrainerRole
 from webhooks.dashboard.auth import CheckedForm, QualityViewer, end_session, start_session
 from webhooks.dashboard.common import field_error, now_of
 from webhooks.dashboard.render import page, redirect
-from webhooks.deps import SessionDep, SettingsDep
+from webhooks.deps import RowId, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/dashboard")
 
@@ -114,16 +115,43 @@ async def invite(request: Request, token: str, form: CheckedForm, db: SessionDep
 
 @router.get("/team", response_class=HTMLResponse)
 async def team_page(request: Request, viewer: QualityViewer, db: SessionDep) -> Response:
-    from engine.reports.team import team
+    return await _team(request, viewer, db)
 
-    return page(request, "dashboard/team.html", viewer, members=await team(db), errors={}, values={})
+
+async def _team(request: Request, viewer: QualityViewer, db: SessionDep, *, status_code: int = 200,
+                errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                new_key: str | None = None) -> Response:
+    keys = [(key, email) for key, email in await accounts.list_api_keys(db)]
+    return page(request, "dashboard/team.html", viewer, status_code=status_code, members=await team(db),
+                errors=errors or {}, values=values or {}, keys=keys, new_key=new_key, title="Équipe")
+
+
+@router.post("/team/apikeys", response_class=HTMLResponse)
+async def create_key(request: Request, viewer: QualityViewer, form: CheckedForm, db: SessionDep) -> Response:
+    """A new integration key, shown once on the page that answers this POST (never stored in clear)."""
+    name = form.get("key_name", "").strip()
+    error = field_error(name, max_length=200)
+    if error:
+        return await _team(request, viewer, db, status_code=422, errors={"key_name": error})
+    members = {m.id for m in await team(db)}
+    raw = form.get("key_trainer", "")
+    trainer_id = int(raw) if raw.isdigit() and len(raw) < 10 and int(raw) in members else None
+    plaintext = await accounts.create_api_key(db, name, trainer_id)
+    await db.commit()
+    return await _team(request, viewer, db, new_key=plaintext)
+
+
+@router.post("/team/apikeys/{key_id}/revoke", response_class=HTMLResponse)
+async def revoke_key(request: Request, key_id: RowId, viewer: QualityViewer, form: CheckedForm,
+                     db: SessionDep) -> Response:
+    await accounts.revoke_api_key(db, key_id=key_id, now=now_of(request))
+    await db.commit()
+    return redirect("/dashboard/team", "saved")
 
 
 @router.post("/team/invite", response_class=HTMLResponse)
 async def team_invite(request: Request, viewer: QualityViewer, form: CheckedForm, db: SessionDep,
                       settings: SettingsDep) -> Response:
-    from engine.reports.team import team
-
     values = {k: form.get(k, "").strip() for k in ("email", "name", "role")}
     errors = {k: e for k in ("email", "name") if (e := field_error(values[k], max_length=300))}
     if "email" not in errors and "@" not in values["email"]:
@@ -131,8 +159,7 @@ async def team_invite(request: Request, viewer: QualityViewer, form: CheckedForm
     if "email" not in errors and await accounts.find_trainer(db, values["email"]) is not None:
         errors["email"] = "Un compte existe déjà pour cette adresse."
     if errors:
-        return page(request, "dashboard/team.html", viewer, status_code=422, members=await team(db),
-                    errors=errors, values=values)
+        return await _team(request, viewer, db, status_code=422, errors=errors, values=values)
     role = TrainerRole.QUALITY if values["role"] == "quality" else TrainerRole.TRAINER
     trainer = await accounts.create_trainer(db, email=values["email"], name=values["name"], role=role,
                                             now=now_of(request))

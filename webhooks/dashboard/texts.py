@@ -86,7 +86,11 @@ ENGLISH: dict[str, str] = {
     "Tableau alternatif": "Table view", "Aucun apprenant à risque.": "No learner at risk.",
     "Aucune tâche.": "No task.", "Aucune alerte.": "No alert.", "Aucun message.": "No message.",
     "Ce champ est obligatoire.": "This field is required.", "Texte trop long.": "Text too long.",
-    "Déposé par": "From", "Réponses justes aux quiz": "Right quiz answers", "Étapes": "Steps", "Inviter un formateur": "Invite a trainer", "Nom": "Name", "Rôle": "Role",
+    "Déposé par": "From", "Clés d'API": "API keys", "Toutes les sessions": "All sessions",
+    "Nouvelle clé (affichée une seule fois) :": "New key (shown once):", "Révoquée": "Revoked",
+    "Active": "Active", "Révoquer": "Revoke", "Créer une clé": "Create a key",
+    "Adresse e-mail invalide.": "Invalid e-mail address.",
+    "Un compte existe déjà pour cette adresse.": "An account already exists for this address.", "Réponses justes aux quiz": "Right quiz answers", "Étapes": "Steps", "Inviter un formateur": "Invite a trainer", "Nom": "Name", "Rôle": "Role",
     "Inviter": "Invite", "Invitation envoyée.": "Invitation sent.", "Équipe": "Team",
 }
 
