@@ -19,7 +19,7 @@ from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.runtime import Runtime
 from engine.settings import Settings
 from engine.store.migrate import upgrade_async
-from webhooks import app_api, dashboard, followup_api, health, integration_api, pages, twilio_routes
+from webhooks import api_docs, app_api, dashboard, followup_api, health, integration_api, pages, twilio_routes
 from webhooks.deps import AppState
 from webhooks.queue import arq_enqueue, open_pool
 
@@ -58,13 +58,14 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
                 await close_runtime(built)
                 state.runtime = None
 
-    app = FastAPI(title="Ancrage", version="1", lifespan=lifespan,
+    app = FastAPI(title="Ancrage", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Webhooks, learner app API, one-tap answer pages, integration API.")
     app.state.ancrage = state
     app.add_exception_handler(DBAPIError, _database_unavailable)
     for module in (health, twilio_routes, app_api, integration_api, followup_api, pages):
         app.include_router(module.router)
     dashboard.install(app)
+    api_docs.install(app)
     return app
 
 

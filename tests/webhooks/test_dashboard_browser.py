@@ -176,6 +176,7 @@ async def test_each_role_opens_every_page_and_a_trainer_answers_a_ticket(served:
 
             context = await browser.new_context(viewport={"width": 1360, "height": 900}, locale="fr-FR")
             page = await context.new_page()
+            page.on("request", lambda r: external.append(r.url) if not r.url.startswith(served.url) else None)
             await _login(page, served, s.emails["quality"])
             assert await page.locator("text=Manager coach — Nantes").count() >= 1
             await _shoot(page, "10-overview-quality")
@@ -184,6 +185,10 @@ async def test_each_role_opens_every_page_and_a_trainer_answers_a_ticket(served:
                 response = await page.goto(served.url + path)
                 assert response is not None and response.status == 200, path
                 await _shoot(page, name)
+            # The API documentation works offline too (vendored Swagger UI, no CDN).
+            await page.goto(f"{served.url}/docs")
+            await page.get_by_text("/api/v1/tickets", exact=True).first.wait_for(timeout=15_000)
+            await _shoot(page, "14-api-docs")
             await context.close()
             assert external == []
         finally:
