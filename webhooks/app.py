@@ -19,7 +19,16 @@ from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.runtime import Runtime
 from engine.settings import Settings
 from engine.store.migrate import upgrade_async
-from webhooks import api_docs, app_api, dashboard, followup_api, health, integration_api, pages, twilio_routes
+from webhooks import (
+    api_docs,
+    app_api,
+    dashboard,
+    followup_api,
+    health,
+    integration_api,
+    pages,
+    twilio_routes,
+)
 from webhooks.deps import AppState
 from webhooks.queue import arq_enqueue, open_pool
 
