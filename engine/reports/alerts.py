@@ -11,8 +11,8 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.reports.facts import fetch
-from engine.reports.scope import Viewer, alerts_filter, learners_filter
-from engine.store.models import Alert, Learner, Reply, TrainingSession
+from engine.reports.scope import Viewer, alerts_filter, learners_filter, sessions_filter
+from engine.store.models import Alert, Enrollment, Learner, Reply, TrainingSession
 
 PAGE_SIZE = 30
 TASK = "task"
@@ -94,6 +94,20 @@ async def tasks(db: AsyncSession, viewer: Viewer, *, show: str = "open", page: i
     return AlertsView(alerts=rows, show=show, page=page, pages=pages, total=total)
 
 
+class AtRiskView(BaseModel):
+    rows: list[AtRiskRow]
+    page: int
+    pages: int
+    total: int
+
+
+async def at_risk_page(db: AsyncSession, viewer: Viewer, *, page: int = 1) -> AtRiskView:
+    rows = await at_risk(db, viewer)
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    return AtRiskView(rows=rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], page=page, pages=pages, total=len(rows))
+
+
 async def at_risk(db: AsyncSession, viewer: Viewer) -> list[AtRiskRow]:
     """Learners marked at risk or with an open risk alert, with the latest reason and last contact."""
     alerts = await fetch(db, _alerts_statement(viewer).where(  # type: ignore[attr-defined]
@@ -122,4 +136,13 @@ async def at_risk(db: AsyncSession, viewer: Viewer) -> list[AtRiskRow]:
             col(Reply.learner_id).in_(list(rows))).group_by(col(Reply.learner_id)))
         for learner_id, at in contacts:
             rows[learner_id].last_contact = at
+        unplaced = [lid for lid, row in rows.items() if row.session_id is None]
+        if unplaced:
+            sessions = await fetch(db, sa_select(col(Enrollment.learner_id), col(TrainingSession.id),
+                                                 col(TrainingSession.title)).join(
+                TrainingSession, col(TrainingSession.id) == col(Enrollment.session_id)).where(
+                col(Enrollment.learner_id).in_(unplaced), sessions_filter(viewer, Enrollment.session_id)).order_by(
+                col(Enrollment.created_at)))
+            for learner_id, session_id, title in sessions:
+                rows[learner_id].session_id, rows[learner_id].session_title = session_id, title
     return sorted(rows.values(), key=lambda r: (r.last_contact is not None, r.last_contact or datetime.min, r.learner))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from engine.reports.alerts import TASK, alerts_feed, at_risk, tasks
+from engine.reports.alerts import TASK, alerts_feed, at_risk_page, tasks
 from engine.reports.scope import NotVisible, visible_alert
 from engine.services import dashboard_actions as actions
 from webhooks.dashboard.auth import CheckedForm, CurrentViewer
@@ -18,9 +18,10 @@ router = APIRouter(prefix="/dashboard")
 
 
 @router.get("/at-risk", response_class=HTMLResponse)
-async def at_risk_page(request: Request, viewer: CurrentViewer, db: SessionDep) -> Response:
-    return page(request, "dashboard/at_risk.html", viewer, rows=await at_risk(db, viewer),
-                suggested=SUGGESTED_ACTION, title="Apprenants à risque")
+async def at_risk_list(request: Request, viewer: CurrentViewer, db: SessionDep) -> Response:
+    view = await at_risk_page(db, viewer, page=page_number(request.query_params.get("page")))
+    return page(request, "dashboard/at_risk.html", viewer, view=view, suggested=SUGGESTED_ACTION,
+                title="Apprenants à risque")
 
 
 @router.get("/tasks", response_class=HTMLResponse)

@@ -18,7 +18,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "branch": ("Règle de campagne", "Campaign rule"), "quiz_failure": ("Échecs répétés au quiz", "Repeated quiz failure"),
     "low_rating": ("Note basse", "Low rating"), "detractor": ("Détracteur (NPS)", "Detractor (NPS)"),
     "complaint": ("Mécontentement", "Complaint"), "silence": ("Silence", "Silence"),
-    "blocked_plan": ("Plan d'action bloqué", "Blocked action plan"), "marked": ("Signalé par l'équipe", "Flagged by staff"),
+    "blocked_plan": ("Plan d'action bloqué", "Blocked action plan"), "marked": ("Signalé à risque", "Flagged at risk"),
     "task": ("Tâche", "Task"),
     "quiz": ("Quiz", "Quiz"), "review": ("Révision", "Review"), "survey": ("Enquête", "Survey"),
     "checkin": ("Point d'étape", "Check-in"), "lesson": ("Leçon", "Lesson"), "text": ("Message", "Message"),
