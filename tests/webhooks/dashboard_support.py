@@ -178,7 +178,7 @@ async def _learners(db: AsyncSession, seeded: SeededSession, *, trainer_id: int,
             db.add(learner)
 
 
-async def _prompt(db: AsyncSession, lid: int, eid: int, step: str, kind: str, ref: str, at: datetime,
+async def add_answer(db: AsyncSession, lid: int, eid: int, step: str, kind: str, ref: str, at: datetime,
                   answer: object | None, raw: str, correct: bool | None = None, channel: str = "sms") -> None:
     delivery = Delivery(enrollment_id=eid, learner_id=lid, step_id=step, occurrence=abs(hash(ref)) % 10_000,
                         kind=kind, channels=[channel], channel=channel, due_at=at, status="delivered", sent_at=at,
@@ -201,13 +201,13 @@ async def _survey(db: AsyncSession, lid: int, eid: int, at: datetime, rng: rando
                   comment: str) -> None:
     for question in CRITERIA:
         score = None if silent else rng.choice([3, 4, 4, 5, 5, 2])
-        await _prompt(db, lid, eid, "satisfaction-chaud", "survey", f"satisfaction-chaud#{question}", at, score,
+        await add_answer(db, lid, eid, "satisfaction-chaud", "survey", f"satisfaction-chaud#{question}", at, score,
                       str(score))
     nps = None if silent else rng.choice([6, 8, 9, 10, 10])
-    await _prompt(db, lid, eid, "satisfaction-chaud", "survey", "satisfaction-chaud#nps", at, nps, str(nps))
-    await _prompt(db, lid, eid, "satisfaction-chaud", "survey", "satisfaction-chaud#accompagne", at,
+    await add_answer(db, lid, eid, "satisfaction-chaud", "survey", "satisfaction-chaud#nps", at, nps, str(nps))
+    await add_answer(db, lid, eid, "satisfaction-chaud", "survey", "satisfaction-chaud#accompagne", at,
                   None if silent else rng.random() < 0.8, "oui")
-    await _prompt(db, lid, eid, "satisfaction-chaud", "survey", "satisfaction-chaud#commentaire", at,
+    await add_answer(db, lid, eid, "satisfaction-chaud", "survey", "satisfaction-chaud#commentaire", at,
                   None if silent else comment, comment)
 
 
@@ -215,7 +215,7 @@ async def _quiz(db: AsyncSession, lid: int, eid: int, at: datetime, rng: random.
     for item, right, wrong in (("sbi-situation", "A", "B"), ("sbi-impact", "B", "C"), ("sbi-jugement", "C", "A")):
         correct = rng.random() < 0.6
         letter = right if correct else wrong
-        await _prompt(db, lid, eid, "quiz-j7", "quiz", f"management/quiz-sbi#{item}", at,
+        await add_answer(db, lid, eid, "quiz-j7", "quiz", f"management/quiz-sbi#{item}", at,
                       None if silent else letter, letter, None if silent else correct)
         if not silent:
             state = record_answer(new_state(item, now=at), correct=correct, at=at, horizon_days=60)
