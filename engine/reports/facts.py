@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import distinct, func
@@ -27,6 +27,9 @@ async def fetch(db: AsyncSession, statement: Any) -> list[Any]:
     return list((await db.exec(statement)).all())
 
 
+ANSWER_KINDS = ("quiz", "review", "survey", "checkin")
+
+
 @dataclass(frozen=True)
 class Answer:
     """One graded or recorded reply, with what it answered."""
@@ -38,6 +41,8 @@ class Answer:
     value: Any
     correct: bool | None
     at: datetime
+    #: How many identical answers this row stands for (grouped rows have no learner: ``learner_id`` 0).
+    count: int = 1
 
 
 @dataclass
@@ -51,9 +56,14 @@ class SessionFacts:
     answers: list[Answer] = field(default_factory=list)
 
 
-async def session_facts(db: AsyncSession, session_ids: Sequence[int], *, now: datetime
+async def session_facts(db: AsyncSession, session_ids: Sequence[int], *, now: datetime, grouped: bool = False
                         ) -> tuple[dict[int, SessionFacts], ContentIndex]:
-    """Counts and answers of each session, plus the content needed to read the answers."""
+    """Counts and answers of each session, plus the content needed to read the answers.
+
+    ``grouped`` (the overview, over many sessions) lets the database count identical answers per
+    session and month instead of returning one row per reply; figures are the same except that a
+    learner answering the same quiz item twice in a quiz step counts twice.
+    """
     facts: dict[int, SessionFacts] = defaultdict(SessionFacts)
     if not session_ids:
         return facts, ContentIndex()
@@ -84,16 +94,39 @@ async def session_facts(db: AsyncSession, session_ids: Sequence[int], *, now: da
         col(Ticket.first_response_at).is_(None), col(Ticket.due_by) < now).group_by(col(Ticket.session_id))
     for sid, count in await fetch(db, tickets):
         facts[sid].overdue_tickets = count
-    replies = sa_select(col(Enrollment.session_id), col(Reply.learner_id), col(Reply.kind), col(Reply.value),
-                        col(Reply.correct), col(Reply.created_at)).join(Enrollment, col(Enrollment.id) == col(Reply.enrollment_id)).where(
-        in_sessions, col(Reply.kind).in_(["quiz", "review", "survey", "checkin"])).order_by(
-        col(Reply.created_at), col(Reply.id))
-    for sid, learner_id, kind, value, correct, at in await fetch(db, replies):
-        question, answer = answer_of(value)
-        facts[sid].answers.append(Answer(sid, learner_id, kind, question, answer, correct, at))
+    if grouped:
+        await _grouped_answers(db, facts, ids)
+    else:
+        replies = sa_select(col(Enrollment.session_id), col(Reply.learner_id), col(Reply.kind), col(Reply.value),
+                            col(Reply.correct), col(Reply.created_at)).join(
+            Enrollment, col(Enrollment.id) == col(Reply.enrollment_id)).where(
+            in_sessions, col(Reply.kind).in_(ANSWER_KINDS)).order_by(col(Reply.created_at), col(Reply.id))
+        for sid, learner_id, kind, value, correct, at in await fetch(db, replies):
+            question, answer = answer_of(value)
+            facts[sid].answers.append(Answer(sid, learner_id, kind, question, answer, correct, at))
     versions = sa_select(col(Enrollment.campaign_version_id)).where(in_sessions).distinct()
     index = await load_index(db, [v for (v,) in await fetch(db, versions)])
     return facts, index
+
+
+async def _grouped_answers(db: AsyncSession, facts: dict[int, SessionFacts], ids: list[int]) -> None:
+    """Identical answers counted by the database, per session and (UTC) month."""
+    created = col(Reply.created_at)
+    if db.get_bind().dialect.name == "postgresql":
+        month: Any = func.to_char(created, "YYYY-MM")
+    else:
+        month = func.substr(created, 1, 7)
+    statement = sa_select(col(Enrollment.session_id), col(Reply.kind), col(Reply.value), col(Reply.correct), month,
+                          func.count()).join(Enrollment, col(Enrollment.id) == col(Reply.enrollment_id)).where(
+        col(Enrollment.session_id).in_(ids), col(Reply.kind).in_(ANSWER_KINDS),
+        col(Reply.kind) != "checkin").group_by(
+        col(Enrollment.session_id), col(Reply.kind), col(Reply.value), col(Reply.correct), month)
+    for sid, kind, value, correct, yyyy_mm, count in await fetch(db, statement):
+        question, answer = answer_of(value)
+        year, mon = (int(part) for part in str(yyyy_mm).split("-")[:2])
+        # Mid-month, so that the viewer's time zone never moves it to the next or previous month.
+        at = datetime(year, mon, 15, 12, tzinfo=UTC)
+        facts[sid].answers.append(Answer(sid, 0, kind, question, answer, correct, at, count))
 
 
 def ratings(answers: Sequence[Answer], index: ContentIndex, *, criterion: str | None = None,
@@ -108,7 +141,7 @@ def ratings(answers: Sequence[Answer], index: ContentIndex, *, criterion: str | 
             continue
         if survey_prefix and not answer.question.startswith(survey_prefix):
             continue
-        values.append(answer.value)
+        values.extend([answer.value] * answer.count)
     return values
 
 
@@ -119,19 +152,21 @@ def typed_values(answers: Sequence[Answer], index: ContentIndex, question_type: 
         info = index.question(answer.question)
         if info is not None and info.type == question_type and answer.value is not None and (
                 not survey_prefix or answer.question.startswith(survey_prefix)):
-            out.append(answer.value)
+            out.extend([answer.value] * answer.count)
     return out
 
 
 def first_quiz_answers(answers: Sequence[Answer]) -> list[bool]:
-    """Whether each learner's first answer to each quiz item was right."""
+    """Whether each learner's first answer to each quiz item (in a quiz step, not a review) was right."""
     seen: set[tuple[int, str]] = set()
     out: list[bool] = []
     for answer in answers:
-        if answer.kind not in ("quiz", "review") or answer.correct is None:
+        if answer.kind != "quiz" or answer.correct is None:
             continue
-        key = (answer.learner_id, answer.question)
-        if key not in seen:
+        if answer.learner_id:
+            key = (answer.learner_id, answer.question)
+            if key in seen:
+                continue
             seen.add(key)
-            out.append(answer.correct)
+        out.extend([answer.correct] * answer.count)
     return out

@@ -99,7 +99,7 @@ async def overview(db: AsyncSession, viewer: Viewer, *, now: datetime, period: s
         statement = statement.where(func.lower(col(TrainingSession.title)).contains(query.lower()))
     rows = (await db.exec(statement.order_by(col(TrainingSession.ends_at).desc(),
                                              col(TrainingSession.id).desc()))).all()
-    facts, index = await session_facts(db, [s.id or 0 for s, _ in rows], now=now)
+    facts, index = await session_facts(db, [s.id or 0 for s, _ in rows], now=now, grouped=True)
     all_rows = [session_row(s, facts[s.id or 0], index, name) for s, name in rows]
     pages = max(1, -(-len(all_rows) // PAGE_SIZE))
     page = min(max(1, page), pages)

@@ -86,6 +86,7 @@ async def test_session_view_on_an_exact_small_session(session_maker: async_sessi
         [row] = [s for s in page.sessions if s.id == seeded.a.id]
         assert (row.response, row.satisfied, row.nps, row.quiz) == (view.response, view.satisfied, view.nps,
                                                                      figures.Rate(part=1, n=2))
+        assert [(p.month.month, p.satisfied, p.nps.n) for p in page.trend] == [(2, figures.Rate(part=1, n=2), 2)]
         trainer_b = Viewer(trainer_id=seeded.trainer_b, name="B")
         with pytest.raises(NotVisible):
             await session_page(db, trainer_b, seeded.a.id, now=NOW)
