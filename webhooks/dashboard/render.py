@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 
 from engine.reports.scope import Viewer
 from webhooks.dashboard.auth import csrf_token, ensure_csrf_cookie
-from webhooks.dashboard.texts import ENGLISH, LABELS
+from webhooks.dashboard.texts import ENGLISH, LABELS, REASONS
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY",
@@ -48,6 +48,18 @@ class Formats:
         if entry is None:
             return code.replace("_", " ")
         return entry[1] if self.lang == "en" else entry[0]
+
+    def reason(self, text: str | None) -> str:
+        """A stored failure or skip reason in the viewer's language (French texts are kept)."""
+        if not text:
+            return ""
+        lowered = text.lower()
+        for prefix, french, english in REASONS:
+            if lowered.startswith(prefix) or prefix in lowered.split(":", 1)[0]:
+                return english if self.lang == "en" else french
+        if lowered.isascii() and " " not in lowered and text in LABELS:
+            return self.label(text)
+        return text if not lowered.isascii() else (self._("autre raison") + f" ({text})")
 
     def num(self, value: float | int | None, digits: int = 1) -> str:
         if value is None:

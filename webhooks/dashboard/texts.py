@@ -33,7 +33,7 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 ENGLISH: dict[str, str] = {
-    "Tableau de bord": "Dashboard", "Tâche": "Task", "Vue d'ensemble": "Overview", "Sessions": "Sessions",
+    "Tableau de bord": "Dashboard", "autre raison": "other reason", "Tâche": "Task", "Vue d'ensemble": "Overview", "Sessions": "Sessions",
     "Apprenants à risque": "Learners at risk", "Tâches": "Tasks", "Messages": "Inbox", "Alertes": "Alerts",
     "Déconnexion": "Log out", "Connexion": "Log in", "E-mail": "E-mail", "Mot de passe": "Password",
     "Se connecter": "Log in", "Mot de passe oublié ?": "Forgot your password?",
@@ -104,3 +104,22 @@ SUGGESTED_ACTION: dict[str, tuple[str, str]] = {
     "blocked_plan": ("Organiser un point avec l'apprenant et son manager", "Arrange a meeting with learner and manager"),
     "marked": ("Faire le point avec l'apprenant", "Check in with the learner"),
 }
+
+#: Delivery failure / skip reasons the engine records (English, internal), as trainers read them.
+#: Matched on the start of the stored text; anything unknown is shown as "autre raison".
+REASONS: tuple[tuple[str, str, str], ...] = (
+    ("no reachable channel", "Aucun canal joignable", "No reachable channel"),
+    ("learner erased", "Apprenant effacé", "Learner erased"),
+    ("enrolment paused", "Inscription en pause", "Enrolment paused"),
+    ("audience at_risk", "Réservé aux apprenants à risque", "For learners at risk only"),
+    ("outside the send window", "Hors créneau d'envoi : reporté", "Outside the send window: moved"),
+    ("learner is answering another question", "Autre question en cours : reporté", "Another question open: later"),
+    ("outcome unknown", "Issue inconnue (arrêt du worker)", "Unknown outcome (worker stopped)"),
+    ("recovered", "Rattrapé après incident", "Recovered after an incident"),
+    ("task on the trainer dashboard", "Tâche du formateur", "Trainer task"),
+    ("empty text", "Message vide", "Empty message"),
+    ("opted", "Désinscrit (STOP)", "Opted out (STOP)"),
+    ("invalid", "Adresse ou numéro invalide", "Invalid address or number"),
+    ("expired", "Expiré avant l'envoi", "Expired before sending"),
+    ("cancelled", "Annulé", "Cancelled"),
+)
