@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from engine.content.models import Faq, FaqEntry
+from engine.content.models import FaqEntry
 from engine.reports.inbox import inbox, ticket_page
 from engine.reports.scope import Viewer, visible_ticket
 from engine.services import dashboard_actions as actions
+from engine.services.texts import faq_entries
 from engine.services.tickets import answer_ticket
 from engine.store.base import TicketCategory
 from webhooks.dashboard.auth import CheckedForm, CurrentViewer
@@ -19,21 +20,9 @@ from webhooks.deps import RowId, SessionDep, state_of
 router = APIRouter(prefix="/dashboard")
 
 
-def _faq(request: Request) -> Faq:
-    """The organisation's FAQ (content/faq.yaml), loaded once per app."""
-    state = state_of(request)
-    cached = state.extras.get("dashboard_faq")
-    if isinstance(cached, Faq):
-        return cached
-    import yaml
-
-    path = state.settings.content_dir / "faq.yaml"
-    try:
-        faq = Faq.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    except (OSError, ValueError):
-        faq = Faq()
-    state.extras["dashboard_faq"] = faq
-    return faq
+def _faq(request: Request) -> list[FaqEntry]:
+    """The organisation's FAQ (the content library's ``faq.yaml``), as the inbound path reads it."""
+    return faq_entries(state_of(request).settings.content_dir)
 
 
 @router.get("/inbox", response_class=HTMLResponse)
@@ -48,7 +37,7 @@ async def inbox_page(request: Request, viewer: CurrentViewer, db: SessionDep) ->
 async def _ticket(request: Request, viewer: Viewer, db: SessionDep, ticket_id: int, *, status_code: int = 200,
                   errors: dict[str, str] | None = None, values: dict[str, str] | None = None) -> Response:
     view = await ticket_page(db, viewer, ticket_id, now=now_of(request))
-    entry = next((e for e in _faq(request).entries if e.id == view.faq_entry_id), None)
+    entry = next((e for e in _faq(request) if e.id == view.faq_entry_id), None)
     if not viewer.sees_everything:
         view.assignees = [(tid, name) for tid, name in view.assignees if tid == viewer.trainer_id
                           or tid == view.ticket.assignee_id]
@@ -68,7 +57,7 @@ async def _faq_answer(request: Request, viewer: Viewer, db: SessionDep, ticket_i
     if request.query_params.get("faq") != "1":
         return None
     ticket = await visible_ticket(db, viewer, ticket_id)
-    return next((e for e in _faq(request).entries if e.id == ticket.faq_entry_id), None)
+    return next((e for e in _faq(request) if e.id == ticket.faq_entry_id), None)
 
 
 @router.post("/inbox/{ticket_id}/answer", response_class=HTMLResponse)
