@@ -33,7 +33,7 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 ENGLISH: dict[str, str] = {
-    "Tableau de bord": "Dashboard", "autre raison": "other reason", "Tâche": "Task", "Vue d'ensemble": "Overview", "Sessions": "Sessions",
+    "Tableau de bord": "Dashboard", "Appr.": "Learners", "Satisf.": "Satisfied", "Retard": "Late", "autre raison": "other reason", "Tâche": "Task", "Vue d'ensemble": "Overview", "Sessions": "Sessions",
     "Apprenants à risque": "Learners at risk", "Tâches": "Tasks", "Messages": "Inbox", "Alertes": "Alerts",
     "Déconnexion": "Log out", "Connexion": "Log in", "E-mail": "E-mail", "Mot de passe": "Password",
     "Se connecter": "Log in", "Mot de passe oublié ?": "Forgot your password?",
