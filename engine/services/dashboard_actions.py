@@ -10,7 +10,7 @@ opt-outs and channel choice.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -28,10 +28,13 @@ from engine.store.models import (
     Learner,
     LearnerNote,
     Ticket,
+    TicketMessage,
     TrainingSession,
 )
 
 MESSAGE_STEP = "dashboard-message"
+#: A second identical answer within this delay is a double submit (back button, double click), not a new one.
+RESUBMIT_WINDOW = timedelta(minutes=10)
 MAX_MESSAGE = 1600
 
 
@@ -43,6 +46,14 @@ async def set_ticket_triage(db: AsyncSession, *, ticket: Ticket, category: str |
     db.add(ticket)
     await record_audit(db, entity="ticket", entity_id=ticket.id or 0, action="triage", at=now,
                        detail={"category": ticket.category, "assignee": assignee_id, "by": by})
+
+
+async def is_resubmitted_answer(db: AsyncSession, *, ticket: Ticket, text: str, now: datetime) -> bool:
+    """Whether the ticket's latest message is this same trainer answer, sent moments ago."""
+    latest = (await db.exec(select(TicketMessage).where(col(TicketMessage.ticket_id) == ticket.id).order_by(
+        col(TicketMessage.created_at).desc(), col(TicketMessage.id).desc()).limit(1))).first()
+    return (latest is not None and latest.author == "trainer" and latest.body.strip() == text.strip()
+            and now - latest.created_at < RESUBMIT_WINDOW)
 
 
 async def close_ticket(db: AsyncSession, *, ticket: Ticket, by: int, now: datetime) -> None:

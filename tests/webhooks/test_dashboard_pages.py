@@ -75,6 +75,9 @@ async def test_forms_redirect_and_show_errors_beside_fields(web: httpx.AsyncClie
     answered = await post_form(web, ticket_page, f"{ticket_page}/answer",
                                {"text": "Votre attestation part demain.", "close": "0"})
     assert answered.status_code == 303
+    again = await post_form(web, ticket_page, f"{ticket_page}/answer",
+                            {"text": "Votre attestation part demain. ", "close": "0"})
+    assert again.status_code == 303  # a double submit: nothing sent twice (checked below)
     triaged = await post_form(web, ticket_page, f"{ticket_page}/triage",
                               {"category": "reclamation", "assignee": str(seeded.trainer_a)})
     assert triaged.status_code == 303

@@ -69,7 +69,10 @@ async def answer(request: Request, ticket_id: RowId, viewer: CurrentViewer, form
     if error:
         return await _ticket(request, viewer, db, ticket_id, status_code=422, errors={"text": error},
                              values={"text": text})
-    await answer_ticket(db, ticket=ticket, text=text.strip(), close=form.get("close") == "1", now=now_of(request))
+    now = now_of(request)
+    if await actions.is_resubmitted_answer(db, ticket=ticket, text=text, now=now):
+        return redirect(f"/dashboard/inbox/{ticket_id}", "answered")
+    await answer_ticket(db, ticket=ticket, text=text.strip(), close=form.get("close") == "1", now=now)
     await db.commit()
     return redirect(f"/dashboard/inbox/{ticket_id}", "answered")
 
