@@ -16,7 +16,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from web_support import NOW
 
 from engine.services.accounts import create_trainer, hash_api_key, invitation_mail, reset_mail
-from engine.store.models import ApiKey, Delivery, LearnerNote, Ticket, Trainer, TrainingSession
+from engine.store.models import (
+    ApiKey,
+    Delivery,
+    Enrollment,
+    Learner,
+    LearnerNote,
+    Ticket,
+    Trainer,
+    TrainingSession,
+)
 from webhooks.dashboard.render import Formats
 
 
@@ -160,3 +169,30 @@ async def test_english_accounts_read_english_with_their_formats(
     assert french.num(1234.5) == "1\u202f234,5"
     assert french.dt(NOW) == "4 mars 2025 10:30"
     assert english.dt(NOW) == "4 Mar 2025 04:30"
+
+
+async def test_learner_actions_and_the_message_to_a_whole_session(
+        web: httpx.AsyncClient, seeded: Seeded, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    await login(web, seeded.emails["trainer"])
+    learner_id, enrollment_id = seeded.a.learner_ids[1], seeded.a.enrollment_ids[1]
+    learner = f"/dashboard/learners/{learner_id}"
+    for action in ("pause", "resume", "stop"):
+        done = await post_form(web, learner, f"{learner}/enrollments/{enrollment_id}", {"action": action})
+        assert done.status_code == 303 and done.headers["location"].endswith("ok=saved"), action
+    marked = await post_form(web, learner, f"{learner}/at-risk", {"at_risk": "1", "reason": "Ne répond plus"})
+    assert marked.status_code == 303
+    assert "Ne répond plus" in (await web.get("/dashboard/at-risk")).text
+    session = f"/dashboard/sessions/{seeded.a.id}"
+    empty = await post_form(web, session, f"{session}/message", {"text": ""})
+    assert empty.status_code == 422 and 'id="text-error"' in empty.text
+    sent = await post_form(web, session, f"{session}/message", {"text": "Le support promis est en ligne."})
+    assert sent.status_code == 303
+    async with session_maker() as db:
+        enrollment = await db.get(Enrollment, enrollment_id)
+        row = await db.get(Learner, learner_id)
+        assert enrollment is not None and enrollment.status == "stopped"
+        assert row is not None and (row.at_risk, row.at_risk_reason) == (True, "Ne répond plus")
+        messages = (await db.exec(select(Delivery).where(col(Delivery.step_id) == "dashboard-message"))).all()
+        # Every learner of the session once, except the one whose enrolment was just stopped.
+        assert sorted(m.learner_id for m in messages) == sorted(set(seeded.a.learner_ids) - {learner_id})
+        assert {m.due_at for m in messages} == {NOW} and all(m.channels == ["push", "sms", "email"] for m in messages)
