@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from engine.commands import designer, organisation, runtime
+from engine.commands import accounts, designer, organisation, runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     organisation.register(commands)
     designer.register(commands)
     runtime.register(commands)
+    accounts.register(commands)
     return parser
 
 

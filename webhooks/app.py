@@ -21,7 +21,9 @@ from engine.settings import Settings
 from engine.store.migrate import upgrade_async
 from webhooks import (
     api_contract,
+    api_docs,
     app_api,
+    dashboard,
     followup_api,
     health,
     integration_api,
@@ -70,7 +72,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
                 state.runtime = None
 
     install_redaction()  # whoever serves this app, its access log holds no capability token
-    app = FastAPI(title="Ancrage", version="1", lifespan=lifespan,
+    app = FastAPI(title="Ancrage", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Webhooks, learner app API, one-tap answer pages, integration API.")
     app.state.ancrage = state
     app.add_middleware(SecurityHeaders)
@@ -80,6 +82,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
         app.include_router(module.router)
     if settings.sandbox:  # nothing real is sent; the pages answer this machine only (sandbox.py)
         app.include_router(sandbox.router)
+    dashboard.install(app)
+    api_docs.install(app)
     return app
 
 

@@ -8,8 +8,6 @@ Both are checked here so that routes only declare ``CurrentApiKey`` or
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.links import InvalidToken, sign, verify
+from engine.services.accounts import create_api_key, hash_api_key
 from engine.services.runtime import Runtime
 from engine.services.visibility import Viewer
 from engine.settings import Settings
@@ -29,6 +28,8 @@ from engine.store.models import ApiKey, Learner
 from webhooks.fields import row_id
 from webhooks.inbound_writer import InboundWriter
 from webhooks.queue import Enqueue, discard
+
+__all__ = ["create_api_key", "hash_api_key"]
 
 APP_TOKEN_PURPOSE = "app"
 APP_TOKEN_VALIDITY = timedelta(days=180)
@@ -99,22 +100,6 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 _api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False,
                                description="Integration key issued by `create_api_key`.")
-
-
-def hash_api_key(plaintext: str) -> str:
-    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
-
-
-async def create_api_key(session: AsyncSession, name: str, trainer_id: int | None = None) -> str:
-    """A new integration key; returns the plaintext (shown once), stores only its hash.
-
-    A key bound to a trainer sees and creates only that trainer's sessions.
-    The caller commits.
-    """
-    plaintext = "anc_" + secrets.token_urlsafe(32)
-    session.add(ApiKey(name=name, key_hash=hash_api_key(plaintext), trainer_id=trainer_id))
-    await session.flush()
-    return plaintext
 
 
 async def current_api_key(

@@ -34,6 +34,7 @@ def register(commands: Commands) -> None:
     add.add_argument("--campaign", action="append", default=[], help="campaign name (repeatable)")
     add.add_argument("--external-id", help="the session's id in your training-management system")
     add.add_argument("--location", help="where it takes place")
+    add.add_argument("--trainer", metavar="EMAIL", help="the trainer who leads it (sees it on the dashboard)")
     add.set_defaults(handler=cmd_session_add)
     session_commands.add_parser("list", help="list sessions").set_defaults(handler=cmd_session_list)
 
@@ -136,7 +137,7 @@ def cmd_session_add(args: argparse.Namespace) -> int:
         return 2
     result = asyncio.run(add_session(Settings(), title=args.title, starts_at=starts_at, ends_at=ends_at,
                                      timezone=args.tz, campaigns=args.campaign, external_id=args.external_id,
-                                     location=args.location))
+                                     location=args.location, trainer_email=args.trainer))
     if isinstance(result, str):
         print(f"ancrage: {result}", file=sys.stderr)
         return 1

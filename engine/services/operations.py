@@ -34,16 +34,22 @@ async def _sessions(settings: Settings) -> AsyncIterator[Any]:
 
 async def add_session(settings: Settings, *, title: str, starts_at: datetime | None, ends_at: datetime,
                       timezone: str, campaigns: list[str], external_id: str | None = None,
-                      location: str | None = None) -> int | str:
-    """Creates a session; returns its id, or a message saying what is wrong."""
+                      location: str | None = None, trainer_email: str | None = None) -> int | str:
+    """Creates a session (led by ``trainer_email``); returns its id, or a message saying what is wrong."""
+    from engine.services.accounts import find_trainer
+
     catalog = Catalog.load(settings.campaigns_dir, settings.content_dir)
     unknown = [name for name in campaigns if name not in catalog.campaigns]
     if unknown:
         return f"unknown campaign(s): {', '.join(unknown)} (known: {', '.join(sorted(catalog.campaigns))})"
     async with _sessions(settings) as maker, maker() as session, session.begin():
+        trainer = await find_trainer(session, trainer_email) if trainer_email else None
+        if trainer_email and trainer is None:
+            return f"no trainer {trainer_email} (create one with `ancrage trainer add`)"
         training = TrainingSession(title=title, starts_at=starts_at or ends_at - timedelta(hours=7),
                                    ends_at=ends_at, timezone=timezone, campaign_names=campaigns,
-                                   external_id=external_id, location=location)
+                                   external_id=external_id, location=location,
+                                   trainer_id=trainer.id if trainer else None)
         session.add(training)
         await session.flush()
         return training.id or 0

@@ -33,7 +33,7 @@ from engine.store.models_people import (
     PushToken,
     Trainer,
 )
-from engine.store.models_support import Alert, AuditEvent, Ticket, TicketMessage
+from engine.store.models_support import Alert, AuditEvent, LearnerNote, Ticket, TicketMessage
 
 __all__ = [
     "Alert",
@@ -53,6 +53,7 @@ __all__ = [
     "Learner",
     "LearnerBase",
     "LearnerCreate",
+    "LearnerNote",
     "LearnerPublic",
     "Prompt",
     "PushToken",

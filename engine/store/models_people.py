@@ -75,6 +75,8 @@ class LearnerBase(SQLModel):
     consent_push: bool = True
     consent_email: bool = True
     at_risk: bool = False
+    # Why a person marked the learner at risk (the engine's own marks leave it empty).
+    at_risk_reason: str | None = Field(default=None, max_length=300)
 
 
 class Learner(LearnerBase, table=True):

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from engine.store.base import TicketAuthor, TicketStatus, one_of
+from engine.store.base import TicketAuthor, TicketCategory, TicketStatus, one_of
 from engine.store.types import JSONType, UTCDateTime, utc_now
 
 
@@ -30,6 +30,9 @@ class Alert(SQLModel, table=True):
     reason: str
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Who acknowledged it (or, for a ``task`` alert, marked it done) and when it was done.
+    acknowledged_by_id: int | None = Field(default=None, foreign_key="trainer.id")
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Ticket(SQLModel, table=True):
@@ -39,6 +42,7 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ticket_status_due_by", "status", "due_by"),
         one_of("status", TicketStatus),
+        one_of("category", TicketCategory),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -49,6 +53,9 @@ class Ticket(SQLModel, table=True):
     status: str = Field(default=TicketStatus.OPEN, max_length=16)
     faq_entry_id: str | None = Field(default=None, max_length=128)
     auto_answered: bool = False
+    # NULL until a person sets it: the inbox shows a guess (complaint words → réclamation).
+    category: str | None = Field(default=None, max_length=16)
+    assignee_id: int | None = Field(default=None, foreign_key="trainer.id", index=True)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     due_by: datetime = Field(sa_type=UTCDateTime)
     first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -71,6 +78,18 @@ class TicketMessage(SQLModel, table=True):
     # A trainer's answer: who wrote it, and the key that makes a repeated request a no-op.
     author_trainer_id: int | None = Field(default=None, foreign_key="trainer.id")
     idempotency_key: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class LearnerNote(SQLModel, table=True):
+    """A trainer's note on a learner (a call made, a difficulty heard), shown on the learner page."""
+
+    __tablename__ = "learner_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="learner.id", index=True)
+    author_id: int | None = Field(default=None, foreign_key="trainer.id")
+    body: str
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
