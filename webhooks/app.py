@@ -21,6 +21,7 @@ from engine.settings import Settings
 from engine.store.migrate import upgrade_async
 from webhooks import app_api, followup_api, health, integration_api, pages, twilio_routes
 from webhooks.deps import AppState
+from webhooks.offline_docs import mount_static
 from webhooks.queue import arq_enqueue, open_pool
 
 log = logging.getLogger("ancrage.webhooks")
@@ -58,12 +59,13 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
                 await close_runtime(built)
                 state.runtime = None
 
-    app = FastAPI(title="Ancrage", version="1", lifespan=lifespan,
+    app = FastAPI(title="Ancrage", version="1", lifespan=lifespan, docs_url=None,
                   description="Webhooks, learner app API, one-tap answer pages, integration API.")
     app.state.ancrage = state
     app.add_exception_handler(DBAPIError, _database_unavailable)
     for module in (health, twilio_routes, app_api, integration_api, followup_api, pages):
         app.include_router(module.router)
+    mount_static(app)  # /static (vendored Swagger UI, htmx) and an offline /docs
     return app
 
 

@@ -1,0 +1,88 @@
+"""``/docs`` works offline: Swagger UI comes from the vendored copy under ``/static``,
+checked in a real browser with every request to another host aborted."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Route, sync_playwright
+
+from engine.settings import Settings
+from webhooks.app import create_app
+from webhooks.offline_docs import STATIC_DIR
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    settings = Settings(data_dir=tmp_path, database_url=None, redis_url=None, sandbox=True)
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_vendored_files_ship_with_their_licences() -> None:
+    vendor = STATIC_DIR / "vendor"
+    for name in ("swagger-ui/swagger-ui-bundle.js", "swagger-ui/swagger-ui.css", "swagger-ui/LICENSE",
+                 "htmx/htmx.min.js", "htmx/LICENSE"):
+        assert (vendor / name).stat().st_size > 0, name
+
+
+def test_docs_page_points_at_local_copies(server: str) -> None:
+    html = httpx.get(f"{server}/docs").text
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html
+    assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+    script = httpx.get(f"{server}/static/vendor/swagger-ui/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert httpx.get(f"{server}/static/vendor/htmx/htmx.min.js").status_code == 200
+
+
+def test_docs_render_operations_with_other_hosts_blocked(server: str) -> None:
+    blocked: list[str] = []
+
+    def only_loopback(route: Route) -> None:
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1:", "data:", "blob:")):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.route("**/*", only_loopback)
+            page.goto(f"{server}/docs")
+            page.wait_for_selector(".opblock", timeout=15_000)
+            operations = page.locator(".opblock-summary-path").all_inner_texts()
+        finally:
+            browser.close()
+    assert any("/webhooks/twilio/sms" in text for text in operations), operations
+    assert any("/api/v1/sessions" in text for text in operations), operations
