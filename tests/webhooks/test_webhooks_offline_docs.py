@@ -3,17 +3,14 @@ checked in a real browser with every request to another host aborted."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Route, sync_playwright
 
+from engine.fakes.server import run_in_thread
 from engine.settings import Settings
 from webhooks.app import create_app
 from webhooks.offline_docs import STATIC_DIR
@@ -22,29 +19,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
+    """The real app over HTTP (no lifespan: these pages need no database)."""
     settings = Settings(data_dir=tmp_path, database_url=None, redis_url=None, sandbox=True)
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
+    with run_in_thread(create_app(settings)) as url:
+        yield url
 
 
 def test_vendored_files_ship_with_their_licences() -> None:
