@@ -82,17 +82,6 @@ def with_learners(plan: HistoryPlan, learners: int) -> HistoryPlan:
     return replace(plan, sessions=tuple(replace(spec, learners=learners) for spec in plan.sessions))
 
 
-def scaled_plan(*, sessions: int, learners: int, trainers: int = 10, seed: int = 2026,
-                span_days: int = 210) -> HistoryPlan:
-    """A bigger organisation (benchmarks): ``sessions`` spread over ``span_days`` and ``trainers``."""
-    people = tuple(TrainerSpec(f"Formateur {n}", f"formateur{n}@bench.local") for n in range(1, trainers + 1))
-    specs = tuple(SessionSpec(f"Session {n} — {_PLACES[n % len(_PLACES)]}", people[n % trainers].email,
-                              2 + (n * 37) % span_days, learners=learners, location=_PLACES[n % len(_PLACES)])
-                  for n in range(sessions))
-    quality = (TrainerSpec("Responsable qualité", "qualite@bench.local", TrainerRole.QUALITY),)
-    return HistoryPlan(trainers=people + quality, sessions=specs, seed=seed)
-
-
 @dataclass(frozen=True)
 class Cohort:
     """One seeded session: its id, end, and each learner's (id, persona, phone)."""
