@@ -169,6 +169,7 @@ class _Replay:
             deadline = (await session.exec(select(func.min(check)).where(
                 col(Prompt.status) == PromptStatus.OPEN, check > now))).first()
         moments = [m.astimezone(UTC) for m in (due, deadline) if m is not None]
+        moments += [end for end in self.pending_ends[:1] if end > now]
         moments += [self.inbox[0].at] if self.inbox else []
         moments += [self.answers[0][0]] if self.answers else []
         return min(moments, default=self.until)

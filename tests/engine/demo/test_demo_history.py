@@ -138,3 +138,15 @@ def test_same_seed_same_history(tmp_path: Path) -> None:
     assert _all(first, shape) == _all(second, shape)
     assert _all(first, replies) == _all(second, replies)
     assert _all(first, "SELECT * FROM review_card") != [] and _all(first, replies) != _all(other, replies)
+
+
+def test_attendees_are_enrolled_when_their_session_ends(seeded: tuple[sqlite3.Connection, HistoryReport]) -> None:
+    db, _ = seeded
+    for ends, processed in _all(db, "SELECT ends_at, ended_processed_at FROM training_session"):
+        lag = datetime.fromisoformat(str(processed)) - datetime.fromisoformat(str(ends))
+        assert timedelta(0) <= lag <= timedelta(hours=1), (ends, processed)
+    hot = _all(db, "SELECT d.sent_at, s.ends_at FROM delivery d JOIN enrollment e ON e.id = d.enrollment_id"
+                   " JOIN training_session s ON s.id = e.session_id"
+                   " WHERE d.step_id = 'satisfaction-chaud' AND d.origin = 'plan'")
+    assert hot and all(datetime.fromisoformat(str(sent)) - datetime.fromisoformat(str(ends)) < timedelta(hours=4)
+                       for sent, ends in hot), hot
