@@ -75,6 +75,10 @@ def register(commands: Commands) -> None:
     demo.add_argument("--keep", action="store_true", help="keep the previous demo database")
     demo.add_argument("--stop-at-end", action="store_true", help="exit once --days have been played")
     demo.add_argument("--data-dir", type=Path, help="where the demo keeps its SQLite file and Redis (var/demo)")
+    demo.add_argument("--no-run", action="store_true",
+                      help="prepare the data (accounts, past sessions) and exit, for `ancrage run`")
+    demo.add_argument("--history-learners", type=int, default=25, metavar="N",
+                      help="learners in each past session played before the demo (0: no history)")
     demo.set_defaults(handler=cmd_demo)
 
 
@@ -224,4 +228,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo.runner import run_demo
 
     return run_demo(speed=args.speed, days=args.days, port=args.port, campaign=args.campaign,
-                    fresh=not args.keep, exit_at_end=args.stop_at_end, data_dir=args.data_dir)
+                    fresh=not args.keep, exit_at_end=args.stop_at_end, data_dir=args.data_dir,
+                    no_run=args.no_run, history_learners=args.history_learners)

@@ -15,12 +15,25 @@ from twilio.request_validator import RequestValidator
 
 from engine.clock import WarpedClock
 from engine.core.personas import Persona, PersonaReplies
-from engine.services.catalog import load_pinned
+from engine.services.catalog import PinnedCampaign, load_pinned
 from engine.services.runtime import Runtime
 from engine.store.base import PromptStatus
 from engine.store.models import Delivery, Enrollment, Prompt
 
 DEMO_NUMBER = "+33700000000"
+
+
+def reply_text(replies: PersonaReplies, pinned: PinnedCampaign, prompt: Prompt) -> str | None:
+    """What this persona answers to this open question (None when the content is gone)."""
+    ref, _, question_id = prompt.question_ref.partition("#")
+    if prompt.kind in ("quiz", "review"):
+        bank = pinned.content.banks.get(ref)
+        item = bank.item(question_id) if bank else None
+        return replies.quiz_reply(item) if item else None
+    source = pinned.content.surveys if prompt.kind == "survey" else pinned.content.checkins
+    survey = source.get(ref)
+    question = survey.question(question_id) if survey else None
+    return replies.question_reply(question) if question else None
 
 
 @dataclass
@@ -74,17 +87,7 @@ class SimulatedLearners:
                 if enrollment is None:
                     continue
                 pinned = await load_pinned(session, enrollment.campaign_version_id)
-                ref, _, question_id = prompt.question_ref.partition("#")
-                text = None
-                if prompt.kind in ("quiz", "review"):
-                    bank = pinned.content.banks.get(ref)
-                    item = bank.item(question_id) if bank else None
-                    text = persona_replies.quiz_reply(item) if item else None
-                else:
-                    source = pinned.content.surveys if prompt.kind == "survey" else pinned.content.checkins
-                    survey = source.get(ref)
-                    question = survey.question(question_id) if survey else None
-                    text = persona_replies.question_reply(question) if question else None
+                text = reply_text(persona_replies, pinned, prompt)
                 link = None
                 if prompt.channel in ("email", "push"):
                     delivery = await session.get(Delivery, prompt.delivery_id)

@@ -23,8 +23,17 @@ from sqlmodel import col, select
 
 from engine.clock import WarpedClock
 from engine.core.personas import PERSONAS
+from engine.demo.cohort import (
+    DEMO_PASSWORD,
+    DEMO_PLAN,
+    DEMO_TRAINERS,
+    ensure_trainers,
+    with_learners,
+)
+from engine.demo.history import seed_history
 from engine.demo.learners import SimulatedLearners
 from engine.services.bootstrap import build_runtime, close_runtime
+from engine.services.catalog import Catalog
 from engine.services.labels import alert_kind, channel_name, long_date, short_stamp
 from engine.services.operations import resolve_redis, serve_all
 from engine.services.runtime import Runtime
@@ -37,7 +46,6 @@ from engine.store.models import (
     InboundEvent,
     Learner,
     PushToken,
-    Trainer,
     TrainingSession,
 )
 
@@ -61,15 +69,14 @@ def demo_start(today: datetime) -> datetime:
     return datetime(day.year, day.month, day.day, 16, 30, tzinfo=PARIS)
 
 
-async def seed(rt: Runtime, *, campaign: str, ends_at: datetime) -> dict[int, tuple[str, str]]:
-    """The demo trainer, session and learners; returns learner id -> (persona, phone) for the simulated
-    (an empty phone for those reached by e-mail or push: they answer on the one-tap page)."""
+async def seed(rt: Runtime, *, campaign: str, ends_at: datetime) -> tuple[int, dict[int, tuple[str, str]]]:
+    """The dashboard accounts, the live session (led by the demo trainer) and its learners; returns
+    the session's id and learner id -> (persona, phone) for the simulated ones (an empty phone for
+    those reached by e-mail or push: they answer on the one-tap page)."""
     await upgrade_async(rt.engine)
     async with rt.sessions() as session, session.begin():
-        trainer = Trainer(name="Sophie Bernard", email="sophie.bernard@example.fr", password_hash="!demo")
-        session.add(trainer)
-        await session.flush()
-        training = TrainingSession(title="Manager coach — session de Lyon", trainer_id=trainer.id,
+        accounts = await ensure_trainers(session, DEMO_TRAINERS, DEMO_PASSWORD)
+        training = TrainingSession(title="Manager coach — session de Lyon", trainer_id=accounts[DEMO_TRAINERS[0].email],
                                    location="Lyon", starts_at=ends_at - timedelta(hours=7), ends_at=ends_at,
                                    campaign_names=[campaign])
         session.add(training)
@@ -88,7 +95,7 @@ async def seed(rt: Runtime, *, campaign: str, ends_at: datetime) -> dict[int, tu
                                       platform="android"))
             if persona is not None:
                 simulated[learner.id or 0] = (persona, phone or "")
-    return simulated
+    return training.id or 0, simulated
 
 
 async def narrate(rt: Runtime, names: dict[int, str], stop_at: datetime, *, exit_at_end: bool = False) -> None:
@@ -191,23 +198,42 @@ async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> Non
 
 
 def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool,
-             exit_at_end: bool = False, data_dir: Path | None = None) -> int:
+             exit_at_end: bool = False, data_dir: Path | None = None, no_run: bool = False,
+             history_learners: int = 25) -> int:
+    """Prepares the demo's data (accounts, history, the live session), then plays it unless ``no_run``."""
     data_dir = data_dir or Settings().data_dir / "demo"
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
-    session_end = demo_start(datetime.now(UTC))
-    # The clock starts once the web app and the worker are up (a few real seconds are hours at ×3600).
-    clock = WarpedClock(start=(session_end - timedelta(minutes=10)).astimezone(UTC),
-                        origin=time.time() + STARTUP_GRACE_SECONDS, speed=speed)
-    os.environ.update(clock.as_env())
+    now = datetime.now(UTC)
+    session_end = demo_start(now)
+    if no_run and session_end > now:  # ``ancrage run`` serves it on the real clock: the session has ended
+        session_end = demo_start(now - timedelta(days=1))
+    start = (session_end - timedelta(minutes=10)).astimezone(UTC)
     base = Settings(data_dir=data_dir, database_url=None, sandbox=True, twilio_auth_token=AUTH_TOKEN,
                     public_url=f"http://127.0.0.1:{port}", redis_prefix="ancrage-demo")
+    live, simulated = asyncio.run(_prepare(base, campaign=campaign, session_end=session_end,
+                                     until=min(start, now) if no_run else start, history_learners=history_learners))
+    dashboard = f"{base.public_url}/dashboard/"
+    accounts = "\n".join(f"    {spec.email:<24} {'responsable qualité' if spec.role == 'quality' else 'formateur'}"
+                         for spec in DEMO_TRAINERS)
+    print(f"""
+Tableau de bord : {dashboard}
+  comptes (mot de passe « {DEMO_PASSWORD} ») :
+{accounts}""", flush=True)
+    if no_run:
+        print(f"""
+données prêtes dans {data_dir}. Pour les servir :
+  ANCRAGE_DATA_DIR={data_dir} ancrage run --port {port}""", flush=True)
+        return 0
+    # The clock starts once the web app and the worker are up (a few real seconds are hours at ×3600).
+    clock = WarpedClock(start=start, origin=time.time() + STARTUP_GRACE_SECONDS, speed=speed)
+    os.environ.update(clock.as_env())
     url, private = resolve_redis(base)
     settings = base.model_copy(update={"redis_url": url})
     try:
         asyncio.run(_main(settings, clock, campaign=campaign, session_end=session_end, days=days, port=port,
-                          exit_at_end=exit_at_end))
+                          exit_at_end=exit_at_end, live=live, simulated=simulated))
     except KeyboardInterrupt:
         pass
     finally:
@@ -217,14 +243,36 @@ def run_demo(*, speed: float, days: float, port: int, campaign: str, fresh: bool
     return 0
 
 
+async def _prepare(settings: Settings, *, campaign: str, session_end: datetime, until: datetime,
+                   history_learners: int) -> tuple[int, dict[int, tuple[str, str]]]:
+    """Accounts and the live session, then (on a new database) the past sessions, played up to ``until``."""
+    rt = await build_runtime(settings, clock=lambda: until)
+    try:
+        await upgrade_async(rt.engine)
+        async with rt.sessions() as session:
+            new = (await session.exec(select(TrainingSession.id).limit(1))).first() is None
+        live, simulated = await seed(rt, campaign=campaign, ends_at=session_end)
+        if new and history_learners > 0:
+            print("historique : sessions passées jouées par le moteur…", flush=True)
+            catalog = Catalog.load(settings.campaigns_dir, settings.content_dir)
+            report = await seed_history(rt, catalog, plan=with_learners(DEMO_PLAN, history_learners), until=until)
+            print(f"historique : {report.sessions} sessions, {report.learners} apprenants, "
+                  f"{report.messages} réponses traitées en {report.seconds:.1f} s", flush=True)
+        return live, simulated
+    finally:
+        await close_runtime(rt)
+
+
 async def _main(settings: Settings, clock: WarpedClock, *, campaign: str, session_end: datetime,
-                days: float, port: int, exit_at_end: bool) -> None:
+                days: float, port: int, exit_at_end: bool, live: int,
+                simulated: dict[int, tuple[str, str]]) -> None:
     rt = await build_runtime(settings)
     rt.clock = clock
     try:
-        simulated = await seed(rt, campaign=campaign, ends_at=session_end)
         async with rt.sessions() as session:
-            names = {row.id or 0: row.first_name for row in (await session.exec(select(Learner))).all()}
+            names = {row.id or 0: row.first_name for row in (await session.exec(
+                select(Learner).join(Attendance, col(Attendance.learner_id) == col(Learner.id))
+                .where(col(Attendance.session_id) == live))).all()}
         you = next(lid for lid in names if lid not in simulated)
         base = f"http://127.0.0.1:{port}"
         print(f"""
@@ -232,6 +280,7 @@ Ancrage — démo (×{clock.speed:.0f} : une heure simulée toutes les {3600 / c
   session « Manager coach » terminée le {long_date(session_end, "Europe/Paris")} (Paris), campagne « {campaign} »
   votre téléphone :      {base}/sandbox/phone/{you}   (vous êtes {names[you]} : répondez aux quiz vous-même)
   tous les apprenants :  {base}/sandbox
+  tableau de bord :      {base}/dashboard/
   données :              {settings.data_dir} (SQLite + Redis privé, canal bac à sable)
   Ctrl-C pour arrêter.
 """, flush=True)
