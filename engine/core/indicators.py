@@ -176,25 +176,20 @@ class EvidenceRows:
 
     def for_programme(self, programme: str) -> EvidenceRows:
         """Only the rows of one programme (attendees of other programmes stay for re-enrolment)."""
-        return EvidenceRows(
-            answers=tuple(r for r in self.answers if r.programme == programme),
-            solicitations=tuple(r for r in self.solicitations if r.programme == programme),
-            tickets=tuple(r for r in self.tickets if r.programme == programme),
-            enrolments=tuple(r for r in self.enrolments if r.programme == programme),
-            attendees=self.attendees,
-            quiz_answers=tuple(r for r in self.quiz_answers if r.programme == programme),
-            retention=tuple(r for r in self.retention if r.programme == programme),
-        )
+        return self._where(lambda row: getattr(row, "programme", None) == programme, keep_retention=False)
 
     def for_session(self, session_id: int) -> EvidenceRows:
+        return self._where(lambda row: getattr(row, "session_id", None) == session_id, keep_retention=True)
+
+    def _where(self, keep: Callable[[object], bool], *, keep_retention: bool) -> EvidenceRows:
         return EvidenceRows(
-            answers=tuple(r for r in self.answers if r.session_id == session_id),
-            solicitations=tuple(r for r in self.solicitations if r.session_id == session_id),
-            tickets=tuple(r for r in self.tickets if r.session_id == session_id),
-            enrolments=tuple(r for r in self.enrolments if r.session_id == session_id),
+            answers=tuple(filter(keep, self.answers)),
+            solicitations=tuple(filter(keep, self.solicitations)),
+            tickets=tuple(filter(keep, self.tickets)),
+            enrolments=tuple(filter(keep, self.enrolments)),
             attendees=self.attendees,
-            quiz_answers=tuple(r for r in self.quiz_answers if r.session_id == session_id),
-            retention=self.retention,
+            quiz_answers=tuple(filter(keep, self.quiz_answers)),
+            retention=self.retention if keep_retention else tuple(filter(keep, self.retention)),
         )
 
     def programmes(self) -> list[str]:
