@@ -8,7 +8,7 @@ written unless all rows are good.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -107,6 +107,9 @@ class AttendeeIn(BaseModel):
     manager_name: Text | None = None
     manager_email: Text | None = None
     manager_phone: Text | None = None
+    company: Text | None = Field(default=None, description="employer (client company)")
+    training_completion: Literal["completed", "abandoned"] | None = Field(
+        default=None, description="the training's own outcome for this attendee, when known")
 
 
 class RowError(BaseModel):

@@ -88,12 +88,16 @@ async def add_attendees(session: AsyncSession, *, training: TrainingSession,
         session.add(learner)
         await session.flush()
         assert learner.id is not None and training.id is not None
-        present = (await session.exec(select(Attendance.id).where(
+        present = (await session.exec(select(Attendance).where(
             col(Attendance.session_id) == training.id,
             col(Attendance.learner_id) == learner.id))).first()
         if present is None:
-            session.add(Attendance(session_id=training.id, learner_id=learner.id, created_at=now))
+            session.add(Attendance(session_id=training.id, learner_id=learner.id, created_at=now,
+                                   training_completion=data.training_completion))
             added = True
+        elif data.training_completion is not None:
+            present.training_completion = data.training_completion
+            session.add(present)
         results.append(AttendeeResult(row=row, learner_id=learner.id, created=created))
     if added and training.ended_processed_at is not None:
         training.ended_processed_at = None

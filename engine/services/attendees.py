@@ -26,7 +26,19 @@ _HEADERS = {
     "manager_name": ("manager_name", "manager", "responsable"),
     "manager_email": ("manager_email", "email_manager", "email_responsable"),
     "manager_phone": ("manager_phone", "telephone_manager"),
+    "company": ("company", "entreprise", "societe", "société", "employeur", "employer"),
+    "training_completion": ("training_completion", "completion", "achevement", "achèvement",
+                            "statut_formation"),
 }
+_COMPLETION = {"completed": "completed", "achevee": "completed", "achevée": "completed",
+               "terminee": "completed", "terminée": "completed", "oui": "completed",
+               "abandoned": "abandoned", "abandon": "abandoned", "abandonnee": "abandoned",
+               "abandonnée": "abandoned", "non": "abandoned"}
+
+
+def read_completion(raw: str) -> str | None:
+    """The training's outcome as stored (``completed``/``abandoned``), or None if unreadable."""
+    return _COMPLETION.get(raw.strip().lower())
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,13 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
             problems.append("no phone and no email: this learner cannot be reached")
         if values.get("email") and "@" not in values["email"]:
             problems.append(f"'{values['email']}' is not an email address")
+        if values.get("training_completion"):
+            completion = read_completion(values["training_completion"])
+            if completion is None:
+                problems.append(f"training completion '{values['training_completion']}' is not "
+                                "'completed' or 'abandoned'")
+            else:
+                values["training_completion"] = completion
         zone = values.get("timezone") or default_timezone
         try:
             ZoneInfo(zone)

@@ -93,8 +93,12 @@ async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campa
             present = (await session.exec(select(Attendance).where(
                 Attendance.session_id == session_id, Attendance.learner_id == learner.id))).first()
             if present is None:
-                session.add(Attendance(session_id=session_id, learner_id=learner.id or 0))
+                session.add(Attendance(session_id=session_id, learner_id=learner.id or 0,
+                                       training_completion=data.training_completion))
                 added += 1
+            elif data.training_completion is not None:
+                present.training_completion = data.training_completion
+                session.add(present)
         enrolled = 0
         names = [campaign] if campaign else list(training.campaign_names)
         if training.ends_at <= now or campaign is not None:

@@ -33,6 +33,7 @@ from engine.store.models_people import (
     PushToken,
     Trainer,
 )
+from engine.store.models_quality import ImprovementAction, PublishedIndicator, Testimonial
 from engine.store.models_support import Alert, AuditEvent, Ticket, TicketMessage
 
 __all__ = [
@@ -49,15 +50,18 @@ __all__ = [
     "EnrollmentBase",
     "EnrollmentCreate",
     "EnrollmentPublic",
+    "ImprovementAction",
     "InboundEvent",
     "Learner",
     "LearnerBase",
     "LearnerCreate",
     "LearnerPublic",
     "Prompt",
+    "PublishedIndicator",
     "PushToken",
     "Reply",
     "ReviewCard",
+    "Testimonial",
     "Ticket",
     "TicketMessage",
     "Trainer",
