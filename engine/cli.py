@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from engine.commands import designer, runtime
+from engine.commands import designer, report, runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -19,6 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     designer.register(commands)
     runtime.register(commands)
+    report.register(commands)
     return parser
 
 

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     default_timezone: str = "Europe/Paris"
     default_region: str = "FR"
     ticket_response_hours: int = 48
+    # Quality evidence: no figure on fewer respondents is published (nobody is identifiable).
+    public_min_respondents: int = 5
 
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None

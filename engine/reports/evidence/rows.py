@@ -68,6 +68,8 @@ class LoadedEvidence:
     period: Period
     sessions: dict[int, SessionInfo] = field(default_factory=dict)
     learners: dict[int, str] = field(default_factory=dict)
+    #: survey ref → (title, kind, question texts) as pinned in the campaign versions used.
+    surveys: dict[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 # sqlmodel's ``select`` is typed for up to four columns; these reads take more.
@@ -189,7 +191,9 @@ async def load_evidence(session: AsyncSession, *, period: Period, now: datetime,
     retention = await _retention(session, attendees, now, in_scope)
     rows = EvidenceRows(answers=tuple(answers), solicitations=solicitations, tickets=tickets,
                         enrolments=enrolments, attendees=attendees, quiz_answers=tuple(quiz), retention=retention)
-    return LoadedEvidence(rows, period, sessions, names)
+    asked = {ref: (str(meta[""]["title"]), str(meta[""]["kind"]), tuple(meta[""]["texts"]))
+             for per_ref in questions.values() for ref, meta in per_ref.items()}
+    return LoadedEvidence(rows, period, sessions, names, asked)
 
 
 async def _pinned_questions(session: AsyncSession, version_ids: set[int]
@@ -205,7 +209,8 @@ async def _pinned_questions(session: AsyncSession, version_ids: set[int]
         for ref, survey in surveys.items():
             qs = list(survey.get("questions") or [])
             per_ref[ref] = {str(q.get("id")): q for q in qs}
-            per_ref[ref][""] = {"kind": survey_kind(ref, qs)}
+            per_ref[ref][""] = {"kind": survey_kind(ref, qs), "title": survey.get("title", ref),
+                                "texts": tuple(str(q.get("text", "")) for q in qs)}
         out[version_id or 0] = per_ref
     return out
 
