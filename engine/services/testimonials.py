@@ -137,6 +137,6 @@ def export_csv(rows: list[TestimonialRow]) -> str:
 
 def export_html(rows: list[TestimonialRow]) -> str:
     """A snippet to paste on the organisation's website (approved, website scope: filter before)."""
-    items = "".join(f'<blockquote class="ancrage-temoignage"><p>{escape(t.text)}</p>'
-                    f"<footer>{escape(t.author)}, {escape(t.session)}</footer></blockquote>" for t in rows)
+    items = "".join(f'<blockquote class="ancrage-temoignage"><p>{escape(t.text, quote=False)}</p>'
+                    f"<footer>{escape(t.author, quote=False)}, {escape(t.session, quote=False)}</footer></blockquote>" for t in rows)
     return f'<section class="ancrage-temoignages" lang="fr">{items}</section>'

@@ -187,7 +187,7 @@ async def load_evidence(session: AsyncSession, *, period: Period, now: datetime,
 
     solicitations = await _solicitations(session, start, end, enrolment_session, enrolment_version, questions,
                                          title, first_answer, in_scope)
-    tickets = await _tickets(session, start, end, title, enrolment_session, in_scope)
+    tickets = await _tickets(session, start, end, title, in_scope)
     retention = await _retention(session, attendees, now, in_scope)
     rows = EvidenceRows(answers=tuple(answers), solicitations=solicitations, tickets=tickets,
                         enrolments=enrolments, attendees=attendees, quiz_answers=tuple(quiz), retention=retention)
@@ -251,8 +251,18 @@ def guess_category(body: str) -> str:
     return TicketCategory.COMPLAINT if complaint_words(body) else TicketCategory.QUESTION
 
 
+async def load_tickets(session: AsyncSession, *, period: Period, session_ids: set[int] | None = None
+                       ) -> tuple[TicketRow, ...]:
+    """The period's tickets alone (the complaints register page): two queries."""
+    start, end = _window(period)
+    titles = dict((await session.exec(select(TrainingSession.id, TrainingSession.title))).all())
+    rows = await _tickets(session, start, end, {k or 0: v for k, v in titles.items()},
+                          lambda sid: session_ids is None or sid in session_ids)
+    return tuple(t for t in rows if period.contains(t.received_at))
+
+
 async def _tickets(session: AsyncSession, start: datetime, end: datetime, title: dict[int, str],
-                   enrolment_session: dict[int, int | None], in_scope: Any) -> tuple[TicketRow, ...]:
+                   in_scope: Any) -> tuple[TicketRow, ...]:
     category_column = getattr(Ticket, "category", None)  # the inbox's editable category, when present
     columns: list[Any] = [Ticket.id, Ticket.learner_id, Ticket.session_id, Ticket.created_at,
                           Ticket.first_response_at, Ticket.body, Ticket.acknowledged_at, Ticket.resolved_at,
