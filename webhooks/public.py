@@ -5,6 +5,7 @@ organisation's website, as HTML and JSON; and the testimonial consent withdrawal
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from engine.links import InvalidToken
+from engine.services.digests import stop_digest, trainer_from_stop_token
 from engine.services.public_indicators import PublicIndicators, public_indicators
 from engine.services.testimonials import learner_from_withdraw_token, withdraw
 from webhooks.deps import RuntimeDep, SessionDep, StateDep
@@ -53,31 +55,61 @@ async def indicators_page(request: Request, state: StateDep, rt: RuntimeDep, ses
                                       headers=_EMBEDDABLE)
 
 
-def _withdraw_page(request: Request, title: str, body: str, *, form: bool = False,
-                   status_code: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(request, "testimonial_withdraw.html",
-                                      {"t": {"lang": "fr"}, "title": title, "body": body, "form": form},
+def _confirm_page(request: Request, title: str, body: str, *, form: bool = False, status_code: int = 200,
+                   button: str = "Retirer mon accord") -> HTMLResponse:
+    return templates.TemplateResponse(request, "confirm_stop.html",
+                                      {"t": {"lang": "fr"}, "title": title, "body": body, "form": form,
+                                       "button": button},
                                       status_code=status_code, headers=_PRIVATE)
+
+
+def _holder(read: Callable[..., int], rt: RuntimeDep, token: str) -> int | None:
+    """Whom a signed link was made for, or None when it is forged or expired."""
+    try:
+        return read(rt.settings.secret_key, token, now=rt.now())
+    except InvalidToken:
+        return None
+
+
+def _expired(request: Request) -> HTMLResponse:
+    return _confirm_page(request, "Lien expiré", "Ce lien n'est plus valable. Répondez simplement à l'un de nos "
+                         "messages.", status_code=404)
 
 
 @router.get("/public/temoignage/retrait/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def withdraw_form(request: Request, token: str, rt: RuntimeDep) -> HTMLResponse:
-    try:
-        learner_from_withdraw_token(rt.settings.secret_key, token, now=rt.now())
-    except InvalidToken:
-        return _withdraw_page(request, "Lien expiré", "Ce lien n'est plus valable. Répondez simplement à l'un de "
-                              "nos messages pour retirer votre accord.", status_code=404)
-    return _withdraw_page(request, "Retirer votre témoignage",
-                          "Votre témoignage ne sera plus utilisé, nulle part, dès que vous aurez confirmé.", form=True)
+    if _holder(learner_from_withdraw_token, rt, token) is None:
+        return _expired(request)
+    return _confirm_page(request, "Retirer votre témoignage",
+                         "Votre témoignage ne sera plus utilisé, nulle part, dès que vous aurez confirmé.", form=True)
 
 
 @router.post("/public/temoignage/retrait/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def withdraw_confirm(request: Request, token: str, rt: RuntimeDep, session: SessionDep) -> HTMLResponse:
-    try:
-        learner_id = learner_from_withdraw_token(rt.settings.secret_key, token, now=rt.now())
-    except InvalidToken:
-        return _withdraw_page(request, "Lien expiré", "Ce lien n'est plus valable.", status_code=404)
+    learner_id = _holder(learner_from_withdraw_token, rt, token)
+    if learner_id is None:
+        return _expired(request)
     async with session.begin():
         await withdraw(session, learner_id=learner_id, now=rt.now())
-    return _withdraw_page(request, "C'est fait", "Votre accord est retiré : votre témoignage n'apparaît plus "
-                          "dans aucune de nos publications ni aucun de nos exports.")
+    return _confirm_page(request, "C'est fait", "Votre accord est retiré : votre témoignage n'apparaît plus "
+                         "dans aucune de nos publications ni aucun de nos exports.")
+
+
+@router.get("/public/digest/arret/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def digest_stop_form(request: Request, token: str, rt: RuntimeDep) -> HTMLResponse:
+    if _holder(trainer_from_stop_token, rt, token) is None:
+        return _expired(request)
+    return _confirm_page(request, "Point hebdomadaire", "Ne plus recevoir le point du lundi par e-mail ?",
+                         form=True, button="Ne plus le recevoir")
+
+
+@router.post("/public/digest/arret/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def digest_stop(request: Request, token: str, rt: RuntimeDep, session: SessionDep) -> HTMLResponse:
+    """Also the RFC 8058 one-click target (``List-Unsubscribe-Post``) mail clients POST to."""
+    trainer_id = _holder(trainer_from_stop_token, rt, token)
+    if trainer_id is None:
+        return _expired(request)
+    async with session.begin():
+        await stop_digest(session, trainer_id=trainer_id)
+    return _confirm_page(request, "C'est fait", "Vous ne recevrez plus le point du lundi. Vous pouvez le "
+                         "réactiver depuis votre compte dans le tableau de bord.")

@@ -33,7 +33,12 @@ from engine.store.models_people import (
     PushToken,
     Trainer,
 )
-from engine.store.models_quality import ImprovementAction, PublishedIndicator, Testimonial
+from engine.store.models_quality import (
+    DigestLog,
+    ImprovementAction,
+    PublishedIndicator,
+    Testimonial,
+)
 from engine.store.models_support import Alert, AuditEvent, Ticket, TicketMessage
 
 __all__ = [
@@ -46,6 +51,7 @@ __all__ = [
     "DeliveryBase",
     "DeliveryCreate",
     "DeliveryPublic",
+    "DigestLog",
     "Enrollment",
     "EnrollmentBase",
     "EnrollmentCreate",

@@ -82,3 +82,17 @@ class PublishedIndicator(SQLModel, table=True):
     key: str = Field(max_length=64)
     chosen_by_id: int | None = Field(default=None, foreign_key="trainer.id")
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class DigestLog(SQLModel, table=True):
+    """One weekly digest claimed for one person: the unique week makes several workers send it once."""
+
+    __tablename__ = "digest_log"
+    __table_args__ = (UniqueConstraint("trainer_id", "week"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trainer_id: int = Field(foreign_key="trainer.id")
+    week: date
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from web_support import NOW
 
 from engine.demo.quality_history import seed_history
+from engine.services.digests import stop_link
 from engine.services.public_indicators import choose
 from engine.services.runtime import Runtime
 from engine.services.testimonials import testimonial_rows, withdraw_link
@@ -77,3 +78,17 @@ async def test_the_withdrawal_link_removes_the_testimonial_everywhere(
         stored = (await session.exec(select(models.Testimonial))).one()
         assert stored.withdrawn_at is not None
     assert (await client.get(path[:-3] + "abc")).status_code == 404
+
+
+async def test_the_digest_stop_link_is_one_click(client: httpx.AsyncClient, rt: Runtime,
+                                                 session_maker: async_sessionmaker[AsyncSession]) -> None:
+    await seed_history(rt.engine, sessions=1, learners_per_session=1, first_end=NOW)
+    path = stop_link(rt.settings.secret_key, "", trainer_id=1, now=NOW)
+    assert "Ne plus le recevoir" in (await client.get(path)).text
+    done = await client.post(path, content="List-Unsubscribe=One-Click",
+                             headers={"content-type": "application/x-www-form-urlencoded"})
+    assert done.status_code == 200
+    async with session_maker() as session:
+        trainer = await session.get(models.Trainer, 1)
+        assert trainer is not None and trainer.digest_opt_out is True
+    assert (await client.post(path + "x")).status_code == 404

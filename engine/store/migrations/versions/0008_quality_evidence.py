@@ -1,5 +1,5 @@
 """Quality evidence: learner company, attendance completion, complaints register columns,
-improvement register, testimonials with consent, published indicators
+improvement register, testimonials with consent, published indicators, weekly digest log
 
 Revision ID: 0008
 Revises: 0003
@@ -86,6 +86,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),
     )
+    op.create_table(
+        "digest_log",
+        _id(),
+        sa.Column("trainer_id", sa.Integer(), nullable=False),
+        sa.Column("week", sa.Date(), nullable=False),
+        sa.Column("sent_at", store_types.UTCDateTime(), nullable=True),
+        sa.Column("error", sa.String(length=300), nullable=True),
+        sa.Column("created_at", store_types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["trainer_id"], ["trainer.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("trainer_id", "week"),
+    )
     with op.batch_alter_table("learner") as batch:
         batch.add_column(sa.Column("company", sa.String(length=200), nullable=True))
         batch.create_index("ix_learner_company", ["company"])
@@ -113,6 +125,7 @@ def downgrade() -> None:
     with op.batch_alter_table("learner") as batch:
         batch.drop_index("ix_learner_company")
         batch.drop_column("company")
+    op.drop_table("digest_log")
     op.drop_table("published_indicator")
     op.drop_index("ix_testimonial_learner_id", table_name="testimonial")
     op.drop_table("testimonial")
