@@ -19,7 +19,16 @@ from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.runtime import Runtime
 from engine.settings import Settings
 from engine.store.migrate import upgrade_async
-from webhooks import app_api, followup_api, health, integration_api, pages, public, twilio_routes
+from webhooks import (
+    app_api,
+    followup_api,
+    health,
+    integration_api,
+    pages,
+    public,
+    quality_routes,
+    twilio_routes,
+)
 from webhooks.deps import AppState
 from webhooks.queue import arq_enqueue, open_pool
 
@@ -62,7 +71,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
                   description="Webhooks, learner app API, one-tap answer pages, integration API.")
     app.state.ancrage = state
     app.add_exception_handler(DBAPIError, _database_unavailable)
-    for module in (health, twilio_routes, app_api, integration_api, followup_api, pages, public):
+    for module in (health, twilio_routes, app_api, integration_api, followup_api, pages, public, quality_routes):
         app.include_router(module.router)
     return app
 

@@ -78,10 +78,15 @@ async def choose(session: AsyncSession, *, keys: list[str], trainer_id: int | No
     return []
 
 
-def indicator_keys() -> list[str]:
-    """Every indicator key the catalogue computes (for the choice form and validation)."""
+def indicator_labels() -> dict[str, str]:
+    """Every indicator the catalogue computes, key → French label (the choice form)."""
     probe = Period(date(2000, 1, 1), date(2000, 1, 1))
-    return [fn(EvidenceRows(), probe, datetime(2000, 1, 1)).key for fn in CATALOGUE]
+    figures = (fn(EvidenceRows(), probe, datetime(2000, 1, 1)) for fn in CATALOGUE)
+    return {i.key: i.label for i in figures}
+
+
+def indicator_keys() -> list[str]:
+    return list(indicator_labels())
 
 
 def _figure(i: Indicator) -> PublicFigure:
