@@ -17,7 +17,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 #: The five quality criteria of the CPF hot survey, in the order they are shown.
@@ -49,8 +50,15 @@ class Period:
     def contains(self, moment: datetime | None) -> bool:
         if moment is None:
             return False
-        local = moment.astimezone(ZoneInfo(self.timezone)).date()
-        return self.start <= local <= self.end
+        low, high = self.bounds
+        return low <= moment < high
+
+    @cached_property
+    def bounds(self) -> tuple[datetime, datetime]:
+        """Local midnight of the first day and of the day after the last (DST-aware), once."""
+        zone = ZoneInfo(self.timezone)
+        return (datetime.combine(self.start, time.min, zone),
+                datetime.combine(self.end + timedelta(days=1), time.min, zone))
 
     def previous(self) -> Period:
         """The period of the same length just before this one (for trends)."""

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -108,10 +107,8 @@ def question_topic(kind: str, question: dict[str, Any]) -> str | None:
 
 def _window(period: Period) -> tuple[datetime, datetime]:
     """UTC bounds that surely contain the period's local days (the core filters exactly)."""
-    zone = ZoneInfo(period.timezone)
-    start = datetime.combine(period.start, time.min, zone) - timedelta(days=1)
-    end = datetime.combine(period.end + timedelta(days=1), time.min, zone) + timedelta(days=1)
-    return start, end
+    low, high = period.bounds
+    return low - timedelta(days=1), high + timedelta(days=1)
 
 
 async def load_evidence(session: AsyncSession, *, period: Period, now: datetime,
