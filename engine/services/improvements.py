@@ -12,9 +12,12 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from engine.core.indicators import CRITERIA, SMALL_N_DEFAULT, Period, satisfaction_rate
+from engine.core.signals import complaint_words
+from engine.reports.evidence.rows import load_evidence
 from engine.reports.evidence.tables import SOURCE_LABELS, STATUS_LABELS, ActionRow
-from engine.store.base import ActionSource, ActionStatus
-from engine.store.models import ImprovementAction, Ticket, Trainer
+from engine.store.base import ActionSource, ActionStatus, TicketCategory
+from engine.store.models import Alert, ImprovementAction, Ticket, Trainer
 
 PER_PAGE = 50
 
@@ -144,3 +147,47 @@ async def action_rows(session: AsyncSession, *, filters: list[ColumnElement[bool
                              owner or "", action.due_on, action.status, action.effectiveness, action.effective,
                              action.reviewed_at, action.created_at))
     return out
+
+
+class Suggestion(BaseModel):
+    """Something that may call for an action, pre-filled for the creation form."""
+
+    source_kind: str
+    source_id: int | None = None
+    source_ref: str | None = None
+    finding: str
+
+
+CRITERION_FLOOR = 0.8
+
+
+async def suggestions(session: AsyncSession, *, period: Period, now: datetime, threshold: int = SMALL_N_DEFAULT,
+                      limit: int = 20) -> list[Suggestion]:
+    """Low criteria, complaints without a corrective action, unhandled alerts and negative verbatims
+    of the period that no action points at yet (a constant number of queries)."""
+    loaded = await load_evidence(session, period=period, now=now)
+    taken = {(kind, ref) for kind, ref in (await session.exec(
+        select(ImprovementAction.source_kind, ImprovementAction.source_id))).all()}
+    taken_refs = set((await session.exec(select(ImprovementAction.source_ref)
+                                         .where(col(ImprovementAction.source_ref).is_not(None)))).all())
+    out: list[Suggestion] = []
+    for criterion in CRITERIA:
+        figure = satisfaction_rate(loaded.rows, period, now=now, criterion=criterion)
+        if figure.publishable(threshold) and (figure.value or 0) < CRITERION_FLOOR and criterion not in taken_refs:
+            out.append(Suggestion(source_kind=ActionSource.CRITERION, source_ref=criterion,
+                                  finding=f"{figure.label} : {figure.formatted()} (n = {figure.n}, {period.label})"))
+    for ticket in loaded.rows.tickets:
+        if (ticket.category == TicketCategory.COMPLAINT and ticket.corrective_action_id is None
+                and period.contains(ticket.received_at) and ("ticket", ticket.ticket_id) not in taken):
+            out.append(Suggestion(source_kind=ActionSource.TICKET, source_id=ticket.ticket_id,
+                                  finding=f"Réclamation n°{ticket.ticket_id} : {ticket.body[:200]}"))
+    alerts = (await session.exec(select(Alert.id, Alert.reason).where(
+        col(Alert.acknowledged_at).is_(None), col(Alert.kind).in_(("low_rating", "detractor", "complaint")),
+        col(Alert.created_at) >= period.bounds[0], col(Alert.created_at) < period.bounds[1]))).all()
+    out += [Suggestion(source_kind=ActionSource.ALERT, source_id=alert_id, finding=reason)
+            for alert_id, reason in alerts if ("alert", alert_id) not in taken]
+    out += [Suggestion(source_kind=ActionSource.VERBATIM, source_ref=f"{a.survey_ref}#{a.question_id}",
+                       finding=f"« {a.value} »") for a in loaded.rows.answers
+            if a.topic == "verbatim" and isinstance(a.value, str) and complaint_words(a.value)
+            and period.contains(a.answered_at)]
+    return out[:limit]

@@ -108,3 +108,27 @@ async def test_testimonials_from_replies_approval_and_withdrawal(
         everything = testimonials.export_csv(await testimonials.testimonial_rows(session))
         assert "J'ose enfin" not in everything and "Très concret" in everything
         assert not await testimonials.approve(session, testimonial_id=first.id, trainer_id=1, now=NOW)
+
+
+async def test_suggestions_point_at_what_has_no_action_yet(
+        store_engine: AsyncEngine, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    await seed_history(store_engine, sessions=1, learners_per_session=6, first_end=END)
+    async with session_maker() as session, session.begin():
+        for enrollment in (1, 2, 3):  # three more "moyens" at 1/5: 4 satisfied of 8
+            session.add(models.Reply(learner_id=enrollment, enrollment_id=enrollment, kind="survey", raw_text="1",
+                                     value={"question": "satisfaction-chaud#moyens", "value": 1, "status": "answered"},
+                                     created_at=END + timedelta(hours=5)))
+        session.add(models.Alert(learner_id=1, session_id=1, kind="low_rating", reason="Note 1/5 : moyens",
+                                 created_at=END + timedelta(hours=5)))
+    async with session_maker() as session:
+        found = await improvements.suggestions(session, period=PERIOD, now=NOW)
+    assert [(s.source_kind, s.source_id, s.source_ref) for s in found] == [
+        ("criterion", None, "moyens"), ("ticket", 2, None), ("alert", 1, None)]
+    assert "50 %" in found[0].finding
+    async with session_maker() as session, session.begin():
+        await improvements.create_action(session, source_kind="ticket", source_id=2, finding="f", decision="d",
+                                         now=NOW)
+        await improvements.create_action(session, source_kind="criterion", source_ref="moyens", finding="f",
+                                         decision="d", now=NOW)
+    async with session_maker() as session:
+        assert [s.source_kind for s in await improvements.suggestions(session, period=PERIOD, now=NOW)] == ["alert"]
