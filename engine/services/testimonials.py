@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.links import sign, verify
-from engine.reports.evidence.tables import SCOPE_LABELS, TestimonialRow, local
+from engine.reports.evidence.tables import SCOPE_LABELS, TestimonialRow, local, spreadsheet_safe
 from engine.store.base import ConsentScope
 from engine.store.models import Enrollment, Learner, Reply, Testimonial, TrainingSession
 
@@ -131,7 +131,8 @@ def export_csv(rows: list[TestimonialRow]) -> str:
     writer = csv.writer(out, delimiter=";")
     writer.writerow(("Auteur", "Session", "Témoignage", "Diffusion", "Consentement le"))
     for t in rows:
-        writer.writerow((t.author, t.session, t.text, SCOPE_LABELS.get(t.scope, t.scope), local(t.consent_at)))
+        writer.writerow([spreadsheet_safe(v) for v in (t.author, t.session, t.text, SCOPE_LABELS.get(t.scope, t.scope),
+                                                        local(t.consent_at))])
     return "\ufeff" + out.getvalue()
 
 

@@ -51,6 +51,7 @@ from engine.reports.evidence.tables import (
     indicator_table,
     local,
     solicitation_table,
+    spreadsheet_safe,
     testimonials_table,
 )
 from engine.services.improvements import action_rows
@@ -116,7 +117,9 @@ def zip_pack(pdf: bytes, tables: list[Table], period: Period) -> bytes:
 def workbook(tables: list[Table]) -> bytes:
     """One sheet per table, headers in bold, frozen header row, filters on."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False})
+    # No URL or formula sniffing: every cell is data (and a learner's "=..." stays text).
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False, "strings_to_urls": False,
+                                       "strings_to_formulas": False})
     bold = book.add_format({"bold": True, "bg_color": "#EFF6FF"})
     for table in tables:
         sheet = book.add_worksheet(table.name[:31])
@@ -135,7 +138,7 @@ def table_csv(table: Table) -> str:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
     writer.writerow(table.headers)
-    writer.writerows(["" if v is None else v for v in row] for row in table.rows)
+    writer.writerows(["" if v is None else spreadsheet_safe(v) for v in row] for row in table.rows)
     return "\ufeff" + out.getvalue()
 
 

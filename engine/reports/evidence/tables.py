@@ -62,6 +62,14 @@ class TestimonialRow:
     approved_at: datetime | None
 
 
+def spreadsheet_safe(value: Cell) -> Cell:
+    """A learner's text that a spreadsheet would run as a formula (``=HYPERLINK(...)``) stays text."""
+    if isinstance(value, str) and value and (value[0] in "=+@\t\r" or (value[0] == "-" and value[1:2]
+                                                                         and not value[1].isdigit())):
+        return "'" + value
+    return value
+
+
 def local(moment: datetime | None, timezone: str = "Europe/Paris") -> str:
     """``31/03/2026 23:30`` in the organisation's zone (empty when missing)."""
     return moment.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M") if moment else ""
