@@ -189,6 +189,20 @@ class EvidenceRows:
     def for_session(self, session_id: int) -> EvidenceRows:
         return self._where(lambda row: getattr(row, "session_id", None) == session_id, keep_retention=True)
 
+    def within(self, period: Period) -> EvidenceRows:
+        """Only the rows each indicator would count for ``period`` (by the same timestamp it uses):
+        one pass instead of one per indicator. Attendees stay whole (re-enrolment looks ahead)."""
+        inside = period.contains
+        return EvidenceRows(
+            answers=tuple(r for r in self.answers if inside(r.answered_at)),
+            solicitations=tuple(r for r in self.solicitations if inside(r.sent_at)),
+            tickets=tuple(r for r in self.tickets if inside(r.received_at)),
+            enrolments=tuple(r for r in self.enrolments if inside(r.session_end)),
+            attendees=self.attendees,
+            quiz_answers=tuple(r for r in self.quiz_answers if inside(r.answered_at)),
+            retention=tuple(r for r in self.retention if inside(r.session_end)),
+        )
+
     def _where(self, keep: Callable[[object], bool], *, keep_retention: bool) -> EvidenceRows:
         return EvidenceRows(
             answers=tuple(filter(keep, self.answers)),
@@ -503,7 +517,7 @@ CATALOGUE: tuple[IndicatorFn, ...] = tuple(_catalogue())
 def all_indicators(rows: EvidenceRows, period: Period, *, now: datetime,
                    programme: str | None = None) -> list[Indicator]:
     """Every indicator for the organisation, or for one programme (tagged with its name)."""
-    scoped = rows if programme is None else rows.for_programme(programme)
+    scoped = (rows if programme is None else rows.for_programme(programme)).within(period)
     out = [fn(scoped, period, now) for fn in CATALOGUE]
     if programme is None:
         return out

@@ -159,10 +159,11 @@ def _summary_html(loaded: LoadedEvidence, indicators: list[Indicator], per_progr
         (CRITERION_LABELS[c], figures[f"satisfaction.{c}"].value if figures[f"satisfaction.{c}"].publishable(threshold)
          else None) for c in CRITERIA])
     months = monthly_periods(period)
+    by_month = {m: loaded.rows.within(m) for m in months}
     trend_chart = line_chart("Satisfaction (notes 4-5) par mois", [
-        (f"{m.start:%m/%y}", _shown(satisfaction_rate(loaded.rows, m, now=now), threshold)) for m in months])
+        (f"{m.start:%m/%y}", _shown(satisfaction_rate(by_month[m], m, now=now), threshold)) for m in months])
     response_chart = line_chart("Taux de réponse à chaud par mois", [
-        (f"{m.start:%m/%y}", _shown(response_rate(loaded.rows, m, now=now, survey_kind=HOT), threshold))
+        (f"{m.start:%m/%y}", _shown(response_rate(by_month[m], m, now=now, survey_kind=HOT), threshold))
         for m in months])
     response_rows = []
     for kind in (HOT, COLD):

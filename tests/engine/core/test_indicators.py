@@ -314,3 +314,21 @@ def test_indicator_is_frozen() -> None:
     figure = Indicator("k", "l", 1.0, 1, 1, MARCH, NOW)
     with pytest.raises(AttributeError):
         figure.value = 2.0  # type: ignore[misc]
+
+
+def test_narrowing_to_the_period_first_changes_no_figure() -> None:
+    from engine.core.indicators import CATALOGUE
+
+    april = datetime(2026, 4, 2, 10, tzinfo=UTC)
+    rows = EvidenceRows(
+        answers=(*RATINGS.answers, cold(1, "application", True), score(2, 3, at=april)),
+        solicitations=(solicitation(HOT, MID_MARCH, reminders=1, answered=timedelta(days=2)),
+                       solicitation(COLD, april)),
+        tickets=(ticket(MID_MARCH, MID_MARCH + timedelta(hours=50), "reclamation"), ticket(april, None)),
+        enrolments=(enrolment("stopped", stopped=3, completion="completed"), enrolment("active")),
+        attendees=(attendee(1, 1, datetime(2026, 3, 2, tzinfo=UTC), "Acme"),
+                   attendee(1, 2, datetime(2026, 5, 2, tzinfo=UTC), "Acme")),
+        quiz_answers=(QuizAnswer(1, 1, "P", MID_MARCH, True), QuizAnswer(1, 1, "P", april, False)),
+        retention=(ReviewRetention(1, "P", MID_MARCH, 0.6),))
+    for period in (MARCH, APRIL):
+        assert all_indicators(rows, period, now=NOW) == [fn(rows, period, NOW) for fn in CATALOGUE]
