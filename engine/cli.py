@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from engine.commands import accounts, designer, organisation, runtime
+from engine.commands import accounts, designer, organisation, report, runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     designer.register(commands)
     runtime.register(commands)
     accounts.register(commands)
+    report.register(commands)
     return parser
 
 

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     default_consent: str = Field(
         default="sms,whatsapp,push,email", description="Channels an imported learner consents to when the "
         "file or the API says nothing (comma-separated; 'none' for none).")
+    # Quality evidence: no figure on fewer respondents is published (nobody is identifiable).
+    public_min_respondents: int = 5
 
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None

@@ -104,6 +104,14 @@ async def tick_job(ctx: Ctx) -> dict[str, int]:
     return figures
 
 
+async def digest_job(ctx: Ctx) -> int:
+    """Monday digests that are due in their recipients' zones (idempotent per person and week)."""
+    from engine.services.digests import send_due_digests
+
+    rt = ctx["rt"]
+    return await send_due_digests(rt, now=rt.now())
+
+
 async def send_batch_job(ctx: Ctx, delivery_ids: list[int]) -> dict[str, int]:
     counts = await send_batch(ctx["rt"], delivery_ids)
     ctx.setdefault("activity", Activity()).add_sends(counts)
@@ -132,13 +140,14 @@ def worker_settings(settings: Settings, redis_url: str, *, tick_every: float | N
     always has its next tick waiting in the queue, so the queue would never empty.
     ``clock`` and ``channels`` reach the runtime built at startup.
     """
-    functions: list[Callable[..., Awaitable[Any]]] = [send_batch_job, process_inbound_job, tick_job]
+    functions: list[Callable[..., Awaitable[Any]]] = [send_batch_job, process_inbound_job, tick_job, digest_job]
     cron_jobs = []
     if tick_every is not None and not burst:
         seconds = set(range(0, 60, max(1, int(tick_every))))
         # ``name`` (not ``job_id``): arq then ids each run "<name>:<scheduled ms>".
         cron_jobs.append(cron(tick_job, name=job_id(settings, "tick"), second=seconds,
                               run_at_startup=True, unique=True))
+        cron_jobs.append(cron(digest_job, name=job_id(settings, "digest"), minute={0, 15, 30, 45}, unique=True))
     ctx: Ctx = {"settings": settings}
     if clock is not None:
         ctx["clock"] = clock

@@ -8,7 +8,7 @@ written unless all rows are good.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -94,6 +94,9 @@ class AttendeeIn(BaseModel):
     consent_whatsapp: bool | None = None
     consent_push: bool | None = None
     consent_email: bool | None = None
+    company: Text | None = Field(default=None, description="employer (client company)")
+    training_completion: Literal["completed", "abandoned"] | None = Field(
+        default=None, description="the training's own outcome for this attendee, when known")
 
 
 class RowError(BaseModel):

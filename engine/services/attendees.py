@@ -35,7 +35,19 @@ _HEADERS = {
     "manager_phone": ("manager_phone", "telephone_manager"),
     **{f"consent_{channel}": (f"consent_{channel}", f"consentement_{channel}") for channel in
        ("sms", "whatsapp", "push", "email")},
+    "company": ("company", "entreprise", "societe", "société", "employeur", "employer"),
+    "training_completion": ("training_completion", "completion", "achevement", "achèvement",
+                            "statut_formation"),
 }
+_COMPLETION = {"completed": "completed", "achevee": "completed", "achevée": "completed",
+               "terminee": "completed", "terminée": "completed", "oui": "completed",
+               "abandoned": "abandoned", "abandon": "abandoned", "abandonnee": "abandoned",
+               "abandonnée": "abandoned", "non": "abandoned"}
+
+
+def read_completion(raw: str) -> str | None:
+    """The training's outcome as stored (``completed``/``abandoned``), or None if unreadable."""
+    return _COMPLETION.get(raw.strip().lower())
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,13 @@ def parse_attendees(text: str, *, region: str = "FR", default_timezone: str = "E
             problems.append("no phone and no email: this learner cannot be reached")
         problems.extend(check_emails(values))
         problems.extend(check_consents(values))
+        if values.get("training_completion"):
+            completion = read_completion(values["training_completion"])
+            if completion is None:
+                problems.append(f"training completion '{values['training_completion']}' is not "
+                                "'completed' or 'abandoned'")
+            else:
+                values["training_completion"] = completion
         zone = values.get("timezone") or default_timezone
         try:
             ZoneInfo(zone)
@@ -253,11 +272,21 @@ async def add_attendees(session: AsyncSession, *, training: TrainingSession,
         present.update((await session.exec(select(Attendance.learner_id).where(
             col(Attendance.session_id) == training.id,
             col(Attendance.learner_id).in_(ids[first:first + _BATCH])))).all())
+    completion = {learner.id or 0: data.training_completion
+                  for data, (learner, _) in zip(learners, matched, strict=True)
+                  if data.training_completion is not None}
     joining = [learner_id for learner_id in dict.fromkeys(ids) if learner_id not in present]
     if joining:
         await session.exec(insert(Attendance.__table__), params=[  # type: ignore[call-overload]
-            {"session_id": training.id, "learner_id": learner_id, "created_at": now}
-            for learner_id in joining])
+            {"session_id": training.id, "learner_id": learner_id, "created_at": now,
+             "training_completion": completion.get(learner_id)} for learner_id in joining])
+    if known_outcomes := {lid: value for lid, value in completion.items() if lid in present}:
+        # The training's own outcome, sent later (or corrected) for attendees already there.
+        for attendance in (await session.exec(select(Attendance).where(
+                col(Attendance.session_id) == training.id,
+                col(Attendance.learner_id).in_(list(known_outcomes))))).all():
+            attendance.training_completion = known_outcomes[attendance.learner_id]
+            session.add(attendance)
     results = [AttendeeAdded(row=row, learner=learner, created=created,
                              joined=(learner.id or 0) not in present)
                for row, (learner, created) in enumerate(matched, start=1)]

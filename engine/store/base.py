@@ -123,6 +123,38 @@ class TicketCategory(StrEnum):
     COMPLAINT = "reclamation"
 
 
+class ActionSource(StrEnum):
+    """What prompted an improvement action (Qualiopi indicator 32)."""
+
+    TICKET = "ticket"
+    ALERT = "alert"
+    CRITERION = "criterion"
+    VERBATIM = "verbatim"
+    AUDIT = "audit"
+    OTHER = "other"
+
+
+class ActionStatus(StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class ConsentScope(StrEnum):
+    """Where a testimonial may appear."""
+
+    INTERNAL = "internal"
+    WEBSITE = "website"
+
+
+class TrainingCompletion(StrEnum):
+    """The training's own outcome for one attendee, when the organisation reports it."""
+
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+
 class TicketAuthor(StrEnum):
     LEARNER = "learner"
     TRAINER = "trainer"

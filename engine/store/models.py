@@ -33,6 +33,12 @@ from engine.store.models_people import (
     PushToken,
     Trainer,
 )
+from engine.store.models_quality import (
+    DigestLog,
+    ImprovementAction,
+    PublishedIndicator,
+    Testimonial,
+)
 from engine.store.models_support import Alert, AuditEvent, LearnerNote, Ticket, TicketMessage
 
 __all__ = [
@@ -45,10 +51,12 @@ __all__ = [
     "DeliveryBase",
     "DeliveryCreate",
     "DeliveryPublic",
+    "DigestLog",
     "Enrollment",
     "EnrollmentBase",
     "EnrollmentCreate",
     "EnrollmentPublic",
+    "ImprovementAction",
     "InboundEvent",
     "Learner",
     "LearnerBase",
@@ -56,9 +64,11 @@ __all__ = [
     "LearnerNote",
     "LearnerPublic",
     "Prompt",
+    "PublishedIndicator",
     "PushToken",
     "Reply",
     "ReviewCard",
+    "Testimonial",
     "Ticket",
     "TicketMessage",
     "Trainer",

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from engine.store.base import EnrollmentStatus, one_of
+from engine.store.base import EnrollmentStatus, TrainingCompletion, one_of
 from engine.store.types import JSONType, UTCDateTime, utc_now
 
 
@@ -66,11 +66,14 @@ class Attendance(SQLModel, table=True):
     """Who attended which session (drives enrolment when the session ends)."""
 
     __tablename__ = "attendance"
-    __table_args__ = (UniqueConstraint("session_id", "learner_id"),)
+    __table_args__ = (UniqueConstraint("session_id", "learner_id"),
+                      one_of("training_completion", TrainingCompletion))
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: int = Field(foreign_key="training_session.id")
     learner_id: int = Field(foreign_key="learner.id", index=True)
+    # The training's own outcome for this attendee when the organisation reports it.
+    training_completion: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 

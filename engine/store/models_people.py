@@ -70,6 +70,7 @@ class LearnerBase(SQLModel):
     manager_name: str | None = Field(default=None, max_length=200)
     manager_email: str | None = Field(default=None, max_length=320)
     manager_phone: str | None = Field(default=None, max_length=16, regex=E164_PATTERN)
+    company: str | None = Field(default=None, max_length=200, index=True)
     consent_sms: bool = True
     consent_whatsapp: bool = True
     consent_push: bool = True
@@ -94,7 +95,13 @@ class Learner(LearnerBase, table=True):
 
 
 class LearnerCreate(LearnerBase):
-    """API/CSV input: validated (E.164 phone, lengths) before it becomes a row."""
+    """API/CSV input: validated (E.164 phone, lengths) before it becomes a row.
+
+    ``training_completion`` belongs to the attendance, not the learner: excluded from dumps.
+    """
+
+    training_completion: str | None = Field(default=None, regex=r"^(completed|abandoned)$",
+                                            exclude=True)
 
 
 class LearnerPublic(LearnerBase):

@@ -60,6 +60,11 @@ class Ticket(SQLModel, table=True):
     due_by: datetime = Field(sa_type=UTCDateTime)
     first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Complaints register (Qualiopi indicator 31).
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution: str | None = None
+    corrective_action_id: int | None = Field(default=None, foreign_key="improvement_action.id")
 
 
 class TicketMessage(SQLModel, table=True):

@@ -1,7 +1,7 @@
 """Dashboard: ticket category and assignee, learner notes, at-risk reason, task done state
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from engine.store import types as store_types
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
