@@ -135,7 +135,7 @@ async def _print_new(rt: Runtime, names: dict[int, str], printed: set[tuple[str,
             if ("a", a.id or 0) in printed:
                 continue
             printed.add(("a", a.id or 0))
-            rows.append((a.created_at, f"⚑ alerte « {alert_kind(a.kind)} » pour {names.get(a.learner_id, '?')} : "
+            rows.append((a.created_at, f"⚑ alerte « {alert_kind(a.kind)} » pour {names.get(a.learner_id or 0, '?')} : "
                                        f"{a.reason[:80]}"))
     for at, line in sorted(rows, key=lambda row: row[0]):
         print(f"{short_stamp(at, 'Europe/Paris')}  {line}", flush=True)

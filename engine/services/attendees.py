@@ -277,7 +277,7 @@ async def add_attendees(session: AsyncSession, *, training: TrainingSession,
                   if data.training_completion is not None}
     joining = [learner_id for learner_id in dict.fromkeys(ids) if learner_id not in present]
     if joining:
-        await session.exec(insert(Attendance.__table__), params=[  # type: ignore[call-overload]
+        await session.exec(insert(Attendance), params=[
             {"session_id": training.id, "learner_id": learner_id, "created_at": now,
              "training_completion": completion.get(learner_id)} for learner_id in joining])
     if known_outcomes := {lid: value for lid, value in completion.items() if lid in present}:
