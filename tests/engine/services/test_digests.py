@@ -23,6 +23,8 @@ from engine.store import models
 # Monday 7 December 2026, 08:05 in Paris (07:05 UTC).
 MONDAY = datetime(2026, 12, 7, 7, 5, tzinfo=UTC)
 
+SECRET = "digest-test-secret-" + "k9Zx" * 8
+
 
 def test_digest_week_is_monday_from_8_in_the_recipients_zone() -> None:
     assert digest_week(MONDAY, "Europe/Paris") is not None
@@ -36,7 +38,7 @@ async def test_each_trainer_gets_only_their_sessions(store_url: str, tmp_path: P
     with smtp.running() as (host, port):
         settings = Settings(DATABASE_URL=store_url, REDIS_URL=None, data_dir=tmp_path, sandbox=False,
                             smtp_host=host, smtp_port=port, public_url="https://suivi.example.fr",
-                            secret_key="s3cret")
+                            secret_key=SECRET)
         rt = await build_runtime(settings)
         try:
             # Sessions 1..4 end this week; trainer 1 leads 1 and 3, trainer 2 leads 2 and 4.
@@ -77,5 +79,5 @@ async def test_each_trainer_gets_only_their_sessions(store_url: str, tmp_path: P
     unsubscribe = str(by_recipient["formateur1@exemple.fr"]["List-Unsubscribe"]).strip("<>")
     assert unsubscribe.startswith("https://suivi.example.fr/public/digest/arret/")
     token = unsubscribe.rsplit("/", 1)[1]
-    assert trainer_from_stop_token("s3cret", token, now=MONDAY) == 1
-    assert stop_link("s3cret", "https://x", trainer_id=1, now=MONDAY).startswith("https://x/public/digest/arret/")
+    assert trainer_from_stop_token(SECRET, token, now=MONDAY) == 1
+    assert stop_link(SECRET, "https://x", trainer_id=1, now=MONDAY).startswith("https://x/public/digest/arret/")
