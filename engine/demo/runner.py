@@ -120,19 +120,19 @@ async def _print_new(rt: Runtime, names: dict[int, str], printed: set[tuple[str,
     rows: list[tuple[datetime, str]] = []
     async with rt.sessions() as session:
         for d in (await session.exec(select(Delivery).where(col(Delivery.sent_at) >= since))).all():
-            if ("d", d.id or 0) in printed:
+            if ("d", d.id or 0) in printed or d.learner_id not in names:  # the live session only
                 continue
             printed.add(("d", d.id or 0))
             rows.append((d.sent_at or rt.now(), send_line(d, names)))
         for e in (await session.exec(select(InboundEvent).where(
                 InboundEvent.status != "received", col(InboundEvent.received_at) >= since))).all():
-            if ("e", e.id or 0) in printed:
+            if ("e", e.id or 0) in printed or (e.learner_id or 0) not in names:
                 continue
             printed.add(("e", e.id or 0))
             way = "" if e.provider == "twilio" else f" ({channel_name(e.channel)}, lien)"
             rows.append((e.received_at, f"← {names.get(e.learner_id or 0, '?'):<8} « {e.body} »{way}"))
         for a in (await session.exec(select(Alert).where(col(Alert.created_at) >= since))).all():
-            if ("a", a.id or 0) in printed:
+            if ("a", a.id or 0) in printed or (a.learner_id is not None and a.learner_id not in names):
                 continue
             printed.add(("a", a.id or 0))
             rows.append((a.created_at, f"⚑ alerte « {alert_kind(a.kind)} » pour {names.get(a.learner_id or 0, '?')} : "

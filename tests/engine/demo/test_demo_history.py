@@ -28,7 +28,9 @@ CRITERIA = {"accueil", "contenu", "equipe-pedagogique", "moyens", "accompagnemen
 
 
 def _seed(folder: Path, plan: HistoryPlan) -> tuple[sqlite3.Connection, HistoryReport]:
-    settings = Settings(data_dir=folder, database_url=None, sandbox=True)
+    # One key for every folder, so that answer links (signed) are equal across two runs.
+    settings = Settings(data_dir=folder, database_url=None, sandbox=True,
+                        secret_key="demo-history-test-" + "k9Zx" * 8)
 
     async def run() -> HistoryReport:
         rt = await build_runtime(settings)
@@ -128,7 +130,7 @@ def test_history_went_through_the_engine(seeded: tuple[sqlite3.Connection, Histo
 
 
 def test_same_seed_same_history(tmp_path: Path) -> None:
-    tiny = HistoryPlan(trainers=DEMO_TRAINERS[:1], seed=3, sessions=(SessionSpec("S", A, 50, learners=3),))
+    tiny = HistoryPlan(trainers=DEMO_TRAINERS[:1], seed=3, sessions=(SessionSpec("S", A, 25, learners=3),))
     shape = ("SELECT learner_id, step_id, occurrence, origin, status, channel, due_at, sent_at,"
              " json_extract(rendered, '$.body') FROM delivery ORDER BY id")
     replies = "SELECT learner_id, kind, raw_text, value, correct, created_at FROM reply ORDER BY id"
