@@ -59,7 +59,7 @@ def twilio() -> Iterator[tuple[FakeTwilio, str]]:
 async def served(tmp_path: Path, twilio: tuple[FakeTwilio, str]) -> AsyncIterator[Served]:
     fake, twilio_url = twilio
     settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'browser.sqlite3'}", REDIS_URL=None,
-                        data_dir=tmp_path, public_url="http://127.0.0.1", secret_key="browser-test-secret",
+                        data_dir=tmp_path, public_url="http://127.0.0.1", secret_key="browser-test-secret-" + "k9Zx" * 8,
                         sandbox=False, twilio_account_sid=fake.account_sid, twilio_auth_token=fake.auth_token,
                         twilio_from=SENDER, twilio_api_base=twilio_url, twilio_rate_per_second=1000.0)
     engine = create_engine(settings)
