@@ -176,19 +176,15 @@ async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> Non
     from arq import create_pool
     from arq.connections import RedisSettings
 
+    from engine.jobs import batch_enqueuer
     from engine.services.catalog import Catalog
     from engine.services.scheduler import tick
-    from engine.worker import job_id, queue_name
 
     assert settings.redis_url is not None
     pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     catalog = Catalog.load(settings.campaigns_dir, settings.content_dir)
 
-    async def enqueue(key: str, ids: list[int]) -> bool:
-        job = await pool.enqueue_job("send_batch_job", ids, _job_id=job_id(settings, key),
-                                     _queue_name=queue_name(settings))
-        return job is not None
-
+    enqueue = batch_enqueuer(pool, settings)
     try:
         while True:
             await tick(rt, catalog=catalog, enqueue=enqueue)

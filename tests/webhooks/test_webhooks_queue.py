@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from web_support import inbound_events, inbound_form, make_settings, post_signed
 
+from engine.jobs import queue_name
 from engine.redis_server import PrivateRedis
 from engine.services.runtime import Runtime
-from engine.worker import queue_name
 from webhooks.app import create_app
 
 

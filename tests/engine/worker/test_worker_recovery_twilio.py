@@ -32,10 +32,10 @@ from worker_harness import (
 )
 from worker_scenarios import START, add_session, phone, write_open_campaign
 
+from engine.jobs import job_id
 from engine.services.recovery import STALE_AFTER
 from engine.store.deliveries import advance_delivery_status, transition_delivery
 from engine.store.models import Learner
-from engine.worker import job_id
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 
