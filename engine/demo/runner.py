@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from engine.clock import WarpedClock
+from engine.commands.processes import resolve_redis, serve_all
 from engine.core.personas import PERSONAS
 from engine.demo.cohort import (
     DEMO_PASSWORD,
@@ -35,7 +36,6 @@ from engine.demo.learners import SimulatedLearners
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.catalog import Catalog
 from engine.services.labels import alert_kind, channel_name, long_date, short_stamp
-from engine.services.operations import resolve_redis, serve_all
 from engine.services.runtime import Runtime
 from engine.settings import Settings
 from engine.store.migrate import upgrade_async

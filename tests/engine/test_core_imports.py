@@ -105,7 +105,8 @@ LAYERS: dict[str, set[str]] = {
     "reports": _BELOW_SERVICES | {"services"},
     "worker": _APPLICATION | {"jobs", "redis_server"},
     "webhooks": _APPLICATION | {"jobs"},
-    "demo": _APPLICATION | {"jobs", "worker", "fakes", "redis_server"},
+    # The demo is ``ancrage demo``'s body: it starts the processes as ``ancrage run`` does.
+    "demo": _APPLICATION | {"jobs", "worker", "fakes", "redis_server", "commands"},
     "commands": _APPLICATION | {"jobs", "worker", "fakes", "redis_server", "demo"},
     "cli": {"commands", "settings"},
 }
@@ -115,8 +116,6 @@ KNOWN_BACK_ARROWS = {
     # The core reads the language's pydantic models (Campaign, Step, QuizItem...): they are
     # plain data, but live in campaign/ and content/. Kept until the models move into the core.
     ("core", "campaign"), ("core", "content"),
-    # moved after merge: process start-up (run_worker, serve_all) goes to engine/commands/.
-    ("services", "worker"), ("services", "webhooks"), ("services", "redis_server"),
 }
 ROOTS = (PROJECT_ROOT / "engine", PROJECT_ROOT / "webhooks")
 

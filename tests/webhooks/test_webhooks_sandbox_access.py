@@ -9,7 +9,7 @@ import httpx
 import pytest
 from web_support import Recorder, make_settings
 
-from engine.services.operations import sandbox_warning
+from engine.commands.processes import sandbox_warning
 from engine.services.runtime import Runtime
 from webhooks.app import create_app
 
