@@ -107,7 +107,8 @@ LAYERS: dict[str, set[str]] = {
     "webhooks": _APPLICATION | {"jobs"},
     # The demo is ``ancrage demo``'s body: it starts the processes as ``ancrage run`` does.
     "demo": _APPLICATION | {"jobs", "worker", "fakes", "redis_server", "commands"},
-    "commands": _APPLICATION | {"jobs", "worker", "fakes", "redis_server", "demo"},
+    # The CLI starts the processes (engine/commands/processes.py): the worker and the web app.
+    "commands": _APPLICATION | {"jobs", "worker", "webhooks", "fakes", "redis_server", "demo"},
     "cli": {"commands", "settings"},
 }
 # Arrows that run back up today, each to be removed by a named move. Listed, not hidden:
