@@ -1,15 +1,12 @@
 """Web app fixtures: the shared store fixtures (sqlite + PostgreSQL), an app on that
-store with an in-memory enqueue, an httpx client, a seeder and Twilio signing."""
+store with an in-memory enqueue, an httpx client and Twilio signing (the seeder: ``tests.support.seed``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import itertools
 import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -22,16 +19,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from twilio.request_validator import RequestValidator
 
 from engine.settings import Settings
-from engine.store.models import (
-    CampaignVersion,
-    Delivery,
-    Enrollment,
-    InboundEvent,
-    Learner,
-    Prompt,
-)
+from engine.store.models import InboundEvent
+from tests.support.seed import NOW as NOW  # the web tests' "now", also imported from here
+from tests.support.seed import Seed as Seed  # the one seeder (web defaults: seed.SENT_QUIZ)
 
-NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
 PUBLIC_URL = "https://example.org"
 AUTH_TOKEN = "twilio-test-auth-token"
 SECRET = "test-secret-key"
@@ -105,95 +96,6 @@ def inbound_form(
 async def inbound_events(maker: async_sessionmaker[AsyncSession]) -> list[InboundEvent]:
     async with maker() as session:
         return list((await session.exec(select(InboundEvent).order_by(col(InboundEvent.id)))).all())
-
-
-class Seed:
-    """Creates and commits rows with sensible defaults, so tests state only what matters."""
-
-    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
-        self.maker = maker
-        self._counter = itertools.count(1)
-
-    async def save(self, row: Any) -> Any:
-        async with self.maker() as session:
-            session.add(row)
-            await session.commit()
-            return row
-
-    async def learner(self, **fields: Any) -> Learner:
-        n = next(self._counter)
-        values: dict[str, Any] = {
-            "first_name": f"Camille{n}",
-            "last_name": "Martin",
-            "phone": f"+3361234{n:04d}",
-            "email": f"c{n}@example.org",
-        }
-        values.update(fields)
-        learner: Learner = await self.save(Learner(**values))
-        return learner
-
-    async def enrollment(self, *, learner: Learner | None = None, **fields: Any) -> Enrollment:
-        learner = learner or await self.learner()
-        n = next(self._counter)
-        version = await self.save(
-            CampaignVersion(
-                name="suivi-standard",
-                content_hash=hashlib.sha256(f"v{n}".encode()).hexdigest(),
-                definition={"campaign": "suivi-standard", "steps": []},
-            )
-        )
-        enrollment: Enrollment = await self.save(
-            Enrollment(
-                learner_id=learner.id,
-                campaign_name=f"suivi-standard-{n}",
-                campaign_version_id=version.id,
-                anchor_at=NOW - timedelta(days=2),
-                **fields,
-            )
-        )
-        return enrollment
-
-    async def delivery(self, *, enrollment: Enrollment, **fields: Any) -> Delivery:
-        values: dict[str, Any] = {
-            "enrollment_id": enrollment.id,
-            "learner_id": enrollment.learner_id,
-            "step_id": f"step-{next(self._counter)}",
-            "kind": "quiz",
-            "channels": ["email"],
-            "due_at": NOW - timedelta(hours=1),
-            "status": "sent",
-            "channel": "email",
-            "sent_at": NOW - timedelta(hours=1),
-            "rendered": {
-                "body": "Quiz : Quelle est la première étape du feedback SBI ?",
-                "subject": "Quiz management",
-            },
-        }
-        values.update(fields)
-        delivery: Delivery = await self.save(Delivery(**values))
-        return delivery
-
-    async def prompt(self, *, delivery: Delivery, **fields: Any) -> Prompt:
-        values: dict[str, Any] = {
-            "delivery_id": delivery.id,
-            "learner_id": delivery.learner_id,
-            "enrollment_id": delivery.enrollment_id,
-            "step_id": delivery.step_id,
-            "channel": "email",
-            "kind": "quiz",
-            "question_ref": "management/quiz-sbi#q1",
-            "expectation": {
-                "kind": "choice",
-                "choices": ["Situation", "Jugement", "Solution"],
-                "values": [],
-                "scale": None,
-            },
-            "opened_at": NOW - timedelta(hours=1),
-            "expires_at": NOW + timedelta(days=3),
-        }
-        values.update(fields)
-        prompt: Prompt = await self.save(Prompt(**values))
-        return prompt
 
 
 @contextlib.asynccontextmanager
