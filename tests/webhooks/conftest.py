@@ -1,5 +1,5 @@
 """Web app fixtures: an app on the shared store (sqlite + PostgreSQL) with an in-memory
-enqueue, an httpx client and a seeder. Tests import helpers from ``web_support.py``."""
+enqueue, an httpx client and a seeder. Tests import helpers from ``tests.support.web_support``."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW, Recorder, make_settings
 
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.runtime import Runtime
 from engine.settings import Settings
 from tests.support.seed import SENT_QUIZ, Seed
+from tests.support.web_support import NOW, Recorder, make_settings
 from webhooks.app import create_app
 
 

@@ -21,7 +21,6 @@ import pytest
 import uvicorn
 from arq.connections import RedisSettings, create_pool
 from arq.worker import Worker
-from engine_harness import Engine, add_session, make_engine, write_campaign
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
@@ -34,6 +33,7 @@ from engine.services.bootstrap import close_runtime
 from engine.services.scheduler import claim_batches
 from engine.store.models import Delivery, Prompt, Reply, ReviewCard
 from engine.worker import process_inbound_job, send_batch_job
+from tests.support.engine_harness import Engine, add_session, make_engine, write_campaign
 from webhooks.app import create_app
 from webhooks.deps import create_api_key
 from webhooks.queue import arq_enqueue

@@ -13,9 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
 from redis.asyncio import Redis
-from worker_harness import (
+
+from engine.jobs import job_id
+from engine.services.recovery import STALE_AFTER
+from tests.support.engine_harness import HandClock
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
     ChildWorker,
     Providers,
     drain,
@@ -24,11 +28,7 @@ from worker_harness import (
     running_worker,
     wait_for,
 )
-from worker_scenarios import START, phone, write_open_campaign
-
-from engine.jobs import job_id
-from engine.services.recovery import STALE_AFTER
-from tests.support.sessions import add_session
+from tests.support.worker_scenarios import START, phone, write_open_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 

@@ -15,9 +15,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock, write_campaign
 from sqlmodel import select
-from worker_harness import (
+
+from engine.channels.registry import build_channels
+from engine.channels.twilio import TwilioChannel, TwilioConfig
+from engine.services.bootstrap import channel_settings
+from engine.settings import Settings
+from engine.store.models import Learner, PushToken
+from tests.support.engine_harness import HandClock, write_campaign
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
     TCP_REDIS,
     Providers,
     drain,
@@ -26,14 +33,7 @@ from worker_harness import (
     running_worker,
     wait_for,
 )
-from worker_scenarios import START, phone
-
-from engine.channels.registry import build_channels
-from engine.channels.twilio import TwilioChannel, TwilioConfig
-from engine.services.bootstrap import channel_settings
-from engine.settings import Settings
-from engine.store.models import Learner, PushToken
-from tests.support.sessions import add_session
+from tests.support.worker_scenarios import START, phone
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 

@@ -8,12 +8,19 @@ import itertools
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
-from worker_harness import TCP_REDIS, Providers, drain, driver, live_settings, running_worker
-from worker_scenarios import START, numbered, write_open_campaign
 
 from engine.services import scheduler
+from tests.support.engine_harness import HandClock
 from tests.support.sessions import add_session
+from tests.support.worker_harness import (
+    TCP_REDIS,
+    Providers,
+    drain,
+    driver,
+    live_settings,
+    running_worker,
+)
+from tests.support.worker_scenarios import START, numbered, write_open_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 RATE = 5

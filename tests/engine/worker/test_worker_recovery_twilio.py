@@ -16,10 +16,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
 from redis.asyncio import Redis
 from sqlalchemy import update
-from worker_harness import (
+
+from engine.jobs import job_id
+from engine.services.recovery import STALE_AFTER
+from engine.store.deliveries import advance_delivery_status, transition_delivery
+from engine.store.models import Learner
+from tests.support.engine_harness import HandClock
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
     ChildWorker,
     Driver,
     Providers,
@@ -30,13 +36,7 @@ from worker_harness import (
     running_worker,
     wait_for,
 )
-from worker_scenarios import START, phone, write_open_campaign
-
-from engine.jobs import job_id
-from engine.services.recovery import STALE_AFTER
-from engine.store.deliveries import advance_delivery_status, transition_delivery
-from engine.store.models import Learner
-from tests.support.sessions import add_session
+from tests.support.worker_scenarios import START, phone, write_open_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 

@@ -10,8 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
-from worker_harness import (
+
+from engine.redis_server import PrivateRedis
+from engine.services.scheduler import REQUEUE_AFTER
+from tests.support.engine_harness import HandClock
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
     TCP_REDIS,
     Providers,
     delete_keys,
@@ -20,11 +24,7 @@ from worker_harness import (
     live_settings,
     running_worker,
 )
-from worker_scenarios import START, numbered, write_open_campaign
-
-from engine.redis_server import PrivateRedis
-from engine.services.scheduler import REQUEUE_AFTER
-from tests.support.sessions import add_session
+from tests.support.worker_scenarios import START, numbered, write_open_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 LEARNERS = 30

@@ -12,11 +12,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
-from worker_harness import TCP_REDIS, ChildWorker, Providers, driver, live_settings, wait_for
-from worker_scenarios import START, numbered, write_open_campaign
 
+from tests.support.engine_harness import HandClock
 from tests.support.sessions import add_session
+from tests.support.worker_harness import (
+    TCP_REDIS,
+    ChildWorker,
+    Providers,
+    driver,
+    live_settings,
+    wait_for,
+)
+from tests.support.worker_scenarios import START, numbered, write_open_campaign
 
 
 # Four workers on 2,000 deliveries; two on 1,000 (keeps the suite's run time in check).

@@ -13,9 +13,13 @@ import logging
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
 from sqlmodel import col, select
-from worker_harness import (
+
+from engine.services.scheduler import SESSION_PROBLEM, run_step
+from engine.store.models import Alert, TrainingSession
+from tests.support.engine_harness import HandClock
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
     Providers,
     drain,
     driver,
@@ -25,11 +29,7 @@ from worker_harness import (
     running_worker,
     wait_for,
 )
-from worker_scenarios import START, phone, write_open_campaign
-
-from engine.services.scheduler import SESSION_PROBLEM, run_step
-from engine.store.models import Alert, TrainingSession
-from tests.support.sessions import add_session
+from tests.support.worker_scenarios import START, phone, write_open_campaign
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine_harness import write_campaign
+from tests.support.engine_harness import write_campaign
 
 # A Tuesday, mid-morning in Paris: inside any working-day window.
 START = datetime(2026, 6, 2, 8, 0, tzinfo=UTC)
