@@ -83,12 +83,11 @@ def test_direct_imports_are_allowed(path: Path) -> None:
 # --- The layers, as a table --------------------------------------------------------------
 # Each package (or top-level module) of ours and what it may import besides itself. Imports
 # run downward only: core <- campaign/content (the language) <- store/channels <- services
-# and reports <- webhooks (HTTP), commands (CLI), worker (arq). ``settings``, ``clock`` and ``links``
+# <- webhooks (HTTP), commands (CLI), worker (arq). ``settings``, ``clock`` and ``links``
 # are the small shared foundation of the shell layers; the core never sees them.
 _FOUNDATION = {"settings", "clock", "links"}
 _LANGUAGE = {"core", "diagnostics", "campaign", "content"}
 _BELOW_SERVICES = _LANGUAGE | _FOUNDATION | {"store", "channels", "ratelimit"}
-# services (use cases) and reports (read models) are one layer: each may use the other.
 _APPLICATION = _BELOW_SERVICES | {"services", "reports"}
 LAYERS: dict[str, set[str]] = {
     "core": set(),
@@ -101,6 +100,8 @@ LAYERS: dict[str, set[str]] = {
     "store": _LANGUAGE | _FOUNDATION,
     "channels": _LANGUAGE | _FOUNDATION | {"ratelimit"},
     "fakes": _LANGUAGE | _FOUNDATION | {"channels"},
+    # services (use cases) and reports (read models, exports, the evidence pack) are one
+    # layer, as the design allows read models in either place.
     "services": _BELOW_SERVICES | {"reports"},
     "reports": _BELOW_SERVICES | {"services"},
     "worker": _APPLICATION | {"jobs", "redis_server"},
