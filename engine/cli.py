@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from engine.commands import accounts, designer, organisation, report, runtime
+from engine.commands import accounts, designer, operator, organisation, report
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     organisation.register(commands)
     designer.register(commands)
-    runtime.register(commands)
+    operator.register(commands)
     accounts.register(commands)
     report.register(commands)
     return parser

@@ -2,7 +2,7 @@
 
 Jobs are thin: build the runtime once per process (startup), then call the
 services. Job ids are deterministic, so the same piece of work is never queued
-twice, and they carry our Redis prefix (arq keeps job keys in one namespace):
+twice, and they carry our Redis prefix (:mod:`engine.jobs` names them):
 
 - a send batch's id names the batch *and its claim* (see
   :func:`engine.services.scheduler.batch_job_id`): arq refuses an id while it
@@ -28,6 +28,14 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine.jobs import (
+    PROCESS_INBOUND_JOB,
+    batch_enqueuer,
+    enqueue_job,
+    job_id,
+    job_key,
+    queue_name,
+)
 from engine.services.activity import Activity
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.catalog import Catalog
@@ -39,15 +47,6 @@ from engine.settings import Settings
 log = logging.getLogger("ancrage.worker")
 
 Ctx = dict[str, Any]
-
-
-def queue_name(settings: Settings) -> str:
-    return f"{settings.redis_prefix}:queue"
-
-
-def job_id(settings: Settings, key: str) -> str:
-    """arq keeps job keys in one global namespace: our prefix keeps deployments apart."""
-    return f"{settings.redis_prefix}:{key}"
 
 
 def redis_settings(redis_url: str) -> RedisSettings:
@@ -70,18 +69,11 @@ async def startup(ctx: Ctx) -> None:
     ctx["rt"] = rt
     ctx["catalog"] = Catalog.load(settings.campaigns_dir, settings.content_dir)
 
-    async def enqueue(key: str, ids: list[int]) -> bool:
-        job = await ctx["redis"].enqueue_job("send_batch_job", ids, _job_id=job_id(settings, key),
-                                             _queue_name=queue_name(settings))
-        return job is not None
-
     async def enqueue_inbound(event_id: int) -> bool:
-        job = await ctx["redis"].enqueue_job("process_inbound_job", event_id,
-                                             _job_id=job_id(settings, f"inbound:{event_id}"),
-                                             _queue_name=queue_name(settings))
-        return job is not None
+        return await enqueue_job(ctx["redis"], settings, PROCESS_INBOUND_JOB, event_id,
+                                 key=job_key(PROCESS_INBOUND_JOB, event_id))
 
-    ctx["enqueue"] = enqueue
+    ctx["enqueue"] = batch_enqueuer(ctx["redis"], settings)
     ctx["enqueue_inbound"] = enqueue_inbound
 
 

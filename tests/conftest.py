@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import db_fixtures
-from db_fixtures import *  # noqa: F403
+from tests.support import db_fixtures
+from tests.support.db_fixtures import *  # noqa: F403
 
 __all__ = db_fixtures.__all__

@@ -16,12 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from engine.jobs import PROCESS_INBOUND_JOB
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Delivery, Prompt, PushToken
 from webhooks.deps import CurrentLearner, RuntimeDep, SessionDep, StateDep
 from webhooks.fields import MAX_ROW_ID, Text
-from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
+from webhooks.queue import enqueue_safely
 
 router = APIRouter(prefix="/api/v1/app", tags=["learner app"])
 

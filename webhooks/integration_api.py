@@ -20,8 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from engine.reports.progress import Progress, enrollment_progress, learner_progress
 from engine.services.attendees import add_attendees
 from engine.services.catalog import Catalog
+from engine.services.roster import AmbiguousSession, describe_session, upsert_session
 from engine.services.visibility import visible_enrollment, visible_learner, visible_session
 from engine.store.models import ApiKey, Attendance, Trainer, TrainingSession
 from webhooks.deps import CurrentApiKey, RuntimeDep, SessionDep, StateDep, viewer_of
@@ -34,8 +36,6 @@ from webhooks.integration_models import (
     SessionOut,
     check_rows,
 )
-from webhooks.progress import Progress, enrollment_progress, learner_progress
-from webhooks.roster import AmbiguousSession, describe_session, upsert_session
 
 router = APIRouter(prefix="/api/v1", tags=["integration"])
 

@@ -7,72 +7,22 @@ written unless all rows are good.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
-    model_validator,
 )
 
+# The session models live with the services that read and write them; the routes import them here.
+from engine.services.api_models import SessionIn as SessionIn
+from engine.services.api_models import SessionOut as SessionOut
+from engine.services.api_models import zone_named
 from engine.services.attendees import PhoneError, normalise_email, normalise_phone
 from engine.store.models import LearnerCreate
-from webhooks.fields import RowTimeZoneName, Text, TimeZoneName
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone '{name}'") from None
-
-
-class SessionIn(BaseModel):
-    """A training session as the LMS knows it; ``external_id`` makes the call idempotent."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    external_id: Text = Field(min_length=1, max_length=128)
-    title: Text = Field(min_length=1, max_length=300)
-    starts_at: datetime = Field(description="Naive values are read in `timezone`.")
-    ends_at: datetime
-    timezone: TimeZoneName = "Europe/Paris"
-    location: Text | None = Field(default=None, max_length=300)
-    trainer_email: Text | None = Field(default=None, max_length=320)
-    campaigns: list[Text] = Field(default_factory=list, max_length=20)
-
-    @model_validator(mode="after")
-    def _aware_and_ordered(self) -> SessionIn:
-        zone = _zone(self.timezone)
-        if self.starts_at.tzinfo is None:
-            self.starts_at = self.starts_at.replace(tzinfo=zone)
-        if self.ends_at.tzinfo is None:
-            self.ends_at = self.ends_at.replace(tzinfo=zone)
-        self.starts_at = self.starts_at.astimezone(UTC)
-        self.ends_at = self.ends_at.astimezone(UTC)
-        if self.ends_at < self.starts_at:
-            raise ValueError("ends_at is before starts_at")
-        return self
-
-
-class SessionOut(BaseModel):
-    id: int
-    external_id: str | None
-    title: str
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
-    location: str | None
-    trainer_id: int | None
-    campaigns: list[str]
-    ended_processed_at: datetime | None
-    attendees: int
-    enrollments: int
-    created: bool = False
+from webhooks.fields import RowTimeZoneName, Text
 
 
 class AttendeeIn(BaseModel):
@@ -150,7 +100,7 @@ def check_rows(rows: list[AttendeeIn], *, region: str, default_timezone: str
                     found.append(RowError(row=number, field=name, message=str(exc)))
         values.setdefault("timezone", default_timezone)
         try:
-            _zone(values["timezone"])
+            zone_named(values["timezone"])
         except ValueError as exc:
             found.append(RowError(row=number, field="timezone", message=str(exc)))
         if not found:

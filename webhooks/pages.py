@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from engine.jobs import PROCESS_INBOUND_JOB
 from engine.links import InvalidToken, verify
 from engine.services.compose import ANSWER_LINK_PURPOSE, UNSUBSCRIBE_PURPOSE
 from engine.services.link_answers import link_learner_locale, quiz_verdict
@@ -30,7 +31,7 @@ from webhooks.deps import RuntimeDep, SessionDep, StateDep
 from webhooks.fields import row_id
 from webhooks.intake import parse_form, read_body
 from webhooks.page_texts import locale_from_header, texts_for
-from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
+from webhooks.queue import enqueue_safely
 from webhooks.security_headers import is_cross_site
 
 router = APIRouter(include_in_schema=False)

@@ -17,8 +17,8 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 
+from engine.jobs import job_id, job_key, queue_name
 from engine.settings import Settings
-from engine.worker import job_id, queue_name
 from webhooks.batching import Batcher
 
 log = logging.getLogger("ancrage.webhooks")
@@ -26,15 +26,7 @@ log = logging.getLogger("ancrage.webhooks")
 #: ``enqueue(job_function_name, event_id)``; tests pass an in-memory recorder.
 Enqueue = Callable[[str, int], Awaitable[None]]
 
-PROCESS_INBOUND_JOB = "process_inbound_job"
 ENQUEUE_TIMEOUT_SECONDS = 1.0
-
-
-def job_key(function: str, argument: int) -> str:
-    """The deterministic job key: a redelivered event is never queued twice."""
-    if function == PROCESS_INBOUND_JOB:
-        return f"inbound:{argument}"
-    return f"{function}:{argument}"
 
 
 #: arq's ``enqueue_job`` (skip if the job or its result exists; store the job; add

@@ -20,12 +20,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 
+from engine.jobs import PROCESS_INBOUND_JOB
 from engine.services.labels import alert_kind, channel_name, local_time, reply_status
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Alert, Delivery, InboundEvent, Learner
 from webhooks.deps import RuntimeDep, SessionDep, StateDep, state_of
 from webhooks.fields import RowId
-from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
+from webhooks.queue import enqueue_safely
 from webhooks.security_headers import is_cross_site
 
 #: Headers a reverse proxy adds: present, the loopback peer is only relaying someone else.

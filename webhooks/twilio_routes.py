@@ -25,6 +25,7 @@ from engine.channels.twilio import (
     parse_status,
     verify_signature,
 )
+from engine.jobs import PROCESS_INBOUND_JOB
 from engine.settings import Settings
 from engine.store.deliveries import advance_delivery_status
 from webhooks.deps import inbound_writer, runtime_of, state_of
@@ -34,7 +35,7 @@ from webhooks.intake import (
     parse_form,
     read_body,
 )
-from webhooks.queue import PROCESS_INBOUND_JOB, enqueue_safely
+from webhooks.queue import enqueue_safely
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
 

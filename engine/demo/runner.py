@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from engine.clock import WarpedClock
+from engine.commands.processes import resolve_redis, serve_all
 from engine.core.personas import PERSONAS
 from engine.demo.cohort import (
     DEMO_PASSWORD,
@@ -35,7 +36,6 @@ from engine.demo.learners import SimulatedLearners
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.catalog import Catalog
 from engine.services.labels import alert_kind, channel_name, long_date, short_stamp
-from engine.services.operations import resolve_redis, serve_all
 from engine.services.runtime import Runtime
 from engine.settings import Settings
 from engine.store.migrate import upgrade_async
@@ -176,19 +176,15 @@ async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> Non
     from arq import create_pool
     from arq.connections import RedisSettings
 
+    from engine.jobs import batch_enqueuer
     from engine.services.catalog import Catalog
     from engine.services.scheduler import tick
-    from engine.worker import job_id, queue_name
 
     assert settings.redis_url is not None
     pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     catalog = Catalog.load(settings.campaigns_dir, settings.content_dir)
 
-    async def enqueue(key: str, ids: list[int]) -> bool:
-        job = await pool.enqueue_job("send_batch_job", ids, _job_id=job_id(settings, key),
-                                     _queue_name=queue_name(settings))
-        return job is not None
-
+    enqueue = batch_enqueuer(pool, settings)
     try:
         while True:
             await tick(rt, catalog=catalog, enqueue=enqueue)

@@ -12,13 +12,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from engine_harness import add_session, make_engine, write_campaign
 from sqlalchemy import update
 from sqlmodel import col
 
 from engine.channels.base import MemoryChannel
 from engine.services.recovery import STALE_AFTER, recover_stale
 from engine.store.models import Delivery
+from tests.support.engine_harness import add_session, make_engine, write_campaign
 
 PARIS = ZoneInfo("Europe/Paris")
 SESSION_END = datetime(2026, 3, 30, 10, 0, tzinfo=PARIS)  # a Monday

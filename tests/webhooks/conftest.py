@@ -1,5 +1,5 @@
 """Web app fixtures: an app on the shared store (sqlite + PostgreSQL) with an in-memory
-enqueue, an httpx client and a seeder. Tests import helpers from ``web_support.py``."""
+enqueue, an httpx client and a seeder. Tests import helpers from ``tests.support.web_support``."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW, Recorder, Seed, make_settings
 
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.runtime import Runtime
 from engine.settings import Settings
+from tests.support.seed import SENT_QUIZ, Seed
+from tests.support.web_support import NOW, Recorder, make_settings
 from webhooks.app import create_app
 
 
@@ -55,4 +56,4 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def seed(session_maker: async_sessionmaker[AsyncSession]) -> Seed:
-    return Seed(session_maker)
+    return Seed(session_maker, SENT_QUIZ)

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from dashboard_support import PASSWORD, Seeded, seed_dashboard
 from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright
 
@@ -30,6 +29,7 @@ from engine.services.scheduler import claim_batches
 from engine.settings import PROJECT_ROOT, Settings
 from engine.store.db import create_engine, session_factory
 from engine.store.migrate import upgrade_async
+from tests.support.dashboard_support import PASSWORD, Seeded, seed_dashboard
 from webhooks.app import create_app
 
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)  # a Tuesday morning in Paris: inside the send window

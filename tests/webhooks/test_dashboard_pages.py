@@ -7,13 +7,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from dashboard_client import csrf_of, login, post_form
-from dashboard_support import Seeded, seed_dashboard
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW
 
 from engine.services.accounts import create_trainer, hash_api_key, invitation_mail, reset_mail
 from engine.store.models import (
@@ -26,6 +23,9 @@ from engine.store.models import (
     Trainer,
     TrainingSession,
 )
+from tests.support.dashboard_client import csrf_of, login, post_form
+from tests.support.dashboard_support import Seeded, seed_dashboard
+from tests.support.web_support import NOW
 from webhooks.dashboard.render import Formats
 
 

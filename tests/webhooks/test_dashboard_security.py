@@ -10,18 +10,18 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from dashboard_client import csrf_of, login
-from dashboard_support import PASSWORD, Seeded, grow_session, seed_dashboard
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW
 
 from engine.services.accounts import MAX_FAILED_LOGINS, LoginFailure, authenticate
 from engine.services.runtime import Runtime
 from engine.store.models import Trainer
+from tests.support.dashboard_client import csrf_of, login
+from tests.support.dashboard_support import PASSWORD, Seeded, grow_session, seed_dashboard
+from tests.support.web_support import NOW
 from webhooks.dashboard import ROUTERS
 
 

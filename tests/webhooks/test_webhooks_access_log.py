@@ -8,11 +8,11 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from web_support import NOW, served
 
 from engine.links import sign
 from engine.services.compose import ANSWER_LINK_PURPOSE, UNSUBSCRIBE_PURPOSE
 from engine.settings import Settings
+from tests.support.web_support import NOW, served
 from webhooks.access_log import redact_path
 
 

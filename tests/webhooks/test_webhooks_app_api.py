@@ -8,10 +8,11 @@ import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW, Recorder, Seed, inbound_events
 
 from engine.settings import Settings
 from engine.store.models import PushToken
+from tests.support.seed import Seed
+from tests.support.web_support import NOW, Recorder, inbound_events
 from webhooks.deps import issue_app_token
 
 

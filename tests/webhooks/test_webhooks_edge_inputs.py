@@ -7,12 +7,13 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW, Seed
 
 from engine.links import sign
 from engine.services.compose import ANSWER_LINK_PURPOSE, UNSUBSCRIBE_PURPOSE
 from engine.settings import Settings
 from engine.store.models import Ticket
+from tests.support.seed import Seed
+from tests.support.web_support import NOW
 from webhooks.deps import create_api_key
 
 HUGE = (2**31, 2**40, 2**63, 2**70)

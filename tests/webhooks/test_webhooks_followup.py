@@ -8,9 +8,10 @@ import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW, Seed
 
 from engine.store.models import Delivery, Ticket, TicketMessage
+from tests.support.seed import Seed
+from tests.support.web_support import NOW
 from webhooks.deps import create_api_key
 
 

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW, PUBLIC_URL, Seed, post_signed, twilio_signature
 
 from engine.settings import Settings
 from engine.store.models import InboundEvent
+from tests.support.seed import Seed
+from tests.support.web_support import NOW, PUBLIC_URL, post_signed, twilio_signature
 from webhooks.deps import create_api_key, issue_app_token
 
 FUZZ = settings(max_examples=60, deadline=None,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from web_support import make_settings
 
 from engine.services.runtime import Runtime
+from tests.support.web_support import make_settings
 from webhooks.app import create_app
 
 

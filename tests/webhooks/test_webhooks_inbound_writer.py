@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW, Recorder, inbound_events, inbound_form, post_signed
 
 from engine.services.runtime import Runtime
+from tests.support.web_support import NOW, Recorder, inbound_events, inbound_form, post_signed
 from webhooks.inbound_writer import InboundWriter
 
 

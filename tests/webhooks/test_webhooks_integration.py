@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW, Seed
 
 from engine.core.spaced import new_state, record_answer
 from engine.store.models import (
@@ -22,6 +21,8 @@ from engine.store.models import (
     Trainer,
     TrainingSession,
 )
+from tests.support.seed import Seed
+from tests.support.web_support import NOW
 from webhooks.deps import create_api_key
 
 SESSION = {"external_id": "LMS-42", "title": "Manager coach — session 3",

@@ -19,12 +19,12 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.python.asgi import shutdown_lifespans
 from sqlalchemy.pool import NullPool
-from web_support import NOW, make_settings
 
 from engine.settings import Settings
 from engine.store.db import create_engine, session_factory
 from engine.store.migrate import upgrade
 from engine.store.models import Learner
+from tests.support.web_support import NOW, make_settings
 from webhooks.app import create_app
 from webhooks.deps import create_api_key, issue_app_token
 

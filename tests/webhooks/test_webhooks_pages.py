@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW, SECRET, Recorder, Seed, inbound_events
 
 from engine.links import sign
 from engine.services.compose import ANSWER_LINK_PURPOSE, UNSUBSCRIBE_PURPOSE
 from engine.store.models import AuditEvent, Enrollment, Learner
+from tests.support.seed import Seed
+from tests.support.web_support import NOW, SECRET, Recorder, inbound_events
 
 
 def answer_token(delivery_id: int, question_ref: str = "management/quiz-sbi#q1",

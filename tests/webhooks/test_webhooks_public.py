@@ -10,7 +10,6 @@ import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW
 
 from engine.demo.quality_history import seed_history
 from engine.services.digests import stop_link
@@ -18,6 +17,7 @@ from engine.services.public_indicators import choose
 from engine.services.runtime import Runtime
 from engine.services.testimonials import testimonial_rows, withdraw_link
 from engine.store import models
+from tests.support.web_support import NOW
 
 
 async def _history(rt: Runtime, maker: async_sessionmaker[AsyncSession], *, learners: int) -> None:

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW
 
 from engine.demo.quality_history import seed_history
 from engine.services.runtime import Runtime
 from engine.store import models
+from tests.support.web_support import NOW
 from webhooks.deps import create_api_key
 
 ROUTES = [("GET", "/dashboard/quality/ameliorations"), ("GET", "/dashboard/quality/ameliorations.csv"),

@@ -12,11 +12,11 @@ from arq.jobs import Job
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import inbound_events, inbound_form, make_settings, post_signed
 
+from engine.jobs import queue_name
 from engine.redis_server import PrivateRedis
 from engine.services.runtime import Runtime
-from engine.worker import queue_name
+from tests.support.web_support import inbound_events, inbound_form, make_settings, post_signed
 from webhooks.app import create_app
 
 

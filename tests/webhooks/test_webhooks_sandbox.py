@@ -6,9 +6,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI
-from web_support import NOW, Seed
 
 from engine.store.models import Alert, InboundEvent
+from tests.support.seed import Seed
+from tests.support.web_support import NOW
 from webhooks import sandbox
 
 

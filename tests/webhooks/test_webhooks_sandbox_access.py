@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from web_support import Recorder, make_settings
 
-from engine.services.operations import sandbox_warning
+from engine.commands.processes import sandbox_warning
 from engine.services.runtime import Runtime
+from tests.support.web_support import Recorder, make_settings
 from webhooks.app import create_app
 
 REMOTE = ("203.0.113.9", 41000)

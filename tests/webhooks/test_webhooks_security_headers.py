@@ -10,12 +10,13 @@ from fastapi import FastAPI
 from playwright.async_api import async_playwright
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from test_webhooks_pages import answer_token, quiz
-from web_support import NOW, SECRET, Seed, inbound_events, served
 
 from engine.links import sign
 from engine.services.compose import UNSUBSCRIBE_PURPOSE
 from engine.store.models import Learner
+from tests.support.seed import Seed
+from tests.support.web_support import NOW, SECRET, inbound_events, served
+from tests.webhooks.test_webhooks_pages import answer_token, quiz
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import NOW, Seed
 
 from engine.services.attendees import add_attendees
 from engine.store.models import (
@@ -28,6 +27,8 @@ from engine.store.models import (
     TrainingSession,
 )
 from engine.store.queries import find_learner_by_phone
+from tests.support.seed import Seed
+from tests.support.web_support import NOW
 from webhooks.deps import create_api_key
 
 SESSION = {"title": "Manager coach", "starts_at": "2025-03-03T09:00:00",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import Seed, post_signed
 
 from engine.store.models import Delivery
+from tests.support.seed import Seed
+from tests.support.web_support import post_signed
 
 
 async def test_early_callback_is_matched_by_the_delivery_id(

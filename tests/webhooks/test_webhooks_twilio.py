@@ -7,7 +7,9 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web_support import (
+
+from engine.store.models import Delivery
+from tests.support.web_support import (
     PUBLIC_URL,
     Recorder,
     Seed,
@@ -16,8 +18,6 @@ from web_support import (
     post_signed,
     twilio_signature,
 )
-
-from engine.store.models import Delivery
 
 SMS = "/webhooks/twilio/sms"
 

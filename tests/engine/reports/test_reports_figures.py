@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,12 +15,8 @@ from engine.reports.overview import overview
 from engine.reports.scope import NotVisible, Viewer
 from engine.reports.session_page import session_page
 from engine.reports.verbatims import highlight
-from engine.settings import PROJECT_ROOT
 from engine.store.models import CampaignVersion, Enrollment, Learner
-
-# The dashboard's test data lives beside the web tests (pytest puts that folder on the path there).
-sys.path.insert(0, str(PROJECT_ROOT / "tests" / "webhooks"))
-from dashboard_support import add_answer, seed_dashboard
+from tests.support.dashboard_support import add_answer, seed_dashboard
 
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from engine_harness import add_session, make_engine, write_campaign
 from sqlmodel import select
 
 from engine.channels.base import MemoryChannel, SendResult
 from engine.services import enrolment
 from engine.store.models import AuditEvent, Enrollment, Learner, Prompt
+from tests.support.engine_harness import add_session, make_engine, write_campaign
 
 PARIS = ZoneInfo("Europe/Paris")
 # Friday before the spring DST change (Sunday 29 March 2026).

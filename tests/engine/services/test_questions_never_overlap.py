@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine_harness import Engine, add_session, make_engine, write_campaign
 from sqlmodel import select
 
 from engine.channels.base import MemoryChannel
@@ -21,6 +20,7 @@ from engine.services.dispatch import send_batch
 from engine.services.inbound import process_inbound
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Alert, AuditEvent, Delivery, Learner, Prompt, Reply
+from tests.support.engine_harness import Engine, add_session, make_engine, write_campaign
 
 PARIS = ZoneInfo("Europe/Paris")
 SESSION_END = datetime(2026, 3, 24, 17, 0, tzinfo=PARIS)  # a Tuesday

@@ -21,18 +21,19 @@ import pytest
 import uvicorn
 from arq.connections import RedisSettings, create_pool
 from arq.worker import Worker
-from engine_harness import Engine, add_session, make_engine, write_campaign
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
 from engine.channels.registry import build_channels
 from engine.fakes.fake_twilio import FakeTwilio
 from engine.fakes.server import run_in_thread
+from engine.jobs import batch_enqueuer, queue_name
 from engine.redis_server import PrivateRedis
 from engine.services.bootstrap import close_runtime
 from engine.services.scheduler import claim_batches
 from engine.store.models import Delivery, Prompt, Reply, ReviewCard
-from engine.worker import job_id, process_inbound_job, queue_name, send_batch_job
+from engine.worker import process_inbound_job, send_batch_job
+from tests.support.engine_harness import Engine, add_session, make_engine, write_campaign
 from webhooks.app import create_app
 from webhooks.deps import create_api_key
 from webhooks.queue import arq_enqueue
@@ -114,9 +115,7 @@ async def _drain(engine: Engine, redis_url: str, prefix: str) -> None:
     settings = engine.rt.settings
     pool = await create_pool(RedisSettings.from_dsn(redis_url))
 
-    async def enqueue(key: str, ids: list[int]) -> bool:
-        return await pool.enqueue_job("send_batch_job", ids, _job_id=job_id(settings, key),
-                                      _queue_name=queue_name(settings)) is not None
+    enqueue = batch_enqueuer(pool, settings)
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx.update(rt=engine.rt, enqueue=enqueue)
@@ -236,9 +235,7 @@ async def test_the_reported_scenario_end_to_end_loses_no_answer(
     settings = engine.rt.settings
     pool = await create_pool(RedisSettings.from_dsn(redis_url))
 
-    async def through_worker(key: str, ids: list[int]) -> bool:
-        return await pool.enqueue_job("send_batch_job", ids, _job_id=job_id(settings, key),
-                                      _queue_name=queue_name(settings)) is not None
+    through_worker = batch_enqueuer(pool, settings)
 
     def to_learner() -> list[str]:
         return [m["body"] for m in fake.messages if m["to"] == PHONE]

@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine_harness import Engine, add_session, make_engine, write_campaign
 from sqlmodel import select
 
 from engine.channels.base import MemoryChannel
 from engine.services.inbound import process_inbound
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Alert, Delivery, InboundEvent, Learner, Prompt, Reply, Ticket
+from tests.support.engine_harness import Engine, add_session, make_engine, write_campaign
 
 PARIS = ZoneInfo("Europe/Paris")
 SESSION_END = datetime(2026, 3, 24, 17, 0, tzinfo=PARIS)  # Tuesday

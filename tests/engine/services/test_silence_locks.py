@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from engine_harness import add_session, make_engine, write_campaign
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from engine.channels.base import MemoryChannel
 from engine.services.silence import expire_prompts
 from engine.store.models import Prompt
+from tests.support.engine_harness import add_session, make_engine, write_campaign
 
 PARIS = ZoneInfo("Europe/Paris")
 SESSION_END = datetime(2026, 3, 30, 10, 0, tzinfo=PARIS)  # a Monday

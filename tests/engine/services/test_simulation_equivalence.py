@@ -24,7 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from engine_harness import CONTENT, Engine, add_session, make_engine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func
@@ -50,6 +49,7 @@ from engine.store.models import (
     Reply,
     ReviewCard,
 )
+from tests.support.engine_harness import CONTENT, Engine, add_session, make_engine
 
 PARIS = ZoneInfo("Europe/Paris")
 SESSION_END = datetime(2026, 3, 27, 17, 0, tzinfo=PARIS)  # a Friday

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine_harness import Engine, add_session, make_engine, write_campaign
 from sqlmodel import select
 
 from engine.channels.base import MemoryChannel, SendResult
 from engine.services.tickets import TicketNotFound, answer_ticket
 from engine.store.models import Delivery, InboundEvent, Ticket, TicketMessage
+from tests.support.engine_harness import Engine, add_session, make_engine, write_campaign
 
 PARIS = ZoneInfo("Europe/Paris")
 END = datetime(2026, 3, 24, 17, 0, tzinfo=PARIS)  # a Tuesday

@@ -11,9 +11,9 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from store_seed import T0, Seed
 
 from engine.store import AuditEvent, Delivery, claim_due_deliveries, create_engine, session_factory
+from tests.support.seed import T0, Seed
 
 
 async def test_claims_only_due_planned_rows_of_active_enrollments(

@@ -8,9 +8,9 @@ import asyncio
 from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from store_seed import T0
 
 from engine.store import InboundEvent, create_engine, session_factory, store_inbound_event
+from tests.support.seed import T0
 
 PAYLOAD = {"From": "+33612345678", "To": "+33700000000", "Body": "B", "MessageSid": "SM1"}
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from store_seed import T0, Seed
 
 from engine.store import (
     AuditEvent,
@@ -18,6 +17,7 @@ from engine.store import (
     record_opt_in,
     record_opt_out,
 )
+from tests.support.seed import T0, Seed
 
 
 async def test_open_prompt_is_the_latest_open_unexpired_one_on_that_channel(

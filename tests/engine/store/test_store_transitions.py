@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from store_seed import T0, Seed
 
 from engine.store import (
     AuditEvent,
@@ -19,6 +18,7 @@ from engine.store import (
     find_stale_sending,
     transition_delivery,
 )
+from tests.support.seed import T0, Seed
 
 
 async def _audit_trail(session: AsyncSession, delivery_id: int) -> list[tuple[str | None, ...]]:

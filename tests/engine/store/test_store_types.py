@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.exc import StatementError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from store_seed import Seed
 
 from engine.store import Learner, TrainingSession
+from tests.support.seed import Seed
 
 PARIS = ZoneInfo("Europe/Paris")
 

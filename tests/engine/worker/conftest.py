@@ -1,4 +1,4 @@
-"""Fixtures for real-worker tests: the fake providers (helpers live in worker_harness)."""
+"""Fixtures for real-worker tests: the fake providers (helpers live in tests.support.worker_harness)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from worker_harness import HoldingTwilio, Providers, write_service_account
 
 from engine.fakes.fake_fcm import FakeFcm
 from engine.fakes.fake_smtp import FakeSmtp
 from engine.fakes.server import run_in_thread
+from tests.support.worker_harness import HoldingTwilio, Providers, write_service_account
 
 
 @pytest.fixture

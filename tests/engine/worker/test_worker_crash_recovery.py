@@ -13,9 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
 from redis.asyncio import Redis
-from worker_harness import (
+
+from engine.jobs import job_id
+from engine.services.recovery import STALE_AFTER
+from tests.support.engine_harness import HandClock
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
     ChildWorker,
     Providers,
     drain,
@@ -24,10 +28,7 @@ from worker_harness import (
     running_worker,
     wait_for,
 )
-from worker_scenarios import START, add_session, phone, write_open_campaign
-
-from engine.services.recovery import STALE_AFTER
-from engine.worker import job_id
+from tests.support.worker_scenarios import START, phone, write_open_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 
@@ -42,8 +43,8 @@ async def test_killed_mid_send_is_settled_without_a_duplicate(store_url: str, tm
     clock = HandClock(START)
     settings = live_settings(store_url, "redis://127.0.0.1:6379/0", tmp_path, providers, tmp_path / "campaigns")
     async with driver(settings, clock) as drv:
-        await add_session(drv, [{"first_name": "Ana", "last_name": "A", "phone": accepted},
-                                {"first_name": "Bob", "last_name": "B", "phone": unseen}])
+        await add_session(drv, learners=[{"first_name": "Ana", "last_name": "A", "phone": accepted},
+                                {"first_name": "Bob", "last_name": "B", "phone": unseen}], campaigns=["open"], ends_at=START)
         await drv.tick()  # the session ends: both enrolled
         clock.advance(minutes=10)
         assert (await drv.tick()).claimed == 2

@@ -13,8 +13,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from engine_harness import HandClock, write_campaign
-from worker_harness import (
+
+from engine.store.models import Learner, PushToken
+from tests.support.engine_harness import HandClock, write_campaign
+from tests.support.worker_harness import (
     Driver,
     Providers,
     add_session_from_csv,
@@ -24,8 +26,6 @@ from worker_harness import (
     redis_server,
     running_worker,
 )
-
-from engine.store.models import Learner, PushToken
 
 PARIS = ZoneInfo("Europe/Paris")
 MONTREAL = ZoneInfo("America/Montreal")

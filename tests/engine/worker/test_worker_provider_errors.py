@@ -15,9 +15,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock, write_campaign
 from sqlmodel import select
-from worker_harness import (
+
+from engine.channels.registry import build_channels
+from engine.channels.twilio import TwilioChannel, TwilioConfig
+from engine.services.bootstrap import channel_settings
+from engine.settings import Settings
+from engine.store.models import Learner, PushToken
+from tests.support.engine_harness import HandClock, write_campaign
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
     TCP_REDIS,
     Providers,
     drain,
@@ -26,13 +33,7 @@ from worker_harness import (
     running_worker,
     wait_for,
 )
-from worker_scenarios import START, add_session, phone
-
-from engine.channels.registry import build_channels
-from engine.channels.twilio import TwilioChannel, TwilioConfig
-from engine.services.bootstrap import channel_settings
-from engine.settings import Settings
-from engine.store.models import Learner, PushToken
+from tests.support.worker_scenarios import START, phone
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 
@@ -73,9 +74,9 @@ async def test_retries_fallbacks_and_opt_out(store_url: str, tmp_path: Path, pro
     clock = HandClock(START)
     settings = live_settings(store_url, TCP_REDIS, tmp_path, providers, tmp_path / "campaigns")
     async with driver(settings, clock) as drv, running_worker(settings, clock, channels=_channels(settings)):
-        learners = await add_session(drv, [
+        _, learners = await add_session(drv, learners=[
             {"first_name": f"L{i}", "last_name": f"n{i}", "phone": phone(i), "email": f"l{i}@example.fr"}
-            for i in range(1, 7)])
+            for i in range(1, 7)], campaigns=["open"], ends_at=START)
         async with drv.rt.sessions() as session, session.begin():
             session.add(PushToken(learner_id=learners[4].id or 0, token=DEAD_TOKEN, platform="ios"))
         await drv.tick()

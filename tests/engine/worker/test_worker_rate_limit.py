@@ -8,11 +8,19 @@ import itertools
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
-from worker_harness import TCP_REDIS, Providers, drain, driver, live_settings, running_worker
-from worker_scenarios import START, add_session, numbered, write_open_campaign
 
 from engine.services import scheduler
+from tests.support.engine_harness import HandClock
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
+    TCP_REDIS,
+    Providers,
+    drain,
+    driver,
+    live_settings,
+    running_worker,
+)
+from tests.support.worker_scenarios import START, numbered, write_open_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 RATE = 5
@@ -36,7 +44,7 @@ async def test_sender_rate_holds_across_two_workers(store_url: str, tmp_path: Pa
     # spread over both workers (with 20 slots each, one worker could take them all).
     async with driver(settings, clock) as drv, running_worker(settings, clock, max_jobs=1) as first, \
             running_worker(settings, clock, max_jobs=1) as second:
-        await add_session(drv, numbered(MESSAGES))
+        await add_session(drv, learners=numbered(MESSAGES), campaigns=["open"], ends_at=START)
         await drv.tick()
         clock.advance(minutes=10)
         assert (await drv.tick()).claimed == MESSAGES

@@ -16,10 +16,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
 from redis.asyncio import Redis
 from sqlalchemy import update
-from worker_harness import (
+
+from engine.jobs import job_id
+from engine.services.recovery import STALE_AFTER
+from engine.store.deliveries import advance_delivery_status, transition_delivery
+from engine.store.models import Learner
+from tests.support.engine_harness import HandClock
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
     ChildWorker,
     Driver,
     Providers,
@@ -30,12 +36,7 @@ from worker_harness import (
     running_worker,
     wait_for,
 )
-from worker_scenarios import START, add_session, phone, write_open_campaign
-
-from engine.services.recovery import STALE_AFTER
-from engine.store.deliveries import advance_delivery_status, transition_delivery
-from engine.store.models import Learner
-from engine.worker import job_id
+from tests.support.worker_scenarios import START, phone, write_open_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 
@@ -79,7 +80,8 @@ async def test_a_message_still_queued_at_twilio_is_not_sent_twice(store_url: str
     providers.twilio.hold_queued.add(number)    # and it has not left Twilio yet: date_sent is null
     settings = live_settings(store_url, "redis://127.0.0.1:6379/0", tmp_path, providers, tmp_path / "campaigns")
     async with driver(settings, clock) as drv:
-        await add_session(drv, [{"first_name": "Ana", "last_name": "A", "phone": number}])
+        await add_session(drv, learners=[{"first_name": "Ana", "last_name": "A", "phone": number}],
+                          campaigns=["open"], ends_at=START)
         await drv.tick()
         clock.advance(minutes=10)
         await _kill_mid_send(drv, providers, clock, tmp_path, held=1)
@@ -107,7 +109,8 @@ async def test_a_phone_change_after_the_send_does_not_cause_a_resend(store_url: 
     providers.twilio.hold_after.add(old)
     settings = live_settings(store_url, "redis://127.0.0.1:6379/0", tmp_path, providers, tmp_path / "campaigns")
     async with driver(settings, clock) as drv:
-        [learner] = await add_session(drv, [{"first_name": "Zoé", "last_name": "L’Hôte", "phone": old}])
+        _, [learner] = await add_session(drv, learners=[{"first_name": "Zoé", "last_name": "L’Hôte", "phone": old}],
+                                         campaigns=["open"], ends_at=START)
         await drv.tick()
         clock.advance(minutes=10)
         await _kill_mid_send(drv, providers, clock, tmp_path, held=1)
@@ -131,8 +134,8 @@ async def test_a_status_callback_settles_a_stale_send_without_a_lookup(store_url
     clock = HandClock(datetime.now(UTC))
     settings = live_settings(store_url, "redis://127.0.0.1:6379/0", tmp_path, providers, tmp_path / "campaigns")
     async with driver(settings, clock) as drv:
-        await add_session(drv, [{"first_name": "Ana", "last_name": "A", "email": "ana@example.fr"}],
-                          ends_at=clock.now)
+        await add_session(drv, learners=[{"first_name": "Ana", "last_name": "A", "email": "ana@example.fr"}],
+                          campaigns=["open"], ends_at=clock.now)
         await drv.tick()
         clock.advance(minutes=10)
         assert (await drv.tick()).claimed == 1
@@ -160,7 +163,8 @@ async def test_a_rate_limited_batch_is_marked_sending_one_call_at_a_time(store_u
     settings = live_settings(store_url, "redis://127.0.0.1:6379/0", tmp_path, providers, tmp_path / "campaigns",
                              twilio_rate_per_second=0.5)  # one call every 2 s
     async with driver(settings, clock) as drv:
-        await add_session(drv, [{"first_name": f"L{i}", "last_name": "N", "phone": n} for i, n in enumerate(numbers)])
+        await add_session(drv, learners=[{"first_name": f"L{i}", "last_name": "N", "phone": n} for i, n in enumerate(numbers)],
+                          campaigns=["open"], ends_at=START)
         await drv.tick()
         clock.advance(minutes=10)
         await _kill_mid_send(drv, providers, clock, tmp_path, held=1)

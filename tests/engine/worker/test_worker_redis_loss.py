@@ -10,8 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
-from worker_harness import (
+
+from engine.redis_server import PrivateRedis
+from engine.services.scheduler import REQUEUE_AFTER
+from tests.support.engine_harness import HandClock
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
     TCP_REDIS,
     Providers,
     delete_keys,
@@ -20,10 +24,7 @@ from worker_harness import (
     live_settings,
     running_worker,
 )
-from worker_scenarios import START, add_session, numbered, write_open_campaign
-
-from engine.redis_server import PrivateRedis
-from engine.services.scheduler import REQUEUE_AFTER
+from tests.support.worker_scenarios import START, numbered, write_open_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 LEARNERS = 30
@@ -41,7 +42,7 @@ async def test_lost_queue_is_rebuilt_from_the_database(store_url: str, loss: str
         try:
             settings = live_settings(store_url, redis_url, tmp_path, providers, tmp_path / "campaigns")
             async with driver(settings, clock) as drv:
-                await add_session(drv, numbered(LEARNERS))
+                await add_session(drv, learners=numbered(LEARNERS), campaigns=["open"], ends_at=START)
                 await drv.tick()
                 clock.advance(minutes=10)
                 assert (await drv.tick()).claimed == LEARNERS

@@ -12,9 +12,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
-from worker_harness import TCP_REDIS, ChildWorker, Providers, driver, live_settings, wait_for
-from worker_scenarios import START, add_session, numbered, write_open_campaign
+
+from tests.support.engine_harness import HandClock
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
+    TCP_REDIS,
+    ChildWorker,
+    Providers,
+    driver,
+    live_settings,
+    wait_for,
+)
+from tests.support.worker_scenarios import START, numbered, write_open_campaign
 
 
 # Four workers on 2,000 deliveries; two on 1,000 (keeps the suite's run time in check).
@@ -26,7 +35,7 @@ async def test_many_workers_send_each_delivery_once(store_url: str, workers: int
     clock = HandClock(START + timedelta(minutes=10))  # the session has ended, every message is due
     settings = live_settings(store_url, TCP_REDIS, tmp_path, providers, tmp_path / "campaigns")
     async with driver(settings, clock) as drv:
-        await add_session(drv, numbered(deliveries))
+        await add_session(drv, learners=numbered(deliveries), campaigns=["open"], ends_at=START)
         children = [ChildWorker(settings, clock_start=clock.now, tick_every=1, log=tmp_path / f"w{n}.log")
                     for n in range(workers)]
         try:

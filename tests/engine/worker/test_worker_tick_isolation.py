@@ -13,9 +13,13 @@ import logging
 from pathlib import Path
 
 import pytest
-from engine_harness import HandClock
 from sqlmodel import col, select
-from worker_harness import (
+
+from engine.services.scheduler import SESSION_PROBLEM, run_step
+from engine.store.models import Alert, TrainingSession
+from tests.support.engine_harness import HandClock
+from tests.support.sessions import add_session
+from tests.support.worker_harness import (
     Providers,
     drain,
     driver,
@@ -25,10 +29,7 @@ from worker_harness import (
     running_worker,
     wait_for,
 )
-from worker_scenarios import START, add_session, phone, write_open_campaign
-
-from engine.services.scheduler import SESSION_PROBLEM, run_step
-from engine.store.models import Alert, TrainingSession
+from tests.support.worker_scenarios import START, phone, write_open_campaign
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
@@ -39,8 +40,10 @@ async def test_a_session_naming_a_missing_campaign_is_flagged_once_and_others_ar
     settings = live_settings(store_url, "redis://127.0.0.1:6379/0", tmp_path, providers, tmp_path / "campaigns")
     caplog.set_level(logging.INFO, logger="ancrage.scheduler")
     async with driver(settings, clock) as drv:
-        await add_session(drv, [{"first_name": "Bad", "last_name": "B", "phone": phone(9)}], campaign="renamed")
-        await add_session(drv, [{"first_name": "Ana", "last_name": "A", "phone": phone(1)}])
+        await add_session(drv, learners=[{"first_name": "Bad", "last_name": "B", "phone": phone(9)}],
+                          campaigns=["renamed"], ends_at=START)
+        await add_session(drv, learners=[{"first_name": "Ana", "last_name": "A", "phone": phone(1)}],
+                          campaigns=["open"], ends_at=START)
         first = await drv.tick()
         assert (first.sessions_ended, first.enrolled) == (1, 1)
         clock.advance(minutes=10)
@@ -73,8 +76,8 @@ async def test_the_session_starts_by_itself_once_its_campaign_is_back(store_url:
     clock = HandClock(START)
     settings = live_settings(store_url, "redis://127.0.0.1:6379/0", tmp_path, providers, tmp_path / "campaigns")
     async with driver(settings, clock) as drv:
-        [learner] = await add_session(drv, [{"first_name": "Ana", "last_name": "A", "phone": phone(1)}],
-                                      campaign="later")
+        _, [learner] = await add_session(drv, learners=[{"first_name": "Ana", "last_name": "A", "phone": phone(1)}],
+                                         campaigns=["later"], ends_at=START)
         assert (await drv.tick()).sessions_ended == 0
         write_open_campaign(tmp_path / "campaigns", name="later", channels="[sms]")
         drv.catalog = load_catalog(settings)  # the worker restarted with the fixed file

@@ -8,8 +8,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from engine_harness import HandClock, write_campaign
-from worker_harness import (
+
+from engine.worker import process_inbound_job, tick_job
+from tests.support.engine_harness import HandClock, write_campaign
+from tests.support.worker_harness import (
     Providers,
     add_session_from_csv,
     drain,
@@ -18,8 +20,6 @@ from worker_harness import (
     redis_server,
     running_worker,
 )
-
-from engine.worker import process_inbound_job, tick_job
 
 PARIS = ZoneInfo("Europe/Paris")
 SESSION_END = datetime(2026, 3, 30, 10, 0, tzinfo=PARIS)  # a Monday

@@ -11,8 +11,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from engine.services.api_models import SessionIn, SessionOut
 from engine.store.models import Attendance, Enrollment, TrainingSession
-from webhooks.integration_models import SessionIn, SessionOut
 
 
 class AmbiguousSession(LookupError):

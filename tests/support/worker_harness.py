@@ -40,6 +40,7 @@ from starlette.responses import Response
 from engine.fakes.fake_fcm import FakeFcm
 from engine.fakes.fake_smtp import FakeSmtp
 from engine.fakes.fake_twilio import FakeTwilio
+from engine.jobs import SEND_BATCH_JOB, enqueue_job, queue_name
 from engine.redis_server import PrivateRedis
 from engine.services.attendees import parse_attendees
 from engine.services.bootstrap import build_runtime, close_runtime
@@ -48,7 +49,7 @@ from engine.services.runtime import Runtime
 from engine.services.scheduler import TickReport, tick
 from engine.settings import PROJECT_ROOT, Settings
 from engine.store.models import Attendance, Delivery, Learner, TrainingSession
-from engine.worker import job_id, queue_name, redis_settings, worker_settings
+from engine.worker import redis_settings, worker_settings
 
 CONTENT = PROJECT_ROOT / "content"
 SENDER = "+33700000001"
@@ -178,10 +179,8 @@ class Driver:
 
     async def enqueue(self, key: str, ids: list[int]) -> bool:
         """What the worker's own enqueue does: one send job per batch, deterministic id."""
-        job = await self.pool.enqueue_job("send_batch_job", ids, _job_id=job_id(self.settings, key),
-                                          _queue_name=queue_name(self.settings))
         self.enqueued.append(key)
-        return job is not None
+        return await enqueue_job(self.pool, self.settings, SEND_BATCH_JOB, ids, key=key)
 
     async def tick(self) -> TickReport:
         return await tick(self.rt, catalog=self.catalog, enqueue=self.enqueue)

@@ -211,14 +211,14 @@ def log_at_info() -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from engine.services.operations import run_worker
+    from engine.commands.processes import run_worker
 
     log_at_info()
     return run_worker(Settings())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from engine.services.operations import run_all
+    from engine.commands.processes import run_all
 
     log_at_info()
     return run_all(Settings(), host=args.host, port=args.port)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import httpx
-from dashboard_support import PASSWORD
+
+from tests.support.dashboard_support import PASSWORD
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

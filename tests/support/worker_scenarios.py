@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine_harness import write_campaign
-from worker_harness import Driver
-
-from engine.store.models import Attendance, Learner, TrainingSession
+from tests.support.engine_harness import write_campaign
 
 # A Tuesday, mid-morning in Paris: inside any working-day window.
 START = datetime(2026, 6, 2, 8, 0, tzinfo=UTC)
@@ -34,20 +31,6 @@ def write_open_campaign(folder: Path, *, name: str = "open", channels: str = "[s
 
 def phone(index: int) -> str:
     return f"+3361{index:07d}"
-
-
-async def add_session(drv: Driver, learners: list[dict[str, Any]], *, campaign: str = "open",
-                      ends_at: datetime = START) -> list[Learner]:
-    """A session that ends at ``ends_at`` with these learners (the tick enrols them)."""
-    async with drv.rt.sessions() as session, session.begin():
-        training = TrainingSession(title="Sécurité", starts_at=ends_at - timedelta(hours=7), ends_at=ends_at,
-                                   campaign_names=[campaign])
-        session.add(training)
-        rows = [Learner(**data) for data in learners]
-        session.add_all(rows)
-        await session.flush()
-        session.add_all([Attendance(session_id=training.id or 0, learner_id=row.id or 0) for row in rows])
-    return rows
 
 
 def numbered(count: int, **extra: Any) -> list[dict[str, Any]]:

@@ -5,12 +5,13 @@ PostgreSQL (``ANCRAGE_TEST_PG_URL``, default ``postgresql://postgres@127.0.0.1:5
 used only to create and drop a private database). PostgreSQL tests fail loudly
 when the server is unreachable; ``ANCRAGE_TEST_PG=0`` deselects them instead.
 
-Usage: ``tests/engine/store/conftest.py`` loads this file by path and copies
-the names in ``__all__`` (fixtures and the deselection hook) into its globals.
-Moving them to ``tests/conftest.py`` means doing the same there. Do not put
-``tests/`` on ``sys.path`` to import it: ``tests/engine`` and ``tests/webhooks``
-would then shadow the real packages (the editable install's finder runs after
-the path finder).
+Usage: ``tests/conftest.py`` imports this module as ``tests.support.db_fixtures``
+(the checkout is on the path, pytest's ``pythonpath``) and copies the names in
+``__all__`` (fixtures and the deselection hook) into its globals. Never put
+``tests/`` itself on ``sys.path``: ``tests/engine`` and ``tests/webhooks`` would
+then shadow the real packages (the editable install's finder runs after the path
+finder). Test modules are imported with ``--import-mode=importlib``, so two test
+files may share a name.
 
 Fixtures: ``store_url`` (a freshly migrated, empty database, parametrized over
 ``sqlite``/``pg``), ``store_engine``, ``session_maker``, ``session``, and

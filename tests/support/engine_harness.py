@@ -18,7 +18,10 @@ from engine.services.dispatch import send_batch
 from engine.services.runtime import Runtime
 from engine.services.scheduler import TickReport, tick
 from engine.settings import PROJECT_ROOT, Settings
-from engine.store.models import Attendance, Delivery, Learner, TrainingSession
+from engine.store.models import Delivery
+from tests.support.sessions import (
+    add_session as add_session,  # the one helper, kept importable here
+)
 
 CONTENT = PROJECT_ROOT / "content"
 
@@ -96,17 +99,3 @@ async def make_engine(database_url: str, tmp_path: Path, campaigns_dir: Path, *,
     errors = [d.format() for d in catalog.diagnostics if d.severity == "error"]
     assert not errors, errors
     return Engine(rt, catalog, clock)
-
-
-async def add_session(engine: Engine, *, title: str, ends_at: datetime, campaigns: list[str],
-                      learners: list[dict[str, Any]]) -> tuple[TrainingSession, list[Learner]]:
-    async with engine.rt.sessions() as session, session.begin():
-        training = TrainingSession(title=title, starts_at=ends_at - timedelta(hours=7), ends_at=ends_at,
-                                   campaign_names=campaigns)
-        session.add(training)
-        await session.flush()
-        rows = [Learner(**data) for data in learners]
-        session.add_all(rows)
-        await session.flush()
-        session.add_all([Attendance(session_id=training.id or 0, learner_id=row.id or 0) for row in rows])
-    return training, rows
