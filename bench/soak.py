@@ -406,7 +406,8 @@ async def run(args: argparse.Namespace) -> int:
             campaigns_dir=ROOT / "campaigns", content_dir=ROOT / "content", public_url=base, sandbox=False,
             twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN, twilio_from=SENDER,
             twilio_api_base=twilio_url, twilio_rate_per_second=1000.0, fcm_service_account_file=account,
-            fcm_api_base=fcm_url, smtp_host=smtp_host, smtp_port=smtp_port, email_from="Ancrage <suivi@soak.test>")
+            fcm_api_base=fcm_url, smtp_host=smtp_host, smtp_port=smtp_port, email_from="Ancrage <suivi@soak.test>",
+            secret_key=secrets.token_urlsafe(32))
         session_end = datetime(2026, 3, 27, 16, 30, tzinfo=UTC)  # a Friday
         clock = WarpedClock(start=session_end - timedelta(minutes=10), origin=time.time() + 8.0, speed=args.speed)
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": settings.resolved_database_url,
