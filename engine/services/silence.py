@@ -43,7 +43,14 @@ async def expire_prompts(rt: Runtime, *, now: datetime, limit: int = 500) -> int
             # Two ticks at once (one per worker, or one outlasting its interval) or a reply being
             # processed hold some of these rows: skip them (the next tick sees them) instead of
             # waiting, which deadlocked ticks and made them skip the rest of their work.
-            query = query.with_for_update(skip_locked=True, of=Prompt)
+            # Learners first, as a reply (learner, then its prompt) and a send wave do: a reminder's
+            # INSERT needs a key-share lock on its learner, so holding the prompt while a reply held
+            # the learner and wanted the prompt was a deadlock, rolling back every expiry of the tick.
+            due = (await session.exec(select(Prompt.learner_id).where(
+                Prompt.status == PromptStatus.OPEN, due_at <= now).order_by(due_at).limit(limit))).all()
+            free = (await session.exec(select(Learner.id).where(col(Learner.id).in_(set(due)))
+                                       .order_by(col(Learner.id)).with_for_update(skip_locked=True))).all()
+            query = query.where(col(Prompt.learner_id).in_(free)).with_for_update(skip_locked=True, of=Prompt)
         prompts = (await session.exec(query)).all()
         for prompt in prompts:
             enrollment = await session.get(Enrollment, prompt.enrollment_id)
