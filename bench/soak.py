@@ -126,11 +126,18 @@ def scale_real_time(speed: float) -> None:
     (15 s timeout) could last": at x14,400 five clock minutes are 21 real
     milliseconds, and every call in flight would look stale. It becomes 20 real
     seconds; ``scheduler.REQUEUE_AFTER`` (a job lost with Redis) 5 real seconds.
+    ``catchup.LATE_AFTER`` (1 hour: "a busy queue, not a late message") stood
+    for a quarter of a real second: one slow tick on the loaded shared cores
+    (several seconds were seen) made the messages due meanwhile "overdue",
+    spread to another day, and sent after later steps. It becomes 5 real
+    seconds (never less than the hour).
     """
+    from engine.core import catchup
     from engine.services import recovery, scheduler
 
     recovery.STALE_AFTER = timedelta(seconds=20 * speed)
     scheduler.REQUEUE_AFTER = timedelta(seconds=5 * speed)
+    catchup.LATE_AFTER = max(catchup.LATE_AFTER, timedelta(seconds=5 * speed))
 
 
 def sign(url: str, params: dict[str, str]) -> str:
