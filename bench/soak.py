@@ -26,7 +26,7 @@ printed; the exit status is 1 if any fails:
 6. per learner, the campaign's messages went out in the campaign's order.
 
 usage: .venv/bin/python bench/soak.py [--learners 2000] [--days 92] [--speed 14400]
-       (short: --learners 200 --days 10)
+       (short, as in tests/soak: --learners 100 --days 7 --settle 25)
 """
 
 from __future__ import annotations
@@ -387,7 +387,9 @@ async def run(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     started = time.monotonic()
     code = 1
-    session_end = datetime(2026, 3, 27, 16, 30, tzinfo=UTC)  # a Friday
+    # A Tuesday, 17:30 in Paris: the hot survey goes out the same evening and the D+7 quiz on the
+    # next Tuesday (a Friday session's quiz fell on Easter Monday and went out on day 11).
+    session_end = datetime(2026, 3, 24, 16, 30, tzinfo=UTC)
     clock = WarpedClock(start=session_end - timedelta(minutes=10), origin=time.time() + 8.0, speed=args.speed)
     os.environ.update(clock.as_env())
     with tempfile.TemporaryDirectory(prefix="anc-soak-", dir="/tmp") as folder:
@@ -443,6 +445,7 @@ async def run(args: argparse.Namespace) -> int:
             stack.ensure_workers()
             settle = asyncio.create_task(ticker(rt, settings, asyncio.Event()))
             deadline = time.monotonic() + args.settle
+            left = -1
             from sqlalchemy import text
             while time.monotonic() < deadline:
                 async with rt.sessions() as session:
@@ -454,6 +457,8 @@ async def run(args: argparse.Namespace) -> int:
                 if left == 0:
                     break
                 await asyncio.sleep(1.0)
+            settled = args.settle - (deadline - time.monotonic())
+            print(f"settled in {settled:.0f} s" if left == 0 else f"not settled after {args.settle:.0f} s", flush=True)
             await asyncio.sleep(2.0)  # late callbacks in flight
             settle.cancel()
             for task in tasks:
