@@ -57,7 +57,7 @@ async def test_recovery_does_not_requeue_a_delivery_retried_meanwhile(store_url:
 
     async def new_attempt() -> None:
         async with engine.rt.sessions() as session, session.begin():
-            await session.exec(update(Delivery).values(  # type: ignore[call-overload]
+            await session.exec(update(Delivery).values(
                 status="sending", attempts=col(Delivery.attempts) + 1, updated_at=engine.clock.now))
 
     channel = RacingChannel(new_attempt)
@@ -69,7 +69,7 @@ async def test_recovery_does_not_requeue_a_delivery_retried_meanwhile(store_url:
     await engine.tick()  # the session has ended: enrolled, the welcome planned at +1h
     stuck_since = engine.clock.now + timedelta(hours=1)
     async with engine.rt.sessions() as session, session.begin():  # a worker died during the provider call
-        await session.exec(update(Delivery).values(  # type: ignore[call-overload]
+        await session.exec(update(Delivery).values(
             status="sending", channel="sms", claimed_at=stuck_since, updated_at=stuck_since, attempts=1))
     engine.clock.set(stuck_since + STALE_AFTER + timedelta(minutes=1))
     assert await recover_stale(engine.rt, now=engine.clock.now) == 0
