@@ -26,7 +26,7 @@ printed; the exit status is 1 if any fails:
 6. per learner, the campaign's messages went out in the campaign's order.
 
 usage: .venv/bin/python bench/soak.py [--learners 2000] [--days 92] [--speed 14400]
-       (short: --learners 200 --days 10)
+       (short, as in tests/soak: --learners 100 --days 7 --settle 25)
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -127,11 +126,18 @@ def scale_real_time(speed: float) -> None:
     (15 s timeout) could last": at x14,400 five clock minutes are 21 real
     milliseconds, and every call in flight would look stale. It becomes 20 real
     seconds; ``scheduler.REQUEUE_AFTER`` (a job lost with Redis) 5 real seconds.
+    ``catchup.LATE_AFTER`` (1 hour: "a busy queue, not a late message") stood
+    for a quarter of a real second: one slow tick on the loaded shared cores
+    (several seconds were seen) made the messages due meanwhile "overdue",
+    spread to another day, and sent after later steps. It becomes 5 real
+    seconds (never less than the hour).
     """
+    from engine.core import catchup
     from engine.services import recovery, scheduler
 
     recovery.STALE_AFTER = timedelta(seconds=20 * speed)
     scheduler.REQUEUE_AFTER = timedelta(seconds=5 * speed)
+    catchup.LATE_AFTER = max(catchup.LATE_AFTER, timedelta(seconds=5 * speed))
 
 
 def sign(url: str, params: dict[str, str]) -> str:
@@ -251,30 +257,6 @@ def learners_class() -> Any:
     return ChaoticLearners
 
 
-async def replay_callbacks(twilio: Any, base: str, stop: asyncio.Event, counts: Counter[str]) -> None:
-    """Re-posts some status callbacks the fake already sent, late: out of order and twice."""
-    import httpx
-
-    rng = random.Random(11)
-    seen = 0
-    async with httpx.AsyncClient(timeout=10) as client:
-        while not stop.is_set():
-            attempts = list(twilio.callbacks)[seen:]
-            seen += len(attempts)
-            for attempt in attempts:
-                if rng.random() < 0.05:
-                    url = attempt.url.replace("https://ancrage.soak", base)
-                    params = dict(attempt.params)
-                    if params.get("MessageStatus") in ("delivered", "undelivered", "failed"):
-                        params["MessageStatus"] = "sent"  # an older state arriving after the final one
-                        counts["out of order"] += 1
-                    else:
-                        counts["repeated"] += 1
-                    with contextlib.suppress(httpx.HTTPError):
-                        await client.post(url, data=params, headers={"X-Twilio-Signature": sign(attempt.url, params)})
-            await asyncio.sleep(0.5)
-
-
 async def chaos(stack: Stack, redis: Any, *, seconds: float, stop: asyncio.Event) -> None:
     """SIGKILL a worker every 20-40 s (and restart it); restart Redis at a third and two thirds of the run."""
     rng = random.Random(5)
@@ -302,7 +284,7 @@ async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[
     results: list[Check] = []
     async with rt.sessions() as session:
         async def rows(sql: str, **params: Any) -> list[Any]:
-            return list((await session.exec(text(sql), params=params)).all())  # type: ignore[call-overload]
+            return list((await session.exec(text(sql), params=params)).all())
 
         total = (await rows("SELECT count(*) FROM delivery"))[0][0]
         open_rows = await rows("SELECT status, count(*) FROM delivery WHERE due_at <= :end AND status NOT IN "
@@ -351,31 +333,49 @@ async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[
     return results
 
 
-def providers_summary(twilio: Any, fcm: Any, smtp: Any, faults: list[Any]) -> dict[str, Any]:
-    per: Counter[int] = Counter()
-    for message in list(twilio.messages):
-        per[int(parse_qs(urlsplit(message.get("status_callback") or "").query)["d"][0])] += 1
-    for push in list(fcm.sent):
-        per[int(push["message"]["data"]["delivery_id"])] += 1
-    for mail in list(smtp.received):
-        per[int(mail.message["X-Ancrage-Delivery"])] += 1
-    counts = {"sms": len(twilio.messages), "push": len(fcm.sent), "email": len(smtp.received)}
-    injected: Counter[str] = Counter()
-    for fault in faults:
-        injected.update({k: v for k, v in fault.counts.items() if k != "ok"})
-    counts["faults injected"] = dict(injected)  # type: ignore[assignment]
-    return {"per_delivery": per, "counts": counts}
+class Providers:
+    """The fake Twilio, FCM and SMTP servers in their own process (``bench/soak_fakes.py``)."""
+
+    def __init__(self, work: Path, env: dict[str, str]) -> None:
+        self.out = work / "providers.json"
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "soak_fakes.py"), "--account-sid", ACCOUNT_SID,
+             "--auth-token", AUTH_TOKEN, "--out", str(self.out)], env=env, cwd=ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=open(work / "fakes.log", "wb"))  # noqa: SIM115
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the fakes did not start (see {work / 'fakes.log'})")
+        self.urls = json.loads(line)
+
+    def quiet(self) -> None:
+        """No more replayed status callbacks."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"quiet\n")
+        self.process.stdin.flush()
+
+    def summary(self) -> dict[str, Any]:
+        """Stops the servers and returns what they saw."""
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+        data: dict[str, Any] = json.loads(self.out.read_text(encoding="utf-8"))
+        data["per_delivery"] = {int(k): v for k, v in data["per_delivery"].items()}
+        return data
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
 
 async def run(args: argparse.Namespace) -> int:
 
     from engine.clock import WarpedClock
     from engine.core.personas import PERSONAS
-    from engine.fakes.fake_fcm import FakeFcm, fake_service_account
-    from engine.fakes.fake_smtp import FakeSmtp
-    from engine.fakes.fake_twilio import FakeTwilio
-    from engine.fakes.faults import Faults
-    from engine.fakes.server import free_port, run_in_thread
+    from engine.fakes.fake_fcm import fake_service_account
+    from engine.fakes.server import free_port
     from engine.redis_server import PrivateRedis
     from engine.services.bootstrap import build_runtime, close_runtime
     from engine.settings import Settings
@@ -384,17 +384,19 @@ async def run(args: argparse.Namespace) -> int:
     database = f"ancrage_soak_{os.getpid()}"
     await admin(f"CREATE DATABASE {database}")
     real_seconds = args.days * 86400 / args.speed
-    twilio = FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, send_callbacks=True)
-    fcm = FakeFcm()
-    smtp = FakeSmtp()
-    faults = [Faults(twilio.app, seed=1, hold_seconds=30), Faults(fcm.app, seed=2, hold_seconds=30)]
     stop = asyncio.Event()
     started = time.monotonic()
     code = 1
-    with tempfile.TemporaryDirectory(prefix="anc-soak-", dir="/tmp") as folder, \
-            run_in_thread(faults[0]) as twilio_url, run_in_thread(faults[1]) as fcm_url, \
-            smtp.running() as (smtp_host, smtp_port):
+    # A Tuesday, 17:30 in Paris: the hot survey goes out the same evening and the D+7 quiz on the
+    # next Tuesday (a Friday session's quiz fell on Easter Monday and went out on day 11).
+    session_end = datetime(2026, 3, 24, 16, 30, tzinfo=UTC)
+    clock = WarpedClock(start=session_end - timedelta(minutes=10), origin=time.time() + 8.0, speed=args.speed)
+    os.environ.update(clock.as_env())
+    with tempfile.TemporaryDirectory(prefix="anc-soak-", dir="/tmp") as folder:
         work = Path(folder)
+        providers = Providers(work, {**os.environ, "PYTHONPATH": str(ROOT)})
+        twilio_url, fcm_url = providers.urls["twilio"], providers.urls["fcm"]
+        smtp_host, smtp_port = providers.urls["smtp"]
         account = work / "fcm.json"
         account.write_text(json.dumps(fake_service_account(f"{fcm_url}/token")), encoding="utf-8")
         redis = PrivateRedis(work / "r")
@@ -406,15 +408,13 @@ async def run(args: argparse.Namespace) -> int:
             campaigns_dir=ROOT / "campaigns", content_dir=ROOT / "content", public_url=base, sandbox=False,
             twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN, twilio_from=SENDER,
             twilio_api_base=twilio_url, twilio_rate_per_second=1000.0, fcm_service_account_file=account,
-            fcm_api_base=fcm_url, smtp_host=smtp_host, smtp_port=smtp_port, email_from="Ancrage <suivi@soak.test>")
-        session_end = datetime(2026, 3, 27, 16, 30, tzinfo=UTC)  # a Friday
-        clock = WarpedClock(start=session_end - timedelta(minutes=10), origin=time.time() + 8.0, speed=args.speed)
+            fcm_api_base=fcm_url, smtp_host=smtp_host, smtp_port=smtp_port, email_from="Ancrage <suivi@soak.test>",
+            secret_key=secrets.token_urlsafe(32))
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": settings.resolved_database_url,
                "REDIS_URL": redis_url, **clock.as_env()}
         for name, value in settings.model_dump(exclude={"database_url", "redis_url"}).items():
             if value is not None:
                 env[f"ANCRAGE_{name.upper()}"] = str(value)
-        os.environ.update(clock.as_env())
         stack = Stack(env=env, work=work)
         rt = await build_runtime(settings, clock=clock)
         try:
@@ -427,13 +427,10 @@ async def run(args: argparse.Namespace) -> int:
             stack.ensure_workers()
             learners = learners_class()(rt, clock, f"{base}/webhooks/twilio/sms", AUTH_TOKEN,
                                         {lid: (PERSONAS[p], phone) for lid, (p, phone) in simulated.items()})
-            callback_counts: Counter[str] = Counter()
-            twilio_public = base  # callbacks go to the app's public URL (the signed one)
             print(f"soak: {args.learners} learners, {args.days} virtual days at x{args.speed:.0f} "
                   f"(~{real_seconds:.0f} s), 2 workers, PostgreSQL {database}, private Redis", flush=True)
             tasks = [asyncio.create_task(job) for job in (
-                learners.run(), ticker(rt, settings, stop), replay_callbacks(twilio, twilio_public, stop, callback_counts),
-                chaos(stack, redis, seconds=real_seconds, stop=stop))]
+                learners.run(), ticker(rt, settings, stop), chaos(stack, redis, seconds=real_seconds, stop=stop))]
             end = clock.start + timedelta(days=args.days)
             while clock() < end:
                 await asyncio.sleep(1.0)
@@ -441,12 +438,14 @@ async def run(args: argparse.Namespace) -> int:
                     if task.done() and task.exception() is not None:
                         raise task.exception()  # type: ignore[misc]
             stop.set()
+            providers.quiet()
             tasks[0].cancel()  # the learners stop answering; what they posted must still be processed
             print(f"chaos over at {time.monotonic() - started:.0f} s: {stack.kills} worker kills, "
                   f"{stack.redis_restarts} Redis restarts; settling", flush=True)
             stack.ensure_workers()
             settle = asyncio.create_task(ticker(rt, settings, asyncio.Event()))
             deadline = time.monotonic() + args.settle
+            left = -1
             from sqlalchemy import text
             while time.monotonic() < deadline:
                 async with rt.sessions() as session:
@@ -458,19 +457,21 @@ async def run(args: argparse.Namespace) -> int:
                 if left == 0:
                     break
                 await asyncio.sleep(1.0)
+            settled = args.settle - (deadline - time.monotonic())
+            print(f"settled in {settled:.0f} s" if left == 0 else f"not settled after {args.settle:.0f} s", flush=True)
             await asyncio.sleep(2.0)  # late callbacks in flight
             settle.cancel()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(settle, *tasks, return_exceptions=True)
-            results = await check(rt, providers_summary(twilio, fcm, smtp, faults), end=end, sids=learners.sids)
+            seen = providers.summary()
+            results = await check(rt, seen, end=end, sids=learners.sids)
             width = max(len(r.name) for r in results)
             print(f"\n{'invariant':<{width}}  result  detail")
             for r in results:
                 print(f"{r.name:<{width}}  {'ok' if r.ok else 'FAIL':<6}  {r.detail}")
-            codes = Counter(str(attempt.status_code) for attempt in twilio.callbacks)
             print(f"\nreplies posted {learners.posted} (+{learners.duplicates} duplicates), status callbacks "
-                  f"{len(twilio.callbacks)} {dict(codes)} (+{dict(callback_counts)} replayed), {stack.kills} worker kills, "
+                  f"{seen['callbacks_total']} {seen['callbacks']} (+{seen['replayed']} replayed), {stack.kills} worker kills, "
                   f"{stack.redis_restarts} Redis restarts, {time.monotonic() - started:.0f} s real")
             code = 0 if all(r.ok for r in results) else 1
             if args.json:
@@ -479,6 +480,7 @@ async def run(args: argparse.Namespace) -> int:
         finally:
             stop.set()
             stack.stop()
+            providers.stop()
             logs = Path(tempfile.gettempdir()) / "anc-soak-logs"
             logs.mkdir(exist_ok=True)
             for log in work.glob("*.log"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +44,9 @@ from engine.services.dispatch import send_batch
 from engine.services.runtime import Clock
 from engine.services.scheduler import run_step, tick
 from engine.settings import Settings
+
+#: A reply still unprocessed is enqueued again at most once per window (real seconds).
+SWEEP_WINDOW_SECONDS = 30
 
 log = logging.getLogger("ancrage.worker")
 
@@ -73,8 +77,16 @@ async def startup(ctx: Ctx) -> None:
         return await enqueue_job(ctx["redis"], settings, PROCESS_INBOUND_JOB, event_id,
                                  key=job_key(PROCESS_INBOUND_JOB, event_id))
 
+    async def sweep_inbound(event_id: int) -> bool:
+        # An id per sweep window: the first job's id stays taken (in progress on a dead worker,
+        # for arq's whole job timeout), which would keep the reply waiting five minutes.
+        window = int(time.time() // SWEEP_WINDOW_SECONDS)
+        return await enqueue_job(ctx["redis"], settings, PROCESS_INBOUND_JOB, event_id,
+                                 key=f"{job_key(PROCESS_INBOUND_JOB, event_id)}:swept:{window}")
+
     ctx["enqueue"] = batch_enqueuer(ctx["redis"], settings)
     ctx["enqueue_inbound"] = enqueue_inbound
+    ctx["sweep_inbound"] = sweep_inbound
 
 
 async def shutdown(ctx: Ctx) -> None:
@@ -88,7 +100,7 @@ async def tick_job(ctx: Ctx) -> dict[str, int]:
     rt = ctx["rt"]
     report = await tick(rt, catalog=ctx["catalog"], enqueue=ctx["enqueue"])
     swept = await run_step("sweep_inbound",
-                           lambda: sweep_unprocessed(rt, now=rt.now(), enqueue=ctx["enqueue_inbound"]), 0)
+                           lambda: sweep_unprocessed(rt, now=rt.now(), enqueue=ctx["sweep_inbound"]), 0)
     log.info(ctx.setdefault("activity", Activity()).tick_line(report, swept=swept))
     figures = {k: v for k, v in vars(report).items() if v}
     if swept:

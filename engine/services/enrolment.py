@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, text, update
@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.campaign.schema import Campaign
 from engine.content.library import ContentLibrary
+from engine.core import catchup
 from engine.core.catchup import OverdueItem, catch_up
 from engine.core.timeline import PlannedSend, plan_timeline
 from engine.services.catalog import load_pinned, pin_version
@@ -290,7 +291,7 @@ async def apply_catch_up(session: AsyncSession, *, enrollment: Enrollment, learn
     """Applies the catch-up rule to this enrolment's overdue planned messages."""
     overdue = (await session.exec(select(Delivery).where(
         Delivery.enrollment_id == enrollment.id, Delivery.status == DeliveryStatus.PLANNED,
-        col(Delivery.due_at) < now - timedelta(hours=1)))).all()
+        col(Delivery.due_at) < now - catchup.LATE_AFTER))).all()
     if not overdue:
         return 0
     pinned = await load_pinned(session, enrollment.campaign_version_id)

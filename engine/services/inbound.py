@@ -54,6 +54,12 @@ async def process_inbound(rt: Runtime, event_id: int) -> str:
             return "unknown sender"
         if rt.engine.dialect.name == "postgresql":
             await session.exec(select(Learner.id).where(Learner.id == learner.id).with_for_update())
+            # Read again under the learner's lock: a second job for the same event (swept again
+            # while the first one's worker died, or simply running alongside) waited here for the
+            # first to commit, and must not process it twice.
+            await session.refresh(event, with_for_update=True)
+            if event.status != InboundStatus.RECEIVED:
+                return "already processed"
         event.learner_id = learner.id
         outcome = await _handle(session, rt, event, learner, now)
         event.status = InboundStatus.PROCESSED
@@ -161,7 +167,13 @@ async def _state(session: AsyncSession, learner: Learner, enrollment: Enrollment
 
 
 async def sweep_unprocessed(rt: Runtime, *, now: datetime, enqueue: Any, older_than: timedelta = timedelta(seconds=30)) -> int:
-    """Events stored but never processed (Redis was down at intake): enqueue them again."""
+    """Events stored but never processed (Redis was down at intake, or the job's worker died): enqueue them again.
+
+    ``enqueue`` must give each sweep's job an id of its own: a job whose worker was
+    killed keeps its id (and arq's in-progress mark) for the whole job timeout, and
+    a re-enqueue under that id would be refused until then. Processing twice is
+    harmless (:func:`process_inbound` re-reads the event under the learner's lock).
+    """
     async with rt.sessions() as session:
         ids = (await session.exec(select(InboundEvent.id).where(
             InboundEvent.status == InboundStatus.RECEIVED,

@@ -15,6 +15,15 @@ key), so a stale delivery is settled from what proves its fate, in this order:
    unreachable: looked at again at the next tick;
 3. a channel that cannot look up: ``failed`` with reason "outcome unknown"
    rather than risk a duplicate: at most once, and visible.
+
+Each move applies only to the attempt that was looked at (:func:`same_attempt`):
+a delivery retried by another worker during the look-up is a new attempt in
+flight, and re-queuing it would send the message twice.
+
+A delivery is marked ``sending`` just before its own provider call (a wave at
+a time, at most :data:`engine.services.dispatch.WAVE_SECONDS` ahead, see
+:mod:`engine.services.marking`), never for the whole wait for a rate-limit slot,
+so :data:`STALE_AFTER` only has to outlast one call.
 """
 
 from __future__ import annotations
@@ -50,8 +59,22 @@ async def recover_stale(rt: Runtime, *, now: datetime) -> int:
         async with rt.sessions() as session, session.begin():
             settled += int(await transition_delivery(session, delivery_id=delivery.id or 0, now=now,
                                                      from_statuses=[DeliveryStatus.SENDING], to_status=to_status,
-                                                     **values))
+                                                     unchanged=same_attempt(delivery), **values))
     return settled
+
+
+def same_attempt(delivery: Delivery) -> dict[str, Any]:
+    """What proves a ``sending`` row is still the attempt recovery looked at.
+
+    The provider look-up takes time; meanwhile another worker may have retried
+    the delivery (``sending → planned → queued → sending``: a new attempt, its
+    call in flight). The status alone cannot tell, so the settling
+    compare-and-set also requires the attempt count, the last change and claim
+    times, the provider id and the recorded attempt (``rendered["attempt"]``)
+    read with the stale row: a row that moved on is left alone.
+    """
+    return {"attempts": delivery.attempts, "updated_at": delivery.updated_at, "claimed_at": delivery.claimed_at,
+            "provider_id": delivery.provider_id, "rendered": delivery.rendered}
 
 
 async def _settle(rt: Runtime, delivery: Delivery, learner: Learner | None) -> tuple[str, dict[str, Any]] | None:

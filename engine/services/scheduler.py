@@ -27,6 +27,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from engine.core import catchup
 from engine.services.catalog import Catalog
 from engine.services.enrolment import apply_catch_up, end_session
 from engine.services.runtime import Runtime
@@ -148,7 +149,7 @@ async def catch_up_overdue(session: AsyncSession, *, now: datetime, limit: int =
     """Applies the catch-up rule for learners with messages overdue by more than an hour."""
     rows = (await session.exec(select(Delivery.enrollment_id).join(
         Enrollment, col(Enrollment.id) == col(Delivery.enrollment_id)).where(
-        col(Delivery.status) == DeliveryStatus.PLANNED, col(Delivery.due_at) < now - timedelta(hours=1),
+        col(Delivery.status) == DeliveryStatus.PLANNED, col(Delivery.due_at) < now - catchup.LATE_AFTER,
         col(Enrollment.status) == EnrollmentStatus.ACTIVE).distinct().limit(limit))).all()
     moved = 0
     for enrollment_id in rows:

@@ -35,16 +35,37 @@ async def expire_prompts(rt: Runtime, *, now: datetime, limit: int = 500) -> int
     first, so the tick's cost follows what is due, not how many questions are open. The
     decision is the engine's (:func:`engine.core.silence.on_silence`); this applies it.
     """
+    due_at = func.coalesce(col(Prompt.check_at), col(Prompt.expires_at))
+    due = select(Prompt.learner_id).where(Prompt.status == PromptStatus.OPEN, due_at <= now)
+    async with rt.sessions() as session:
+        learner_ids = list(dict.fromkeys((await session.exec(due.order_by(due_at).limit(limit))).all()))
+    changed = 0
+    # A few learners per transaction: their locks are held for the work on their prompts only,
+    # not for the whole sweep (a send wave or a reply waiting on one of them waits that long).
+    for start in range(0, len(learner_ids), EXPIRY_CHUNK):
+        changed += await _expire_for(rt, learner_ids[start:start + EXPIRY_CHUNK], now)
+    return changed
+
+
+#: Learners whose due questions are handled in one transaction.
+EXPIRY_CHUNK = 20
+
+
+async def _expire_for(rt: Runtime, learner_ids: list[int], now: datetime) -> int:
     changed = 0
     due_at = func.coalesce(col(Prompt.check_at), col(Prompt.expires_at))
     async with rt.sessions() as session, session.begin():
-        query = select(Prompt).where(Prompt.status == PromptStatus.OPEN, due_at <= now).order_by(due_at).limit(limit)
+        free: Any = learner_ids
+        query = select(Prompt).where(Prompt.status == PromptStatus.OPEN, due_at <= now)
         if session.get_bind().dialect.name == "postgresql":
-            # Two ticks at once (one per worker, or one outlasting its interval) or a reply being
-            # processed hold some of these rows: skip them (the next tick sees them) instead of
-            # waiting, which deadlocked ticks and made them skip the rest of their work.
+            # Learners first, as a reply (learner, then its prompt) and a send wave do: a reminder's
+            # INSERT needs a key-share lock on its learner, so holding the prompt while a reply held
+            # the learner and wanted the prompt was a deadlock, rolling back every expiry of the tick.
+            # Locked rows (another tick, a reply being processed) are skipped: the next tick sees them.
+            free = (await session.exec(select(Learner.id).where(col(Learner.id).in_(learner_ids))
+                                       .order_by(col(Learner.id)).with_for_update(skip_locked=True))).all()
             query = query.with_for_update(skip_locked=True, of=Prompt)
-        prompts = (await session.exec(query)).all()
+        prompts = (await session.exec(query.where(col(Prompt.learner_id).in_(free)).order_by(due_at))).all()
         for prompt in prompts:
             enrollment = await session.get(Enrollment, prompt.enrollment_id)
             learner = await session.get(Learner, prompt.learner_id)

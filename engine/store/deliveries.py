@@ -9,7 +9,7 @@ caller's transaction makes the change and its audit row atomic.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -119,12 +119,18 @@ async def transition_delivery(
     from_statuses: Collection[str],
     to_status: str,
     now: datetime | None = None,
+    unchanged: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> bool:
     """Compare-and-set a delivery's status (plus ``fields``); ``False`` if another actor won.
 
     The audit row records the exact state left. ``now`` (default: wall clock)
     stamps ``updated_at`` and the audit row, so simulations keep their clock.
+    ``unchanged`` (column → value read earlier) makes the change apply only to
+    that very version of the row: the status alone does not tell one attempt
+    from the next (``sending`` again after a retry), ``attempts`` and
+    ``updated_at`` do. Scalar columns are compared in the ``UPDATE``'s
+    ``WHERE``, JSON ones (``rendered``) on the row read just before it.
     """
     unknown = set(fields) - (_DELIVERY_COLUMNS - _PROTECTED_FIELDS)
     if unknown:
@@ -137,6 +143,7 @@ async def transition_delivery(
         now=now or utc_now(),
         values=fields,
         action="transition",
+        unchanged=unchanged,
     )
 
 
@@ -238,19 +245,29 @@ async def _compare_and_set(
     values: dict[str, Any],
     action: str,
     detail: dict[str, Any] | None = None,
+    unchanged: Mapping[str, Any] | None = None,
 ) -> bool:
     # Read the current state, then update only if it is still that state: the
     # audit row then knows exactly which state was left. A concurrent change
-    # makes the UPDATE match nothing, and we look again.
-    for _ in range(_CAS_RETRIES):
-        current = (
-            await session.exec(select(Delivery.status).where(col(Delivery.id) == delivery_id))
+    # makes the UPDATE match nothing, and we look again (unless the change must
+    # apply to one version of the row: then another version means no).
+    expected = dict(unchanged or {})
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    scalar = {key: value for key, value in expected.items() if not isinstance(value, dict | list)}
+    guards = [table.c[key].is_(None) if value is None else table.c[key] == value for key, value in scalar.items()]
+    for _ in range(1 if expected else _CAS_RETRIES):
+        row = (
+            await session.exec(select(table.c.status, table.c.id,
+                                      *[table.c[key] for key in expected]).where(table.c.id == delivery_id))
         ).first()
-        if current is None or current not in allowed_from:
+        if row is None or row[0] not in allowed_from:
+            return False
+        current = row[0]
+        if any(row[index + 2] != value for index, value in enumerate(expected.values())):
             return False
         statement = (
             update(Delivery)
-            .where(col(Delivery.id) == delivery_id, col(Delivery.status) == current)
+            .where(col(Delivery.id) == delivery_id, col(Delivery.status) == current, *guards)
             .values(status=to_status, updated_at=now, **values)
             .returning(col(Delivery.id))
             .execution_options(synchronize_session="fetch")
