@@ -155,41 +155,55 @@ async def _answer_totals(db: AsyncSession, facts: dict[int, SessionFacts], ids: 
     """The overview's answer figures per session and (UTC) month, summed by the database.
 
     Which stored question refs are CPF ratings or NPS comes from the content index, so the
-    database returns one row per session and month, whatever the number of replies.
+    database returns one row per session and month, whatever the number of replies. Ratings and
+    NPS are survey questions (only survey replies are opened); quiz accuracy reads no JSON.
     """
-    created = col(Reply.created_at)
     question = col(Reply.value)["question"].as_string()
     answer = col(Reply.value)["value"]
     if db.get_bind().dialect.name == "postgresql":
-        month: Any = func.to_char(created, "YYYY-MM")
+        month: Any = func.date_trunc("month", func.timezone("UTC", col(Reply.created_at)))
         # A JSON integer, as ``isinstance(value, int)`` reads it back (5, not 5.0 nor "5").
         integer = (func.jsonb_typeof(answer) == "number") & answer.as_string().regexp_match("^-?[0-9]+$")
     else:
-        month = func.substr(created, 1, 7)
+        month = func.substr(col(Reply.created_at), 1, 7)
         integer = func.json_type(col(Reply.value), "$.value") == "integer"
     score = answer.as_float()
-    ratings = [ref for ref, info in index.questions.items() if info.type == "rating" and info.criterion]
-    nps = [ref for ref, info in index.questions.items() if info.type == "nps"]
-
-    def counted(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    def scored(refs: list[str], condition: Any) -> Any:
-        # Nested CASE: the cast is evaluated only on integers (AND does not order its operands).
-        return counted(question.in_(refs) & (case((integer, case((condition, 1), else_=0)), else_=0) == 1))
-
+    survey = col(Reply.kind) == "survey"
+    rating = question.in_([ref for ref, info in index.questions.items() if info.type == "rating" and info.criterion])
+    nps = question.in_([ref for ref, info in index.questions.items() if info.type == "nps"])
     quiz = (col(Reply.kind) == "quiz") & col(Reply.correct).is_not(None)
-    statement = sa_select(
-        col(Enrollment.session_id), month, counted(question.in_(ratings) & integer),
-        scored(ratings, score >= figures.SATISFIED_FROM), scored(nps, score >= figures.PROMOTER_FROM),
-        scored(nps, (score > figures.DETRACTOR_UP_TO) & (score < figures.PROMOTER_FROM)),
-        scored(nps, score <= figures.DETRACTOR_UP_TO), counted(quiz), counted(quiz & col(Reply.correct)),
-    ).join(Enrollment, col(Enrollment.id) == col(Reply.enrollment_id)).where(
+    flags = [_flag(survey, rating, integer), _flag(survey, rating, integer, score >= figures.SATISFIED_FROM),
+             _flag(survey, nps, integer, score >= figures.PROMOTER_FROM),
+             _flag(survey, nps, integer, score > figures.DETRACTOR_UP_TO, score < figures.PROMOTER_FROM),
+             _flag(survey, nps, integer, score <= figures.DETRACTOR_UP_TO), _flag(quiz), _flag(quiz, col(Reply.correct))]
+    # The flags are computed below the grouping (OFFSET 0 keeps the planner from merging the two), so
+    # the database sorts or hashes small integers per reply rather than each reply's JSON.
+    rows = sa_select(col(Enrollment.session_id).label("session_id"), month.label("month"),
+                     *(flag.label(f"f{number}") for number, flag in enumerate(flags))).join(
+        Enrollment, col(Enrollment.id) == col(Reply.enrollment_id)).where(
         col(Enrollment.session_id).in_(ids), col(Reply.kind).in_(ANSWER_KINDS),
-        col(Reply.kind) != "checkin").group_by(col(Enrollment.session_id), month)
-    for sid, yyyy_mm, *counts in await fetch(db, statement):
-        year, mon = (int(part) for part in str(yyyy_mm).split("-")[:2])
-        facts[sid].months[date(year, mon, 1)] = AnswerTotals(*(int(c) for c in counts))
+        col(Reply.kind) != "checkin").offset(0).subquery()
+    statement = sa_select(rows.c.session_id, rows.c.month, *(
+        func.sum(rows.c[f"f{number}"]) for number in range(len(flags)))).group_by(rows.c.session_id, rows.c.month)
+    for sid, start, *counts in await fetch(db, statement):
+        if isinstance(start, datetime):
+            key = date(start.year, start.month, 1)
+        else:
+            year, mon = (int(part) for part in str(start).split("-")[:2])
+            key = date(year, mon, 1)
+        facts[sid].months[key] = AnswerTotals(*(int(c) for c in counts))
+
+
+def _flag(*conditions: Any) -> Any:
+    """1 where every condition holds, each evaluated only where the previous ones hold, else 0.
+
+    Nested CASE rather than AND, whose operands SQL may evaluate in any order: the JSON of
+    non-survey replies is never opened, and a number cast only ever sees integers.
+    """
+    flag: Any = 1
+    for condition in reversed(conditions):
+        flag = case((condition, flag), else_=0)
+    return flag
 
 
 def ratings(answers: Sequence[Answer], index: ContentIndex, *, criterion: str | None = None,
