@@ -146,7 +146,8 @@ def report(name: str, page: list[float], baseline: list[float]) -> None:
     base = statistics.median(baseline)
     verdict = "ok" if p95 < TARGETS_MS[name] else "over target"
     print(f"{name:<9} median {median:7.1f} ms  p95 {p95:7.1f} ms  target < {TARGETS_MS[name]:.0f} ms ({verdict})"
-          f"  | /healthz median {base:5.1f} ms, ratio ×{median / base:.0f}", flush=True)
+          f"  | /healthz median {base:5.1f} ms, ratio ×{median / base:.0f}  | load {os.getloadavg()[0]:.1f}",
+          flush=True)
 
 
 def bench_http(base: str, pages: dict[str, str], count: int, rounds: int) -> None:
