@@ -13,6 +13,11 @@ times the read models it finds in ``engine.reports`` in-process instead, and
 exits with status 2.
 
 usage: .venv/bin/python bench/bench_dashboard.py [--sessions 200] [--learners 50] [--requests 30]
+       [--keep-db NAME | --reuse-db NAME] [--read-models]
+
+``--keep-db NAME`` seeds into database NAME and keeps it; ``--reuse-db NAME`` times an
+already seeded NAME without seeding (to iterate on the read models: seeding takes minutes);
+``--read-models`` times the read models in-process instead of the pages over HTTP.
 """
 
 from __future__ import annotations
@@ -53,37 +58,33 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def _create_database() -> None:
+async def _create_database(name: str) -> None:
     import asyncpg
 
     admin = await asyncpg.connect(f"{PG_SERVER}/postgres")
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await admin.execute(f"CREATE DATABASE {DATABASE}")
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {name}")
     finally:
         await admin.close()
 
 
-async def _drop_database() -> None:
+async def _drop_database(name: str) -> None:
     import asyncpg
 
     admin = await asyncpg.connect(f"{PG_SERVER}/postgres")
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         await admin.close()
 
 
 async def seed(url: str, sessions: int, learners: int) -> tuple[int, int]:
     """The organisation; returns (a session id, a learner id) with full histories to time."""
-    from sqlalchemy import func
-    from sqlmodel import col, select
-
     from engine.demo.org import seed_org
     from engine.services.bootstrap import build_runtime, close_runtime
     from engine.services.catalog import Catalog
     from engine.settings import Settings
-    from engine.store.models import Reply, TrainingSession
 
     settings = Settings(database_url=url, sandbox=True)
     rt = await build_runtime(settings)
@@ -92,6 +93,22 @@ async def seed(url: str, sessions: int, learners: int) -> tuple[int, int]:
                                 sessions=sessions, learners=learners, until=datetime.now(UTC))
         print(f"seeded {report.sessions} sessions, {report.learners} learners: template played in "
               f"{report.replay_seconds:.0f} s, {report.rows:,} rows copied in {report.copy_seconds:.0f} s", flush=True)
+    finally:
+        await close_runtime(rt)
+    return await subjects(url)
+
+
+async def subjects(url: str) -> tuple[int, int]:
+    """The oldest session (full history) and the learner with the most replies."""
+    from sqlalchemy import func
+    from sqlmodel import col, select
+
+    from engine.services.bootstrap import build_runtime, close_runtime
+    from engine.settings import Settings
+    from engine.store.models import Reply, TrainingSession
+
+    rt = await build_runtime(Settings(database_url=url, sandbox=True))
+    try:
         async with rt.sessions() as db:
             oldest = (await db.exec(select(TrainingSession.id).order_by(col(TrainingSession.ends_at)))).first()
             busiest = (await db.exec(select(Reply.learner_id).group_by(col(Reply.learner_id))
@@ -129,7 +146,8 @@ def report(name: str, page: list[float], baseline: list[float]) -> None:
     base = statistics.median(baseline)
     verdict = "ok" if p95 < TARGETS_MS[name] else "over target"
     print(f"{name:<9} median {median:7.1f} ms  p95 {p95:7.1f} ms  target < {TARGETS_MS[name]:.0f} ms ({verdict})"
-          f"  | /healthz median {base:5.1f} ms, ratio ×{median / base:.0f}", flush=True)
+          f"  | /healthz median {base:5.1f} ms, ratio ×{median / base:.0f}  | load {os.getloadavg()[0]:.1f}",
+          flush=True)
 
 
 def bench_http(base: str, pages: dict[str, str], count: int, rounds: int) -> None:
@@ -208,11 +226,22 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page (and as many baseline)")
     parser.add_argument("--rounds", type=int, default=3, help="A B alternations per page")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--keep-db", metavar="NAME", help="seed into database NAME and keep it")
+    parser.add_argument("--reuse-db", metavar="NAME", help="time the already seeded database NAME (no seeding)")
+    parser.add_argument("--read-models", action="store_true", help="time the read models in-process, no HTTP")
     args = parser.parse_args()
-    url = f"{PG_SERVER}/{DATABASE}"
-    asyncio.run(_create_database())
+    name = args.reuse_db or args.keep_db or DATABASE
+    keep = args.keep or bool(args.keep_db or args.reuse_db)
+    url = f"{PG_SERVER}/{name}"
+    if not args.reuse_db:
+        asyncio.run(_create_database(name))
     try:
-        session_id, learner_id = asyncio.run(seed(url, args.sessions, args.learners))
+        if args.reuse_db:
+            session_id, learner_id = asyncio.run(subjects(url))
+        else:
+            session_id, learner_id = asyncio.run(seed(url, args.sessions, args.learners))
+        if args.read_models:
+            return 0 if asyncio.run(bench_read_models(url, session_id, learner_id, args.requests)) else 2
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": url, "ANCRAGE_SANDBOX": "true", "PYTHONPATH": str(ROOT)}
@@ -235,8 +264,8 @@ def main() -> int:
             server.terminate()
             server.wait(timeout=10)
     finally:
-        if not args.keep:
-            asyncio.run(_drop_database())
+        if not keep:
+            asyncio.run(_drop_database(name))
     return 0
 
 

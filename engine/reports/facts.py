@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import distinct, func
+from sqlalchemy import case, distinct, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from engine.reports import figures
 from engine.reports.content import ContentIndex, answer_of, load_index
 from engine.store.base import PromptStatus, TicketStatus
 from engine.store.models import Alert, Enrollment, Learner, Prompt, Reply, Ticket
@@ -41,8 +42,38 @@ class Answer:
     value: Any
     correct: bool | None
     at: datetime
-    #: How many identical answers this row stands for (grouped rows have no learner: ``learner_id`` 0).
-    count: int = 1
+
+
+@dataclass
+class AnswerTotals:
+    """What the overview shows of the answers of a session in one month, counted by the database."""
+
+    ratings: int = 0
+    satisfied: int = 0
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+    quiz: int = 0
+    quiz_right: int = 0
+
+    def add(self, other: AnswerTotals) -> None:
+        for name in _TOTALS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def satisfied_share(self) -> figures.Rate:
+        return figures.rate(self.satisfied, self.ratings)
+
+    @property
+    def nps(self) -> figures.Nps:
+        return figures.Nps(promoters=self.promoters, passives=self.passives, detractors=self.detractors)
+
+    @property
+    def accuracy(self) -> figures.Rate:
+        return figures.rate(self.quiz_right, self.quiz)
+
+
+_TOTALS = ("ratings", "satisfied", "promoters", "passives", "detractors", "quiz", "quiz_right")
 
 
 @dataclass
@@ -54,15 +85,25 @@ class SessionFacts:
     overdue_tickets: int = 0
     at_risk: int = 0
     answers: list[Answer] = field(default_factory=list)
+    #: Only with ``grouped``: by the first day of each UTC month.
+    months: dict[date, AnswerTotals] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> AnswerTotals:
+        out = AnswerTotals()
+        for month in self.months.values():
+            out.add(month)
+        return out
 
 
 async def session_facts(db: AsyncSession, session_ids: Sequence[int], *, now: datetime, grouped: bool = False
                         ) -> tuple[dict[int, SessionFacts], ContentIndex]:
     """Counts and answers of each session, plus the content needed to read the answers.
 
-    ``grouped`` (the overview, over many sessions) lets the database count identical answers per
-    session and month instead of returning one row per reply; figures are the same except that a
-    learner answering the same quiz item twice in a quiz step counts twice.
+    ``grouped`` (the overview, over many sessions) fills :attr:`SessionFacts.months` (figures summed
+    by the database per session and month) instead of :attr:`SessionFacts.answers` (one row per
+    reply); figures are the same except that a learner answering the same quiz item twice in a quiz
+    step counts twice.
     """
     facts: dict[int, SessionFacts] = defaultdict(SessionFacts)
     if not session_ids:
@@ -94,8 +135,10 @@ async def session_facts(db: AsyncSession, session_ids: Sequence[int], *, now: da
         col(Ticket.first_response_at).is_(None), col(Ticket.due_by) < now).group_by(col(Ticket.session_id))
     for sid, count in await fetch(db, tickets):
         facts[sid].overdue_tickets = count
+    versions = sa_select(col(Enrollment.campaign_version_id)).where(in_sessions).distinct()
+    index = await load_index(db, [v for (v,) in await fetch(db, versions)])
     if grouped:
-        await _grouped_answers(db, facts, ids)
+        await _answer_totals(db, facts, ids, index)
     else:
         replies = sa_select(col(Enrollment.session_id), col(Reply.learner_id), col(Reply.kind), col(Reply.value),
                             col(Reply.correct), col(Reply.created_at)).join(
@@ -104,29 +147,63 @@ async def session_facts(db: AsyncSession, session_ids: Sequence[int], *, now: da
         for sid, learner_id, kind, value, correct, at in await fetch(db, replies):
             question, answer = answer_of(value)
             facts[sid].answers.append(Answer(sid, learner_id, kind, question, answer, correct, at))
-    versions = sa_select(col(Enrollment.campaign_version_id)).where(in_sessions).distinct()
-    index = await load_index(db, [v for (v,) in await fetch(db, versions)])
     return facts, index
 
 
-async def _grouped_answers(db: AsyncSession, facts: dict[int, SessionFacts], ids: list[int]) -> None:
-    """Identical answers counted by the database, per session and (UTC) month."""
-    created = col(Reply.created_at)
+async def _answer_totals(db: AsyncSession, facts: dict[int, SessionFacts], ids: list[int],
+                         index: ContentIndex) -> None:
+    """The overview's answer figures per session and (UTC) month, summed by the database.
+
+    Which stored question refs are CPF ratings or NPS comes from the content index, so the
+    database returns one row per session and month, whatever the number of replies. Ratings and
+    NPS are survey questions (only survey replies are opened); quiz accuracy reads no JSON.
+    """
+    question = col(Reply.value)["question"].as_string()
+    answer = col(Reply.value)["value"]
     if db.get_bind().dialect.name == "postgresql":
-        month: Any = func.to_char(created, "YYYY-MM")
+        month: Any = func.date_trunc("month", func.timezone("UTC", col(Reply.created_at)))
+        # A JSON integer, as ``isinstance(value, int)`` reads it back (5, not 5.0 nor "5").
+        integer = (func.jsonb_typeof(answer) == "number") & answer.as_string().regexp_match("^-?[0-9]+$")
     else:
-        month = func.substr(created, 1, 7)
-    statement = sa_select(col(Enrollment.session_id), col(Reply.kind), col(Reply.value), col(Reply.correct), month,
-                          func.count()).join(Enrollment, col(Enrollment.id) == col(Reply.enrollment_id)).where(
+        month = func.substr(col(Reply.created_at), 1, 7)
+        integer = func.json_type(col(Reply.value), "$.value") == "integer"
+    score = answer.as_float()
+    survey = col(Reply.kind) == "survey"
+    rating = question.in_([ref for ref, info in index.questions.items() if info.type == "rating" and info.criterion])
+    nps = question.in_([ref for ref, info in index.questions.items() if info.type == "nps"])
+    quiz = (col(Reply.kind) == "quiz") & col(Reply.correct).is_not(None)
+    flags = [_flag(survey, rating, integer), _flag(survey, rating, integer, score >= figures.SATISFIED_FROM),
+             _flag(survey, nps, integer, score >= figures.PROMOTER_FROM),
+             _flag(survey, nps, integer, score > figures.DETRACTOR_UP_TO, score < figures.PROMOTER_FROM),
+             _flag(survey, nps, integer, score <= figures.DETRACTOR_UP_TO), _flag(quiz), _flag(quiz, col(Reply.correct))]
+    # The flags are computed below the grouping (OFFSET 0 keeps the planner from merging the two), so
+    # the database sorts or hashes small integers per reply rather than each reply's JSON.
+    rows = sa_select(col(Enrollment.session_id).label("session_id"), month.label("month"),
+                     *(flag.label(f"f{number}") for number, flag in enumerate(flags))).join(
+        Enrollment, col(Enrollment.id) == col(Reply.enrollment_id)).where(
         col(Enrollment.session_id).in_(ids), col(Reply.kind).in_(ANSWER_KINDS),
-        col(Reply.kind) != "checkin").group_by(
-        col(Enrollment.session_id), col(Reply.kind), col(Reply.value), col(Reply.correct), month)
-    for sid, kind, value, correct, yyyy_mm, count in await fetch(db, statement):
-        question, answer = answer_of(value)
-        year, mon = (int(part) for part in str(yyyy_mm).split("-")[:2])
-        # Mid-month, so that the viewer's time zone never moves it to the next or previous month.
-        at = datetime(year, mon, 15, 12, tzinfo=UTC)
-        facts[sid].answers.append(Answer(sid, 0, kind, question, answer, correct, at, count))
+        col(Reply.kind) != "checkin").offset(0).subquery()
+    statement = sa_select(rows.c.session_id, rows.c.month, *(
+        func.sum(rows.c[f"f{number}"]) for number in range(len(flags)))).group_by(rows.c.session_id, rows.c.month)
+    for sid, start, *counts in await fetch(db, statement):
+        if isinstance(start, datetime):
+            key = date(start.year, start.month, 1)
+        else:
+            year, mon = (int(part) for part in str(start).split("-")[:2])
+            key = date(year, mon, 1)
+        facts[sid].months[key] = AnswerTotals(*(int(c) for c in counts))
+
+
+def _flag(*conditions: Any) -> Any:
+    """1 where every condition holds, each evaluated only where the previous ones hold, else 0.
+
+    Nested CASE rather than AND, whose operands SQL may evaluate in any order: the JSON of
+    non-survey replies is never opened, and a number cast only ever sees integers.
+    """
+    flag: Any = 1
+    for condition in reversed(conditions):
+        flag = case((condition, flag), else_=0)
+    return flag
 
 
 def ratings(answers: Sequence[Answer], index: ContentIndex, *, criterion: str | None = None,
@@ -141,7 +218,7 @@ def ratings(answers: Sequence[Answer], index: ContentIndex, *, criterion: str | 
             continue
         if survey_prefix and not answer.question.startswith(survey_prefix):
             continue
-        values.extend([answer.value] * answer.count)
+        values.append(answer.value)
     return values
 
 
@@ -152,7 +229,7 @@ def typed_values(answers: Sequence[Answer], index: ContentIndex, question_type: 
         info = index.question(answer.question)
         if info is not None and info.type == question_type and answer.value is not None and (
                 not survey_prefix or answer.question.startswith(survey_prefix)):
-            out.extend([answer.value] * answer.count)
+            out.append(answer.value)
     return out
 
 
@@ -163,10 +240,9 @@ def first_quiz_answers(answers: Sequence[Answer]) -> list[bool]:
     for answer in answers:
         if answer.kind != "quiz" or answer.correct is None:
             continue
-        if answer.learner_id:
-            key = (answer.learner_id, answer.question)
-            if key in seen:
-                continue
-            seen.add(key)
-        out.extend([answer.correct] * answer.count)
+        key = (answer.learner_id, answer.question)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(answer.correct)
     return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,15 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.reports import figures
-from engine.reports.content import ContentIndex
-from engine.reports.facts import (
-    Answer,
-    SessionFacts,
-    first_quiz_answers,
-    ratings,
-    session_facts,
-    typed_values,
-)
+from engine.reports.facts import AnswerTotals, SessionFacts, session_facts
 from engine.reports.scope import Viewer, sessions_filter
 from engine.store.models import Trainer, TrainingSession
 
@@ -73,15 +64,12 @@ def parse_period(key: str | None, *, today: date) -> Period:
     return Period(key=chosen, start=today - timedelta(days=days) if days else None, end=today)
 
 
-def session_row(training: TrainingSession, facts: SessionFacts, index: ContentIndex,
-                trainer: str | None) -> SessionRow:
-    answers = facts.answers
+def session_row(training: TrainingSession, facts: SessionFacts, trainer: str | None) -> SessionRow:
+    totals = facts.totals
     return SessionRow(
         id=training.id or 0, title=training.title, trainer=trainer, ends_at=training.ends_at,
         learners=facts.learners, response=figures.rate(facts.answered, facts.prompts),
-        satisfied=figures.satisfied_share(ratings(answers, index)),
-        nps=figures.nps(v for v in typed_values(answers, index, "nps") if isinstance(v, int)),
-        quiz=figures.accuracy(first_quiz_answers(answers)), open_alerts=facts.open_alerts,
+        satisfied=totals.satisfied_share, nps=totals.nps, quiz=totals.accuracy, open_alerts=facts.open_alerts,
         overdue_tickets=facts.overdue_tickets, at_risk=facts.at_risk)
 
 
@@ -99,8 +87,8 @@ async def overview(db: AsyncSession, viewer: Viewer, *, now: datetime, period: s
         statement = statement.where(func.lower(col(TrainingSession.title)).contains(query.lower()))
     rows = (await db.exec(statement.order_by(col(TrainingSession.ends_at).desc(),
                                              col(TrainingSession.id).desc()))).all()
-    facts, index = await session_facts(db, [s.id or 0 for s, _ in rows], now=now, grouped=True)
-    all_rows = [session_row(s, facts[s.id or 0], index, name) for s, name in rows]
+    facts, _ = await session_facts(db, [s.id or 0 for s, _ in rows], now=now, grouped=True)
+    all_rows = [session_row(s, facts[s.id or 0], name) for s, name in rows]
     pages = max(1, -(-len(all_rows) // PAGE_SIZE))
     page = min(max(1, page), pages)
     everything = SessionFacts()
@@ -111,21 +99,12 @@ async def overview(db: AsyncSession, viewer: Viewer, *, now: datetime, period: s
         everything.open_alerts += f.open_alerts
         everything.overdue_tickets += f.overdue_tickets
         everything.at_risk += f.at_risk
-        everything.answers.extend(f.answers)
+        for month, counted in f.months.items():
+            everything.months.setdefault(month, AnswerTotals()).add(counted)
     totals = None
     if rows:
-        totals = session_row(TrainingSession(id=0, title="Total", starts_at=now, ends_at=now), everything,
-                             index, None)
+        totals = session_row(TrainingSession(id=0, title="Total", starts_at=now, ends_at=now), everything, None)
     return OverviewView(period=chosen, sessions=all_rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE],
                         page=page, pages=pages, total_sessions=len(all_rows), query=query, totals=totals,
-                        trend=_trend(everything.answers, index, zone))
-
-
-def _trend(answers: list[Answer], index: ContentIndex, zone: ZoneInfo) -> list[TrendPoint]:
-    by_month: dict[date, list[Answer]] = defaultdict(list)
-    for answer in answers:
-        local = answer.at.astimezone(zone)
-        by_month[date(local.year, local.month, 1)].append(answer)
-    return [TrendPoint(month=month, satisfied=figures.satisfied_share(ratings(items, index)),
-                       nps=figures.nps(v for v in typed_values(items, index, "nps") if isinstance(v, int)))
-            for month, items in sorted(by_month.items())][-12:]
+                        trend=[TrendPoint(month=month, satisfied=t.satisfied_share, nps=t.nps)
+                               for month, t in sorted(everything.months.items())][-12:])

@@ -241,12 +241,12 @@ async def _retention(db: AsyncSession, learner_ids: list[int], index: ContentInd
     banks = sorted({ref.split("#", 1)[0] for ref in index.items})
     if not learner_ids or not banks:
         return [RetentionPoint(days=d, mean=None, n=0) for d in RETENTION_HORIZONS]
-    cards = [row for (row,) in await fetch(db, sa_select(ReviewCard).where(
+    cards = [state for (state,) in await fetch(db, sa_select(col(ReviewCard.state)).where(
         col(ReviewCard.learner_id).in_(learner_ids), col(ReviewCard.bank_ref).in_(banks)))]
     states = []
     for card in cards:
         try:
-            states.append(ReviewState.from_dict(card.state))
+            states.append(ReviewState.from_dict(card))
         except (KeyError, TypeError, ValueError):
             continue
     points = []

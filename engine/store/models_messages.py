@@ -100,6 +100,8 @@ class Prompt(SQLModel, table=True):
     __table_args__ = (
         Index("ix_prompt_learner_id_channel_status", "learner_id", "channel", "status"),
         Index("ix_prompt_status_check_at", "status", "check_at"),
+        # The dashboards count prompts per enrollment and status from the index alone.
+        Index("ix_prompt_enrollment_id_status", "enrollment_id", "status"),
         one_of("kind", PromptKind),
         one_of("status", PromptStatus),
     )

@@ -178,6 +178,19 @@ async def _learners(db: AsyncSession, seeded: SeededSession, *, trainer_id: int,
             db.add(learner)
 
 
+async def add_enrolled(db: AsyncSession, session_id: int, version_id: int, first_name: str, last_name: str,
+                       anchor_at: datetime) -> tuple[int, int]:
+    """A learner enrolled in ``session_id`` on the pinned campaign version: (learner id, enrollment id)."""
+    learner = Learner(first_name=first_name, last_name=last_name)
+    db.add(learner)
+    await db.flush()
+    enrollment = Enrollment(learner_id=learner.id or 0, session_id=session_id, campaign_name="suivi-standard",
+                            anchor_at=anchor_at, campaign_version_id=version_id)
+    db.add(enrollment)
+    await db.flush()
+    return learner.id or 0, enrollment.id or 0
+
+
 async def add_answer(db: AsyncSession, lid: int, eid: int, step: str, kind: str, ref: str, at: datetime,
                   answer: object | None, raw: str, correct: bool | None = None, channel: str = "sms") -> None:
     delivery = Delivery(enrollment_id=eid, learner_id=lid, step_id=step, occurrence=abs(hash(ref)) % 10_000,

@@ -15,8 +15,8 @@ from engine.reports.overview import overview
 from engine.reports.scope import NotVisible, Viewer
 from engine.reports.session_page import session_page
 from engine.reports.verbatims import highlight
-from engine.store.models import CampaignVersion, Enrollment, Learner
-from tests.support.dashboard_support import add_answer, seed_dashboard
+from engine.store.models import CampaignVersion
+from tests.support.dashboard_support import add_answer, add_enrolled, seed_dashboard
 
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
 
@@ -47,17 +47,10 @@ async def test_session_view_on_an_exact_small_session(session_maker: async_sessi
     at = NOW - timedelta(days=5)
     async with session_maker() as db:
         [pinned] = (await db.exec(select(CampaignVersion))).all()
-        for first, accueil, nps, right in (("Ana", 5, 10, True), ("Bob", 2, 3, False), ("Cyd", None, None, None)):
-            learner = Learner(first_name=first, last_name="X")
-            db.add(learner)
-            await db.flush()
-            enrollment = Enrollment(learner_id=learner.id or 0, session_id=seeded.a.id,
-                                    campaign_name="suivi-standard", anchor_at=at, campaign_version_id=pinned.id or 0)
-            db.add(enrollment)
-            await db.flush()
-            lid, eid = learner.id or 0, enrollment.id or 0
+        for first, score, nps, right in (("Ana", 5, 10, True), ("Bob", 2, 3, False), ("Cyd", None, None, None)):
+            lid, eid = await add_enrolled(db, seeded.a.id, pinned.id or 0, first, "X", at)
             await add_answer(db, lid, eid, "satisfaction-chaud", "survey", "satisfaction-chaud#accueil", at,
-                             accueil, str(accueil))
+                             score, str(score))
             await add_answer(db, lid, eid, "satisfaction-chaud", "survey", "satisfaction-chaud#nps", at, nps, str(nps))
             await add_answer(db, lid, eid, "quiz-j7", "quiz", "management/quiz-sbi#sbi-impact", at,
                              None if right is None else ("B" if right else "C"), "B", right)
