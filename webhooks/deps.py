@@ -25,11 +25,11 @@ from engine.services.runtime import Runtime
 from engine.services.visibility import Viewer
 from engine.settings import Settings
 from engine.store.models import ApiKey, Learner
-from webhooks.fields import row_id
+from webhooks.fields import MAX_ROW_ID, RowId, row_id
 from webhooks.inbound_writer import InboundWriter
 from webhooks.queue import Enqueue, discard
 
-__all__ = ["create_api_key", "hash_api_key"]
+__all__ = ["MAX_ROW_ID", "RowId", "create_api_key", "hash_api_key"]
 
 APP_TOKEN_PURPOSE = "app"
 APP_TOKEN_VALIDITY = timedelta(days=180)

@@ -72,7 +72,8 @@ async def answer(request: Request, ticket_id: RowId, viewer: CurrentViewer, form
     now = now_of(request)
     if await actions.is_resubmitted_answer(db, ticket=ticket, text=text, now=now):
         return redirect(f"/dashboard/inbox/{ticket_id}", "answered")
-    await answer_ticket(db, ticket=ticket, text=text.strip(), close=form.get("close") == "1", now=now)
+    await answer_ticket(db, ticket_id=ticket.id or 0, author_trainer_id=viewer.trainer_id, text=text.strip(),
+                        idempotency_key=None, close=form.get("close") == "1", now=now)
     await db.commit()
     return redirect(f"/dashboard/inbox/{ticket_id}", "answered")
 
