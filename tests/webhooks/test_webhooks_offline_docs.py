@@ -12,8 +12,8 @@ from playwright.sync_api import Route, sync_playwright
 
 from engine.fakes.server import run_in_thread
 from engine.settings import Settings
-from webhooks.app import create_app
 from webhooks.api_docs import ASSETS, PREFIX
+from webhooks.app import create_app
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

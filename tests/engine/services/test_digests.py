@@ -36,7 +36,7 @@ async def test_each_trainer_gets_only_their_sessions(store_url: str, tmp_path: P
     with smtp.running() as (host, port):
         settings = Settings(DATABASE_URL=store_url, REDIS_URL=None, data_dir=tmp_path, sandbox=False,
                             smtp_host=host, smtp_port=port, public_url="https://suivi.example.fr",
-                            secret_key="s3cret")
+                            secret_key="digest-test-secret-0123456789abcdefghij")
         rt = await build_runtime(settings)
         try:
             # Sessions 1..4 end this week; trainer 1 leads 1 and 3, trainer 2 leads 2 and 4.
@@ -77,5 +77,5 @@ async def test_each_trainer_gets_only_their_sessions(store_url: str, tmp_path: P
     unsubscribe = str(by_recipient["formateur1@exemple.fr"]["List-Unsubscribe"]).strip("<>")
     assert unsubscribe.startswith("https://suivi.example.fr/public/digest/arret/")
     token = unsubscribe.rsplit("/", 1)[1]
-    assert trainer_from_stop_token("s3cret", token, now=MONDAY) == 1
+    assert trainer_from_stop_token("digest-test-secret-0123456789abcdefghij", token, now=MONDAY) == 1
     assert stop_link("s3cret", "https://x", trainer_id=1, now=MONDAY).startswith("https://x/public/digest/arret/")
