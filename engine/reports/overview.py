@@ -19,7 +19,6 @@ from engine.reports.facts import (
     first_quiz_answers,
     ratings,
     session_facts,
-    typed_values,
 )
 from engine.reports.scope import Viewer, sessions_filter
 from engine.store.models import Trainer, TrainingSession
@@ -80,7 +79,7 @@ def session_row(training: TrainingSession, facts: SessionFacts, index: ContentIn
         id=training.id or 0, title=training.title, trainer=trainer, ends_at=training.ends_at,
         learners=facts.learners, response=figures.rate(facts.answered, facts.prompts),
         satisfied=figures.satisfied_share(ratings(answers, index)),
-        nps=figures.nps(v for v in typed_values(answers, index, "nps") if isinstance(v, int)),
+        nps=figures.nps(figures.hot_nps_scores(answers, index)),
         quiz=figures.accuracy(first_quiz_answers(answers)), open_alerts=facts.open_alerts,
         overdue_tickets=facts.overdue_tickets, at_risk=facts.at_risk)
 
@@ -127,5 +126,5 @@ def _trend(answers: list[Answer], index: ContentIndex, zone: ZoneInfo) -> list[T
         local = answer.at.astimezone(zone)
         by_month[date(local.year, local.month, 1)].append(answer)
     return [TrendPoint(month=month, satisfied=figures.satisfied_share(ratings(items, index)),
-                       nps=figures.nps(v for v in typed_values(items, index, "nps") if isinstance(v, int)))
+                       nps=figures.nps(figures.hot_nps_scores(items, index)))
             for month, items in sorted(by_month.items())][-12:]
