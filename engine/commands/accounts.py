@@ -29,8 +29,8 @@ def register(commands: Commands) -> None:
     trainer = commands.add_parser("trainer", help="dashboard accounts (trainers, quality managers)")
     trainer_commands = trainer.add_subparsers(dest="trainer_command", required=True, metavar="ACTION")
     add = trainer_commands.add_parser("add", help="create a dashboard account")
-    add.add_argument("--email", required=True)
-    add.add_argument("--name", required=True)
+    add.add_argument("--email", required=True, help="the account's e-mail (its login)")
+    add.add_argument("--name", required=True, help="the name learners and colleagues see")
     add.add_argument("--role", choices=["trainer", "quality"], default="trainer",
                      help="trainer (own sessions) or quality (responsable qualité: everything)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -41,12 +41,12 @@ def register(commands: Commands) -> None:
     apikey = commands.add_parser("apikey", help="integration API keys")
     key_commands = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
     create = key_commands.add_parser("create", help="create a key (printed once)")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, help="what the key is for (shown in the key list)")
     create.add_argument("--trainer", metavar="EMAIL", help="bind the key to this trainer's sessions")
     create.set_defaults(handler=cmd_apikey_create)
     key_commands.add_parser("list", help="list keys").set_defaults(handler=cmd_apikey_list)
     revoke = key_commands.add_parser("revoke", help="revoke a key")
-    revoke.add_argument("key_id", type=int)
+    revoke.add_argument("key_id", type=int, help="the key's number (ancrage apikey list)")
     revoke.set_defaults(handler=cmd_apikey_revoke)
 
 

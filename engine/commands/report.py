@@ -21,7 +21,7 @@ def register(commands: Commands) -> None:
     pack.add_argument("--from", dest="start", required=True, type=_day, help="first day, e.g. 2026-01-01")
     pack.add_argument("--to", dest="end", required=True, type=_day, help="last day (included)")
     pack.add_argument("--session", dest="session_id", type=int, help="only this session")
-    pack.add_argument("--out", type=Path, default=Path("preuves-qualiopi.zip"))
+    pack.add_argument("--out", type=Path, default=Path("preuves-qualiopi.zip"), help="the ZIP to write")
     pack.set_defaults(handler=cmd_qualiopi)
 
 
