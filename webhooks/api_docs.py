@@ -18,8 +18,6 @@ from webhooks.security_headers import CONTENT_SECURITY_POLICY
 
 ASSETS = Path(__file__).resolve().parent / "static" / "swagger-ui"
 PREFIX = "/docs/assets"
-
-
 #: The pages' policy, plus fetching the OpenAPI document from this host.
 DOCS_POLICY = CONTENT_SECURITY_POLICY + "; connect-src 'self'"
 

@@ -29,7 +29,6 @@ from webhooks import (
     integration_api,
     pages,
     public,
-    quality_routes,
     sandbox,
     twilio_routes,
 )
@@ -80,8 +79,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(DBAPIError, _database_unavailable)
     api_contract.install(app)
-    for module in (health, twilio_routes, app_api, integration_api, followup_api, pages, public,
-                   quality_routes):
+    for module in (health, twilio_routes, app_api, integration_api, followup_api, pages, public):
         app.include_router(module.router)
     if settings.sandbox:  # nothing real is sent; the pages answer this machine only (sandbox.py)
         app.include_router(sandbox.router)

@@ -174,7 +174,7 @@ class LateReplyNoted:
 
 @dataclass(frozen=True)
 class TicketOpened:
-    """A message that answers no question goes to the trainers' inbox (maybe answered by the FAQ).
+    """A message that answers no question goes to the trainers' inbox (``auto_answer``: the FAQ's answer, which the acknowledgement carries).
 
     {"channel": "sms", "faq_entry_id": "attestation", "auto_answer": "Votre attestation ..."}
     """
@@ -182,6 +182,29 @@ class TicketOpened:
     channel: str
     faq_entry_id: str | None = None
     auto_answer: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketAcknowledged:
+    """The learner is told at once that their message reached the trainers, and when to expect an answer (indicator 31); with the FAQ's answer first when it had one.
+
+    {"channel": "sms", "text": "Bien arrivé ! Votre message est transmis à votre formateur, qui vous répondra sous 48 h.", "response_hours": 48}
+    """
+
+    channel: str
+    text: str
+    response_hours: int = 48
+
+
+@dataclass(frozen=True)
+class TestimonialConsentWithdrawn:
+    """The learner took back, by reply, the consent they gave for their testimonials: they leave every export at once.
+
+    {"channel": "sms", "confirmation": "C'est noté : votre témoignage est retiré, il ne sera plus diffusé."}
+    """
+
+    channel: str
+    confirmation: str
 
 
 @dataclass(frozen=True)
@@ -222,11 +245,11 @@ class QuestionWaiting:
 
 Event = (OptedOut | OptedIn | HelpSent | StopConfirmationAsked | ClarificationAsked | AnswerGraded
          | CardScheduled | AlertRaised | BranchTaken | FeedbackQueued | LateReplyNoted | TicketOpened
-         | ReminderSent | QuestionExpired | QuestionWaiting)
+         | TicketAcknowledged | TestimonialConsentWithdrawn | ReminderSent | QuestionExpired | QuestionWaiting)
 EVENT_TYPES: tuple[type[Any], ...] = (
     OptedOut, OptedIn, HelpSent, StopConfirmationAsked, ClarificationAsked, AnswerGraded, CardScheduled,
-    AlertRaised, BranchTaken, FeedbackQueued, LateReplyNoted, TicketOpened, ReminderSent, QuestionExpired,
-    QuestionWaiting,
+    AlertRaised, BranchTaken, FeedbackQueued, LateReplyNoted, TicketOpened, TicketAcknowledged,
+    TestimonialConsentWithdrawn, ReminderSent, QuestionExpired, QuestionWaiting,
 )
 
 

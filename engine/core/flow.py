@@ -20,6 +20,7 @@ from engine.campaign.schema import Campaign
 from engine.content.models import FaqEntry
 from engine.core import events as ev
 from engine.core.branching import newly_holding
+from engine.core.consent import wants_to_withdraw_testimonial
 from engine.core.conversation import Turn, answer_question, answer_quiz, outcome_from_trail, thanks
 from engine.core.faq import match_faq
 from engine.core.keywords import Keyword, detect_keyword
@@ -97,6 +98,8 @@ class ConversationState(BaseModel):
     recently_closed: ClosedQuestion | None = None
     #: The enrolment a message with no question belongs to (None: not enrolled any more).
     enrollment_id: int | None = None
+    #: The trainers' response target, as the acknowledgement of a ticket promises it.
+    ticket_response_hours: int = 48
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,9 @@ def on_reply(state: ConversationState, versions: Mapping[int, Version], reply: I
         closing: tuple[ev.Event, ...] = (ev.QuestionExpired(confirm.prompt_id),)
         resumed = on_reply(_without(state, confirm), versions, reply, now=now, faq=faq)
         return Resumed(closing + resumed.events, resumed.state, resumed.outcome, resumed.question)
+    if wants_to_withdraw_testimonial(reply.text):
+        withdrawn = ev.TestimonialConsentWithdrawn(reply.channel, system_text("testimonial_withdrawn", locale))
+        return Resumed((withdrawn,), state, "testimonial consent withdrawn")
     if wants_no_more_messages(reply.text):
         asked = ev.StopConfirmationAsked(reply.channel, system_text("confirm_stop", locale),
                                          int(CONFIRM_EXPIRES.total_seconds()))
@@ -292,7 +298,19 @@ def _no_question(state: ConversationState, versions: Mapping[int, Version], repl
         if version.campaign.faq_autoreply and entry is not None and not words:
             answer = entry.answer
     events.append(ev.TicketOpened(reply.channel, match.entry_id if match else None, answer))
+    events.append(acknowledgement(reply.channel, state.locale, state.ticket_response_hours, faq_answer=answer))
     return Resumed(tuple(events), state, "ticket" + (" (FAQ answer sent)" if answer else ""))
+
+
+def acknowledgement(channel: str, locale: str, hours: int, *, faq_answer: str | None = None
+                    ) -> ev.TicketAcknowledged:
+    """What a learner reads at once when their message becomes a ticket: one message, the FAQ's
+    answer first when it had one, then who will answer and by when."""
+    if faq_answer:
+        text = f"{faq_answer}\n\n{system_text('ticket_ack_after_faq', locale).format(hours=hours)}"
+    else:
+        text = system_text("ticket_ack", locale).format(hours=hours)
+    return ev.TicketAcknowledged(channel, text, hours)
 
 
 def trail_of(expectation: Mapping[str, Any] | None) -> Trail:

@@ -269,6 +269,54 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+# --- the arithmetic every page shares (the dashboard's figures call these too) ------------
+
+#: A rating at or above this is "satisfied"; NPS promoters from 9, detractors up to 6.
+SATISFIED_FROM = 4
+PROMOTER_FROM = 9
+DETRACTOR_UP_TO = 6
+
+
+def share(part: int, whole: int) -> float | None:
+    """``part / whole``, or None when nothing was counted."""
+    return _ratio(part, whole)
+
+
+def satisfied_count(ratings: Iterable[int]) -> tuple[int, int]:
+    """(ratings at 4 or 5, all ratings)."""
+    values = list(ratings)
+    return sum(1 for v in values if v >= SATISFIED_FROM), len(values)
+
+
+def mean_rating(ratings: Sequence[int]) -> float | None:
+    return statistics.fmean(ratings) if ratings else None
+
+
+def nps_counts(scores: Iterable[int]) -> tuple[int, int, int]:
+    """(promoters, passives, detractors) of 0..10 scores."""
+    values = list(scores)
+    promoters = sum(1 for s in values if s >= PROMOTER_FROM)
+    detractors = sum(1 for s in values if s <= DETRACTOR_UP_TO)
+    return promoters, len(values) - promoters - detractors, detractors
+
+
+def nps_score(promoters: int, detractors: int, n: int) -> float | None:
+    """% promoters minus % detractors (-100..100), or None with no score."""
+    return (promoters - detractors) * 100 / n if n else None
+
+
+def survey_kind_of(ref: str, *, has_criteria: bool = False) -> str:
+    """hot, cold, testimonial or other, from the survey's name (and whether it rates CPF criteria)."""
+    name = ref.lower()
+    if "temoignage" in name or "testimonial" in name:
+        return TESTIMONIAL
+    if "froid" in name or "cold" in name:
+        return COLD
+    if "chaud" in name or "hot" in name or has_criteria:
+        return HOT
+    return "other"
+
+
 # --- satisfaction (indicator 30) ---------------------------------------------------------
 
 
@@ -286,7 +334,7 @@ def satisfaction_rate(rows: EvidenceRows, period: Period, *, now: datetime,
                       criterion: str | None = None) -> Indicator:
     """Share of hot-survey ratings at 4 or 5, over all five criteria or one; n = respondents."""
     ratings = _ratings(rows, period, criterion)
-    satisfied = sum(1 for a in ratings if _as_int(a.value) >= 4)
+    satisfied, _ = satisfied_count(_as_int(a.value) for a in ratings)
     respondents = len({a.learner_id for a in ratings})
     label = "Satisfaction (notes 4 et 5)"
     if criterion is not None:
@@ -299,7 +347,7 @@ def satisfaction_rate(rows: EvidenceRows, period: Period, *, now: datetime,
 def criterion_mean(rows: EvidenceRows, period: Period, *, now: datetime, criterion: str) -> Indicator:
     """Mean hot-survey rating (1..5) of one criterion."""
     ratings = _ratings(rows, period, criterion)
-    mean = statistics.fmean(_as_int(a.value) for a in ratings) if ratings else None
+    mean = mean_rating([_as_int(a.value) for a in ratings])
     return Indicator(f"moyenne.{criterion}", f"Note moyenne — {CRITERION_LABELS.get(criterion, criterion)}",
                      mean, len({a.learner_id for a in ratings}), _solicited(rows, period, HOT), period, now,
                      unit="/5", counts=(("notes", len(ratings)),))
@@ -315,10 +363,8 @@ def nps(rows: EvidenceRows, period: Period, *, now: datetime, survey_kind: str =
     scores = [_as_int(a.value) for a in rows.answers
               if a.survey_kind == survey_kind and a.question_type == "nps" and _is_int(a.value)
               and period.contains(a.answered_at)]
-    promoters = sum(1 for s in scores if s >= 9)
-    detractors = sum(1 for s in scores if s <= 6)
-    passives = len(scores) - promoters - detractors
-    value = (promoters - detractors) * 100 / len(scores) if scores else None
+    promoters, passives, detractors = nps_counts(scores)
+    value = nps_score(promoters, detractors, len(scores))
     label = "NPS à chaud" if survey_kind == HOT else "NPS à froid"
     return Indicator(f"nps.{survey_kind}", label, value, len(scores), _solicited(rows, period, survey_kind),
                      period, now, unit="nps",

@@ -34,6 +34,19 @@ _TEXTS = {
         "fr": "C'est note, vous continuez a recevoir nos messages.",
         "en": "Noted: you will keep receiving our messages.",
     },
+    # Accents GSM-7 has (é è à ù) only: no ç, no typographic apostrophe.
+    "ticket_ack": {
+        "fr": "Bien arrivé ! Votre message est transmis à votre formateur, qui vous répondra sous {hours} h.",
+        "en": "Received! Your message has been passed on to your trainer, who will answer within {hours} hours.",
+    },
+    "ticket_ack_after_faq": {
+        "fr": "Votre message est aussi transmis à votre formateur, qui vous répondra sous {hours} h.",
+        "en": "Your message has also been passed on to your trainer, who will answer within {hours} hours.",
+    },
+    "testimonial_withdrawn": {
+        "fr": "C'est noté : votre témoignage est retiré, il ne sera plus diffusé.",
+        "en": "Noted: your testimonial is withdrawn and will no longer be shared.",
+    },
 }  # fmt: skip
 
 

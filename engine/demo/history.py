@@ -218,7 +218,7 @@ class _Replay:
         async with self.rt.sessions() as session, session.begin():
             ticket = await session.get(Ticket, ticket_id)
             if ticket is not None and ticket.status == TicketStatus.OPEN:
-                await answer_ticket(session, ticket_id=ticket_id, author_trainer_id=None,
+                await answer_ticket(session, ticket_id=ticket_id, author_trainer_id=ticket.assignee_id,
                                     text=self.rng.choice(ANSWERS), idempotency_key=None,
                                     close=self.rng.random() < 0.5, now=self.clock.now)
                 self.report.tickets_answered += 1

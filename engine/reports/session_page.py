@@ -22,7 +22,6 @@ from engine.reports.facts import (
     first_quiz_answers,
     ratings,
     session_facts,
-    typed_values,
 )
 from engine.reports.scope import Viewer, visible_session
 from engine.reports.verbatims import Piece, highlight
@@ -129,7 +128,7 @@ async def session_page(db: AsyncSession, viewer: Viewer, session_id: int, *, now
         criteria=[CriterionRow(criterion=c, summary=figures.rating_summary(ratings(answers, index, criterion=c)))
                   for c in CPF_CRITERIA],
         satisfied=figures.satisfied_share(ratings(answers, index)),
-        nps=figures.nps(v for v in typed_values(answers, index, "nps") if isinstance(v, int)),
+        nps=figures.nps(figures.hot_nps_scores(answers, index)),
         supported=_yes_share(a for a in answers if a.question.endswith("#accompagne")),
         verbatims=_texts(answers, index, names, cold=False),
         quiz_items=_quiz_items(answers, index),

@@ -80,6 +80,13 @@ async def _get(session: AsyncSession, action_id: int) -> ImprovementAction:
     return action
 
 
+async def owner_choices(session: AsyncSession) -> list[tuple[int, str]]:
+    """Who may own an action: the active dashboard accounts, by name."""
+    rows = (await session.exec(select(Trainer.id, Trainer.name).where(col(Trainer.disabled_at).is_(None))
+                               .order_by(col(Trainer.name)))).all()
+    return [(tid or 0, name) for tid, name in rows]
+
+
 class ActionView(BaseModel):
     id: int
     source: str

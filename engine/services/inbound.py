@@ -89,7 +89,8 @@ async def _handle(session: AsyncSession, rt: Runtime, event: InboundEvent, learn
             else await session.get(Enrollment, enrollment_id)
         if row is not None:
             pinned[enrollment_id] = await load_pinned(session, row.campaign_version_id)
-    state = await _state(session, learner, enrollment, prompts, event.channel, now)
+    state = (await _state(session, learner, enrollment, prompts, event.channel, now)).model_copy(
+        update={"ticket_response_hours": rt.settings.ticket_response_hours})
     versions = {key: Version(value.campaign, value.content) for key, value in pinned.items()}
     reply = IncomingReply(event.body, event.channel, event.id or 0,
                           keywords=event.provider in ("twilio", "sandbox"))

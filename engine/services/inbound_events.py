@@ -22,6 +22,7 @@ from engine.core.branching import silence_actions
 from engine.core.flow import CONFIRM_KIND, CONFIRM_REF, OpenQuestion
 from engine.core.questions import expectation_json
 from engine.core.replies import Expectation
+from engine.services import complaints, testimonials
 from engine.services.actions import raise_alert, run_actions
 from engine.services.catalog import PinnedCampaign
 from engine.services.context import recipient_for
@@ -53,6 +54,8 @@ class Applying:
     prompts: dict[int, Prompt]
     pinned: dict[int, PinnedCampaign]
     question: OpenQuestion | None = None
+    #: The ticket this message opened (its acknowledgement is stamped on it).
+    ticket: Ticket | None = None
     _enrollments: dict[int, Enrollment] = field(default_factory=dict)
 
     @property
@@ -194,13 +197,27 @@ async def _late_reply_noted(a: Applying, e: ev.LateReplyNoted) -> None:
 
 
 async def _ticket_opened(a: Applying, e: ev.TicketOpened) -> None:
+    """The ticket; the FAQ's answer, if any, goes out in the acknowledgement that follows."""
     enrollment = a.enrollment
-    sent = e.auto_answer is not None and _queue_message(a, enrollment=enrollment, channel=e.channel,
-                                                        body=e.auto_answer)
-    a.session.add(Ticket(learner_id=a.learner.id, session_id=enrollment.session_id if enrollment else None,
-                         inbound_event_id=a.event.id, body=a.event.body, created_at=a.now,
-                         due_by=a.now + timedelta(hours=a.rt.settings.ticket_response_hours),
-                         faq_entry_id=e.faq_entry_id, auto_answered=bool(sent)))
+    reachable = enrollment is not None and enrollment.id is not None
+    ticket = Ticket(learner_id=a.learner.id, session_id=enrollment.session_id if enrollment else None,
+                    inbound_event_id=a.event.id, body=a.event.body, created_at=a.now,
+                    due_by=a.now + timedelta(hours=a.rt.settings.ticket_response_hours),
+                    faq_entry_id=e.faq_entry_id, auto_answered=e.auto_answer is not None and reachable)
+    a.session.add(ticket)
+    await a.session.flush()
+    a.ticket = ticket
+
+
+async def _ticket_acknowledged(a: Applying, e: ev.TicketAcknowledged) -> None:
+    """Sent on the channel the learner wrote from; the complaints register shows when."""
+    if _queue_message(a, enrollment=a.enrollment, channel=e.channel, body=e.text) and a.ticket is not None:
+        await complaints.acknowledge(a.session, ticket_id=a.ticket.id or 0, now=a.now)
+
+
+async def _testimonial_consent_withdrawn(a: Applying, e: ev.TestimonialConsentWithdrawn) -> None:
+    await testimonials.withdraw(a.session, learner_id=a.learner.id or 0, now=a.now)
+    _queue_message(a, enrollment=a.enrollment, channel=e.channel, body=e.confirmation)
 
 
 async def _question_expired(a: Applying, e: ev.QuestionExpired) -> None:
@@ -223,6 +240,8 @@ HANDLERS: dict[type[Any], Handler] = {
     ev.FeedbackQueued: _feedback_queued,
     ev.LateReplyNoted: _late_reply_noted,
     ev.TicketOpened: _ticket_opened,
+    ev.TicketAcknowledged: _ticket_acknowledged,
+    ev.TestimonialConsentWithdrawn: _testimonial_consent_withdrawn,
     ev.QuestionExpired: _question_expired,
 }
 

@@ -185,6 +185,28 @@ async def test_each_role_opens_every_page_and_a_trainer_answers_a_ticket(served:
                 response = await page.goto(served.url + path)
                 assert response is not None and response.status == 200, path
                 await _shoot(page, name)
+            # The quality manager's registers, from the dashboard's navigation.
+            await page.goto(f"{served.url}/dashboard/")
+            await page.click("header nav >> text=Qualité")
+            await page.wait_for_url("**/dashboard/quality/ameliorations")
+            for name, path in (("15-quality-improvements", "/dashboard/quality/ameliorations"),
+                               ("16-quality-complaints", "/dashboard/quality/reclamations"),
+                               ("17-quality-testimonials", "/dashboard/quality/temoignages"),
+                               ("18-quality-publication", "/dashboard/quality/publication"),
+                               ("19-quality-evidence", "/dashboard/quality/preuves")):
+                response = await page.goto(served.url + path)
+                assert response is not None and response.status == 200, path
+                assert await page.locator("header.topbar").count() == 1, path
+                await _shoot(page, name)
+            # An action recorded from the register's form (CSRF token included) shows in the register.
+            await page.goto(f"{served.url}/dashboard/quality/ameliorations")
+            await page.select_option("#source_kind", "ticket")
+            await page.fill("#source_id", str(s.a.ticket_ids[0]))
+            await page.fill("#finding", "Supports reçus en retard")
+            await page.fill("#decision", "Envoyer les supports la veille de la session")
+            await page.click("text=Créer")
+            await page.wait_for_url("**/dashboard/quality/ameliorations?ok=saved")
+            assert await page.locator("text=Envoyer les supports la veille de la session").count() == 1
             # The API documentation works offline too (vendored Swagger UI, no CDN).
             await page.goto(f"{served.url}/docs")
             await page.get_by_text("/api/v1/tickets", exact=True).first.wait_for(timeout=15_000)

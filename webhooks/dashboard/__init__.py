@@ -1,7 +1,7 @@
 """The trainers' and quality managers' dashboard, mounted at ``/dashboard``.
 
 One router per page (login, overview, sessions, learners, inbox, lists,
-exports); ``install`` adds them, the local static files and the two handlers
+exports, the quality manager's registers); ``install`` adds them, the local static files and the two handlers
 that turn "not logged in" into a redirect and "not visible" into a 404 page.
 """
 
@@ -15,13 +15,14 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from engine.reports.scope import NotVisible
-from webhooks.dashboard import exports, inbox, learners, lists, login, overview, sessions
+from webhooks.dashboard import exports, inbox, learners, lists, login, overview, quality, sessions
 from webhooks.dashboard.auth import LoginRequired
 from webhooks.dashboard.render import page, redirect
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 #: The dashboard's route table, one router per page (the cross-trainer test walks it).
-ROUTERS = tuple(module.router for module in (login, overview, sessions, learners, inbox, lists, exports))
+ROUTERS = tuple(module.router for module in (login, overview, sessions, learners, inbox, lists, exports,
+                                                 quality))
 
 
 def install(app: FastAPI) -> None:

@@ -20,7 +20,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.core.indicators import (
     COLD,
-    HOT,
     TESTIMONIAL,
     Attendee,
     EnrolmentRow,
@@ -31,6 +30,7 @@ from engine.core.indicators import (
     Solicitation,
     SurveyAnswer,
     TicketRow,
+    survey_kind_of,
 )
 from engine.core.signals import complaint_words
 from engine.core.spaced import ReviewState, retrievability
@@ -77,14 +77,7 @@ select_columns: Callable[..., Any] = select
 
 def survey_kind(ref: str, questions: list[dict[str, Any]]) -> str:
     """hot, cold, testimonial or other, from the survey's name and its questions."""
-    name = ref.lower()
-    if "temoignage" in name or "testimonial" in name:
-        return TESTIMONIAL
-    if "froid" in name or "cold" in name:
-        return COLD
-    if "chaud" in name or "hot" in name or any(q.get("criterion") for q in questions):
-        return HOT
-    return "other"
+    return survey_kind_of(ref, has_criteria=any(q.get("criterion") for q in questions))
 
 
 def question_topic(kind: str, question: dict[str, Any]) -> str | None:

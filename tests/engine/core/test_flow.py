@@ -9,6 +9,7 @@ import pytest
 
 from engine.campaign.schema import Campaign
 from engine.content.models import FaqEntry, QuizBank, QuizItem, Survey
+from engine.content.sms import is_gsm7
 from engine.core import events as ev
 from engine.core.flow import (
     CONFIRM_KIND,
@@ -145,9 +146,9 @@ def test_low_ratings_and_detractors_alert(ref: str, text: str, alert: str | None
 
 @pytest.mark.parametrize(
     ("text", "closed", "expected"),
-    [("B", True, ["LateReplyNoted"]), ("B", False, ["TicketOpened"]),
-     ("Comment obtenir mon attestation de formation ?", True, ["TicketOpened"]),
-     ("nul", True, ["AlertRaised", "TicketOpened"])],
+    [("B", True, ["LateReplyNoted"]), ("B", False, ["TicketOpened", "TicketAcknowledged"]),
+     ("Comment obtenir mon attestation de formation ?", True, ["TicketOpened", "TicketAcknowledged"]),
+     ("nul", True, ["AlertRaised", "TicketOpened", "TicketAcknowledged"])],
 )
 def test_no_open_question_late_reply_or_ticket(text: str, closed: bool, expected: list[str]) -> None:
     recent = ClosedQuestion(prompt_id=2, question_ref="management/quiz-sbi#q1") if closed else None
@@ -158,7 +159,46 @@ def test_a_confident_faq_match_is_answered_at_once() -> None:
     faq = [FaqEntry(id="attestation", question="Où est mon attestation ?", keywords=["attestation"],
                     answer="Elle est dans votre espace.")]
     resumed = on_reply(state(), VERSIONS, reply("attestation ?"), now=NOW, faq=faq)
-    assert resumed.events == (ev.TicketOpened("sms", "attestation", "Elle est dans votre espace."),)
+    assert resumed.events == (
+        ev.TicketOpened("sms", "attestation", "Elle est dans votre espace."),
+        ev.TicketAcknowledged("sms", "Elle est dans votre espace.\n\nVotre message est aussi transmis à votre "
+                                     "formateur, qui vous répondra sous 48 h.", 48))
+
+
+@pytest.mark.parametrize(
+    ("locale", "hours", "text"),
+    [("fr", 48, "Bien arrivé ! Votre message est transmis à votre formateur, qui vous répondra sous 48 h."),
+     ("fr", 24, "Bien arrivé ! Votre message est transmis à votre formateur, qui vous répondra sous 24 h."),
+     ("en", 48, "Received! Your message has been passed on to your trainer, who will answer within 48 hours."),
+     ("de", 48, "Bien arrivé ! Votre message est transmis à votre formateur, qui vous répondra sous 48 h.")],
+)
+def test_a_ticket_is_acknowledged_at_once_in_the_learners_language(locale: str, hours: int, text: str) -> None:
+    """Indicator 31: the learner knows at once that a human will answer, and by when (the target's hours)."""
+    learner = state().model_copy(update={"locale": locale, "ticket_response_hours": hours})
+    resumed = on_reply(learner, VERSIONS, reply("Je n'ai pas compris le module 2"), now=NOW)
+    assert resumed.events[-1] == ev.TicketAcknowledged("sms", text, hours)
+    assert all(is_gsm7(c) for c in text)  # the GSM-7 alphabet: no ç, no curly apostrophe (no UCS-2 SMS)
+
+
+@pytest.mark.parametrize(
+    ("text", "open_question", "expected"),
+    [("Je retire mon témoignage", False, ["TestimonialConsentWithdrawn"]),
+     ("retirer mon consentement svp", True, ["TestimonialConsentWithdrawn"]),
+     ("Supprimez mon avis, merci", False, ["TestimonialConsentWithdrawn"]),
+     ("mon témoignage, je le retire", True, ["TestimonialConsentWithdrawn"]),
+     ("I withdraw my consent", False, ["TestimonialConsentWithdrawn"]),
+     ("à mon avis le support a été supprimé", False, ["TicketOpened", "TicketAcknowledged"]),
+     ("merci pour le témoignage de Léa", False, ["TicketOpened", "TicketAcknowledged"]),
+     ("B", True, ["AnswerGraded", "CardScheduled", "BranchTaken", "FeedbackQueued"])],
+)
+def test_a_learner_withdraws_testimonial_consent_by_reply(text: str, open_question: bool,
+                                                          expected: list[str]) -> None:
+    asked = question(3, "management/quiz-sbi#q3") if open_question else None
+    resumed = on_reply(state(asked) if asked else state(), VERSIONS, reply(text), now=NOW)
+    assert kinds(resumed.events) == expected
+    if expected == ["TestimonialConsentWithdrawn"]:
+        assert resumed.events[0] == ev.TestimonialConsentWithdrawn(
+            "sms", "C'est noté : votre témoignage est retiré, il ne sera plus diffusé.")
 
 
 @pytest.mark.parametrize(("text", "kind"), [("STOP", "OptedOut"), ("start", "OptedIn"), ("Aide", "HelpSent")])

@@ -11,6 +11,8 @@ from sqlmodel import select
 
 from engine.channels.base import MemoryChannel
 from engine.services.inbound import process_inbound
+from engine.services.testimonials import testimonial_rows
+from engine.store import models
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Alert, Delivery, InboundEvent, Learner, Prompt, Reply, Ticket
 from tests.support.engine_harness import Engine, add_session, make_engine, write_campaign
@@ -186,8 +188,9 @@ async def test_message_without_open_question_is_a_ticket_with_faq(store_url: str
     [ticket] = await _rows(engine, Ticket)
     assert ticket.faq_entry_id is not None and ticket.status == "open"
     assert ticket.due_by == ticket.created_at + timedelta(hours=48)
-    if ticket.auto_answered:
-        assert channels["sms"].sent, "auto-answered but nothing sent"
+    assert ticket.acknowledged_at is not None
+    if ticket.auto_answered:  # the FAQ's answer and the acknowledgement: one message
+        assert channels["sms"].sent[-1].body.endswith("vous répondra sous 48 h."), "auto-answered but nothing sent"
     await _reply(engine, "C'est inadmissible, je veux un remboursement")
     assert [a.kind for a in await _rows(engine, Alert)] == ["complaint"]
 
@@ -211,3 +214,36 @@ async def test_redelivered_event_is_processed_once(store_url: str, tmp_path: Pat
 
 async def _content(engine: Engine):  # type: ignore[no-untyped-def]
     return engine.catalog.library
+
+
+async def test_a_ticket_is_acknowledged_at_once_on_the_learners_channel(store_url: str, tmp_path: Path) -> None:
+    """Indicator 31: the learner hears at once that a trainer will answer; the register shows when."""
+    engine, channels = await _engine(store_url, tmp_path)
+    engine.clock.set(SESSION_END + timedelta(minutes=5))
+    await engine.tick()
+    sent_before = len(channels["sms"].sent)
+    assert await _reply(engine, "Mon manager refuse que je teste le feedback") == "ticket"
+    [ticket] = await _rows(engine, Ticket)
+    assert ticket.acknowledged_at is not None and ticket.first_response_at is None  # a human has not answered
+    [ack] = channels["sms"].sent[sent_before:]
+    assert ack.body == ("Bien arrivé ! Votre message est transmis à votre formateur, "
+                        "qui vous répondra sous 48 h.") and ack.to == PHONE
+
+
+async def test_a_learner_withdraws_testimonial_consent_by_reply(store_url: str, tmp_path: Path) -> None:
+    engine, channels = await _engine(store_url, tmp_path)
+    engine.clock.set(SESSION_END + timedelta(minutes=5))
+    await engine.tick()
+    [learner] = await _rows(engine, Learner)
+    async with engine.rt.sessions() as session, session.begin():
+        session.add(models.Testimonial(learner_id=learner.id or 0, text="Formation très utile", scope="website",
+                                named=True, consent_at=engine.clock.now, approved_at=engine.clock.now))
+    async with engine.rt.sessions() as session:
+        assert len(await testimonial_rows(session, website_only=True, approved_only=True)) == 1
+    assert await _reply(engine, "Je retire mon témoignage svp") == "testimonial consent withdrawn"
+    [item] = await _rows(engine, models.Testimonial)
+    assert item.withdrawn_at is not None
+    assert "votre témoignage est retiré" in channels["sms"].sent[-1].body
+    async with engine.rt.sessions() as session:
+        assert await testimonial_rows(session) == []  # out of every export at once
+    assert await _rows(engine, Ticket) == []
