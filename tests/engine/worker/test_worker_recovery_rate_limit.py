@@ -34,6 +34,7 @@ from engine.ratelimit import MAX_WAIT_SECONDS
 from engine.services import dispatch, recovery
 from engine.services.recovery import recover_stale
 from engine.store.base import DeliveryStatus
+from tests.support.sessions import add_session
 from tests.support.worker_harness import (
     TCP_REDIS,
     Providers,
@@ -42,7 +43,7 @@ from tests.support.worker_harness import (
     live_settings,
     running_worker,
 )
-from tests.support.worker_scenarios import START, add_session, numbered, write_open_campaign
+from tests.support.worker_scenarios import START, numbered, write_open_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 RATE = 5
@@ -90,7 +91,7 @@ async def test_a_batch_waiting_for_rate_limit_slots_is_not_requeued(
     settings = live_settings(store_url, TCP_REDIS, tmp_path, providers, tmp_path / "campaigns",
                              twilio_rate_per_second=float(RATE))
     async with driver(settings, clock) as drv, running_worker(settings, clock, max_jobs=1):
-        await add_session(drv, numbered(MESSAGES))
+        await add_session(drv, learners=numbered(MESSAGES), campaigns=["open"], ends_at=START)
         await drv.tick()
         clock.advance(minutes=10)
         assert (await drv.tick()).claimed == MESSAGES  # one job: the whole batch, one sender
