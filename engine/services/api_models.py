@@ -83,8 +83,11 @@ class SessionIn(BaseModel):
             self.starts_at = self.starts_at.replace(tzinfo=zone)
         if self.ends_at.tzinfo is None:
             self.ends_at = self.ends_at.replace(tzinfo=zone)
-        self.starts_at = self.starts_at.astimezone(UTC)
-        self.ends_at = self.ends_at.astimezone(UTC)
+        try:
+            self.starts_at = self.starts_at.astimezone(UTC)
+            self.ends_at = self.ends_at.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 shifted across a zone boundary
+            raise ValueError("date out of range") from None
         if self.ends_at < self.starts_at:
             raise ValueError("ends_at is before starts_at")
         return self
