@@ -21,25 +21,12 @@ from engine.services.inbound import process_inbound
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Alert, AuditEvent, Delivery, Learner, Prompt, Reply
 from tests.support.engine_harness import Engine, add_session, make_engine, write_campaign
+from tests.support.overlap import overlap_campaign
 
 PARIS = ZoneInfo("Europe/Paris")
 SESSION_END = datetime(2026, 3, 24, 17, 0, tzinfo=PARIS)  # a Tuesday
 PHONE = "+33612345678"
-CAMPAIGN = """
-campaign: overlap
-title: Overlap
-defaults: {channels: [sms], window: {from: "09:00", to: "19:00"}}
-steps:
-  - id: quiz
-    at: +1d 10:00
-    quiz: management/quiz-sbi
-    ask: 3
-  - id: revisions
-    review: management/quiz-sbi
-    from: +1d 15:00
-    until: +20d
-    per_week: 1
-"""
+CAMPAIGN = overlap_campaign("overlap")
 _sids = iter(range(100_000))
 
 

@@ -34,6 +34,7 @@ from engine.services.scheduler import claim_batches
 from engine.store.models import Delivery, Prompt, Reply, ReviewCard
 from engine.worker import process_inbound_job, send_batch_job
 from tests.support.engine_harness import Engine, add_session, make_engine, write_campaign
+from tests.support.overlap import overlap_campaign
 from webhooks.app import create_app
 from webhooks.deps import create_api_key
 from webhooks.queue import arq_enqueue
@@ -206,21 +207,7 @@ def _direct_send(engine: Engine):  # type: ignore[no-untyped-def]
     return enqueue
 
 
-OVERLAP_CAMPAIGN = """
-campaign: overlap-e2e
-title: Overlap e2e
-defaults: {channels: [sms], window: {from: "09:00", to: "19:00"}}
-steps:
-  - id: quiz
-    at: +1d 10:00
-    quiz: management/quiz-sbi
-    ask: 3
-  - id: revisions
-    review: management/quiz-sbi
-    from: +1d 15:00
-    until: +20d
-    per_week: 1
-"""
+OVERLAP_CAMPAIGN = overlap_campaign("overlap-e2e")
 
 
 async def test_the_reported_scenario_end_to_end_loses_no_answer(
