@@ -38,6 +38,7 @@ __all__ = [
     "qstream_next",
     "rating_for",
     "record_answer",
+    "mean_retrievability",
     "retrievability",
     "within_weekly_cap",
 ]
@@ -171,6 +172,20 @@ def retrievability(state: ReviewState, *, now: datetime) -> float:
     """
     now = _utc(now, "now")
     return float(_PARAMETERS_ONLY.get_card_retrievability(Card.from_dict(state.card), now))
+
+
+def mean_retrievability(states: Sequence[ReviewState], moments: Sequence[datetime]) -> list[float | None]:
+    """The mean of :func:`retrievability` over ``states`` at each of ``moments`` (None when empty).
+
+    Each card is read once, whatever the number of moments (a retention curve).
+    """
+    cards = [Card.from_dict(state.card) for state in states]
+    out: list[float | None] = []
+    for moment in moments:
+        at = _utc(moment, "moment")
+        out.append(sum(float(_PARAMETERS_ONLY.get_card_retrievability(card, at)) for card in cards) / len(cards)
+                   if cards else None)
+    return out
 
 
 def pick_due_items(states: Mapping[str, ReviewState], *, now: datetime, limit: int) -> list[str]:

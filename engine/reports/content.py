@@ -7,6 +7,7 @@ snapshot of the campaign version the learner is enrolled in.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,15 +51,48 @@ def answer_of(value: Any) -> tuple[str, Any]:
 
 
 async def load_index(db: AsyncSession, version_ids: Iterable[int]) -> ContentIndex:
-    """One query for every version's definition."""
+    """The index of some campaign versions: one small query, plus one for definitions not seen yet.
+
+    Versions are immutable and named by the sha256 of their definition, so each one's part of the
+    index is kept per process by that hash (:data:`_PARTS`), whatever database it came from.
+    """
     ids = sorted(set(version_ids))
     index = ContentIndex()
     if not ids:
         return index
-    rows = (await db.exec(select(CampaignVersion).where(col(CampaignVersion.id).in_(ids)))).all()
-    for version in rows:
-        _add_version(index, version)
+    hashes = dict((await db.exec(select(CampaignVersion.id, CampaignVersion.content_hash).where(
+        col(CampaignVersion.id).in_(ids)))).all())
+    missing = [vid for vid in ids if vid in hashes and hashes[vid] not in _PARTS]
+    if missing:
+        for version in (await db.exec(select(CampaignVersion).where(col(CampaignVersion.id).in_(missing)))).all():
+            part = ContentIndex()
+            _add_version(part, version)
+            _remember(version.content_hash, part)
+    for vid in ids:
+        if vid in hashes:
+            _merge(index, vid, _PARTS[hashes[vid]])
     return index
+
+
+#: Each campaign version's part of an index, by content hash (most recently used last).
+_PARTS: OrderedDict[str, ContentIndex] = OrderedDict()
+_PARTS_KEPT = 256
+
+
+def _remember(content_hash: str, part: ContentIndex) -> None:
+    _PARTS[content_hash] = part
+    _PARTS.move_to_end(content_hash)
+    while len(_PARTS) > _PARTS_KEPT:
+        _PARTS.popitem(last=False)
+
+
+def _merge(index: ContentIndex, version_id: int, part: ContentIndex) -> None:
+    index.questions.update(part.questions)
+    index.items.update(part.items)
+    for step, title in part.step_titles.items():
+        index.step_titles.setdefault(step, title)
+    for channels in part.channels.values():
+        index.channels[version_id] = list(channels)
 
 
 def _add_version(index: ContentIndex, version: CampaignVersion) -> None:

@@ -222,6 +222,16 @@ def ratings(answers: Sequence[Answer], index: ContentIndex, *, criterion: str | 
     return values
 
 
+def ratings_by_criterion(answers: Sequence[Answer], index: ContentIndex) -> dict[str, list[int]]:
+    """:func:`ratings` of every CPF criterion at once (one pass over the answers)."""
+    out: dict[str, list[int]] = defaultdict(list)
+    for answer in answers:
+        info = index.question(answer.question)
+        if info is not None and info.type == "rating" and info.criterion is not None and isinstance(answer.value, int):
+            out[info.criterion].append(answer.value)
+    return out
+
+
 def typed_values(answers: Sequence[Answer], index: ContentIndex, question_type: str,
                  *, survey_prefix: str = "") -> list[Any]:
     out = []

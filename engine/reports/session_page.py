@@ -13,14 +13,14 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from engine.core.spaced import ReviewState, retrievability
+from engine.core.spaced import ReviewState, mean_retrievability
 from engine.reports import figures
 from engine.reports.content import CPF_CRITERIA, ContentIndex
 from engine.reports.facts import (
     Answer,
     fetch,
     first_quiz_answers,
-    ratings,
+    ratings_by_criterion,
     session_facts,
 )
 from engine.reports.scope import Viewer, visible_session
@@ -107,6 +107,11 @@ class SessionView(BaseModel):
     steps: list[tuple[str, str]]
     grid: list[GridRow]
 
+    @property
+    def cell_states(self) -> tuple[str, ...]:
+        """Every state a grid cell can show (the template labels each once, not once per cell)."""
+        return tuple(_RANK)
+
 
 async def session_page(db: AsyncSession, viewer: Viewer, session_id: int, *, now: datetime) -> SessionView:
     training = await visible_session(db, viewer, session_id)
@@ -118,6 +123,7 @@ async def session_page(db: AsyncSession, viewer: Viewer, session_id: int, *, now
             col(Enrollment.session_id) == session_id))).order_by(col(Learner.last_name), col(Learner.first_name)))}
     names = {lid: _name(row) for lid, row in learners.items()}
     answers = facts.answers
+    by_criterion = ratings_by_criterion(answers, index)
     funnel, not_yet = await _funnel(db, session_id)
     steps, grid = await _grid(db, session_id, index, learners)
     return SessionView(
@@ -125,9 +131,9 @@ async def session_page(db: AsyncSession, viewer: Viewer, session_id: int, *, now
         location=training.location, starts_at=training.starts_at, ends_at=training.ends_at,
         learners=facts.learners, response=figures.rate(facts.answered, facts.prompts), funnel=funnel,
         not_yet_sent=not_yet,
-        criteria=[CriterionRow(criterion=c, summary=figures.rating_summary(ratings(answers, index, criterion=c)))
+        criteria=[CriterionRow(criterion=c, summary=figures.rating_summary(by_criterion.get(c, [])))
                   for c in CPF_CRITERIA],
-        satisfied=figures.satisfied_share(ratings(answers, index)),
+        satisfied=figures.satisfied_share([v for values in by_criterion.values() for v in values]),
         nps=figures.nps(figures.hot_nps_scores(answers, index)),
         supported=_yes_share(a for a in answers if a.question.endswith("#accompagne")),
         verbatims=_texts(answers, index, names, cold=False),
@@ -248,11 +254,8 @@ async def _retention(db: AsyncSession, learner_ids: list[int], index: ContentInd
             states.append(ReviewState.from_dict(card))
         except (KeyError, TypeError, ValueError):
             continue
-    points = []
-    for days in RETENTION_HORIZONS:
-        values = [retrievability(s, now=now + timedelta(days=days)) for s in states]
-        points.append(RetentionPoint(days=days, mean=sum(values) / len(values) if values else None, n=len(values)))
-    return points
+    means = mean_retrievability(states, [now + timedelta(days=days) for days in RETENTION_HORIZONS])
+    return [RetentionPoint(days=days, mean=mean, n=len(states)) for days, mean in zip(RETENTION_HORIZONS, means)]
 
 
 async def _grid(db: AsyncSession, session_id: int, index: ContentIndex, learners: dict[int, Learner]

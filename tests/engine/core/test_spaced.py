@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from engine.core.spaced import (
     ReviewState,
+    mean_retrievability,
     new_state,
     pick_due_items,
     qstream_next,
@@ -151,6 +152,17 @@ def test_retrievability_decreases_over_time() -> None:
     assert values[0] == 1.0
     assert all(0.0 < v <= 1.0 for v in values)
     assert all(a > b for a, b in itertools.pairwise(values)), values
+
+
+def test_mean_retrievability_is_the_mean_of_each_state_at_each_moment() -> None:
+    states = list(_states().values())
+    moments = [T0 + timedelta(days=d) for d in (1, 7, 30)]
+    expected = [sum(retrievability(s, now=m) for s in states) / len(states) for m in moments]
+    assert mean_retrievability(states, moments) == pytest.approx(expected)
+    assert expected[0] > expected[2]
+    assert mean_retrievability([], moments) == [None, None, None]
+    with pytest.raises(ValueError, match="timezone-aware"):
+        mean_retrievability(states, [datetime(2025, 3, 4)])
 
 
 def _states() -> dict[str, ReviewState]:
