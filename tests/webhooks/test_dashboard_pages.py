@@ -101,6 +101,28 @@ async def test_forms_redirect_and_show_errors_beside_fields(web: httpx.AsyncClie
         assert [n.body for n in notes] == ["Appelée : tout va bien"]
 
 
+async def test_the_answer_form_s_key_makes_a_double_submit_one_answer_and_a_new_form_another(
+        web: httpx.AsyncClient, seeded: Seeded, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    await login(web, seeded.emails["trainer"])
+    ticket_page = f"/dashboard/inbox/{seeded.a.ticket_ids[0]}"
+
+    async def form_fields() -> dict[str, str]:
+        html = (await web.get(ticket_page)).text
+        key = re.search(r'name="answer_key" value="([^"]+)"', html)
+        assert key is not None, "the answer form carries no key"
+        return {"csrf": csrf_of(html), "answer_key": key.group(1), "text": "Merci, c'est noté.", "close": "0"}
+
+    first = await form_fields()
+    for _ in range(2):  # the same form, posted twice
+        assert (await web.post(f"{ticket_page}/answer", data=first)).status_code == 303
+    second = await form_fields()
+    assert second["answer_key"] != first["answer_key"]
+    assert (await web.post(f"{ticket_page}/answer", data=second)).status_code == 303
+    async with session_maker() as db:
+        sent = (await db.exec(select(Delivery).where(col(Delivery.step_id) == "ticket"))).all()
+        assert [d.rendered for d in sent] == [{"body": "Merci, c'est noté."}] * 2
+
+
 async def test_a_quality_manager_assigns_sessions_and_manages_api_keys(
         web: httpx.AsyncClient, seeded: Seeded, session_maker: async_sessionmaker[AsyncSession]) -> None:
     await login(web, seeded.emails["quality"])

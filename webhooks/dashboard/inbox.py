@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -41,8 +44,9 @@ async def _ticket(request: Request, viewer: Viewer, db: SessionDep, ticket_id: i
     if not viewer.sees_everything:
         view.assignees = [(tid, name) for tid, name in view.assignees if tid == viewer.trainer_id
                           or tid == view.ticket.assignee_id]
+    values = {"answer_key": secrets.token_urlsafe(16), **(values or {})}
     return page(request, "dashboard/ticket.html", viewer, status_code=status_code, view=view, faq=entry,
-                title=f"Message #{ticket_id}", errors=errors or {}, values=values or {},
+                title=f"Message #{ticket_id}", errors=errors or {}, values=values,
                 categories=[c.value for c in TicketCategory])
 
 
@@ -60,20 +64,27 @@ async def _faq_answer(request: Request, viewer: Viewer, db: SessionDep, ticket_i
     return next((e for e in _faq(request) if e.id == ticket.faq_entry_id), None)
 
 
+_ANSWER_KEY = re.compile(r"[A-Za-z0-9_-]{16,40}")
+
+
 @router.post("/inbox/{ticket_id}/answer", response_class=HTMLResponse)
 async def answer(request: Request, ticket_id: RowId, viewer: CurrentViewer, form: CheckedForm,
                  db: SessionDep) -> Response:
     ticket = await visible_ticket(db, viewer, ticket_id)
     text = form.get("text", "")
+    # Each rendering of the answer form carries its own key: a double submit is one answer, a
+    # second answer with the same words (from a new form) is another.
+    form_key = form.get("answer_key", "")
+    key = f"form:{form_key}" if _ANSWER_KEY.fullmatch(form_key) else None
     error = field_error(text)
     if error:
         return await _ticket(request, viewer, db, ticket_id, status_code=422, errors={"text": error},
-                             values={"text": text})
+                             values={"text": text, **({"answer_key": form_key} if key else {})})
     now = now_of(request)
-    if await actions.is_resubmitted_answer(db, ticket=ticket, text=text, now=now):
+    if key is None and await actions.is_resubmitted_answer(db, ticket=ticket, text=text, now=now):
         return redirect(f"/dashboard/inbox/{ticket_id}", "answered")
     await answer_ticket(db, ticket_id=ticket_id, author_trainer_id=viewer.trainer_id, text=text.strip(),
-                        idempotency_key=None, close=form.get("close") == "1", now=now)
+                        idempotency_key=key, close=form.get("close") == "1", now=now)
     await db.commit()
     return redirect(f"/dashboard/inbox/{ticket_id}", "answered")
 
