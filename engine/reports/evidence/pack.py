@@ -124,8 +124,16 @@ def workbook(tables: list[Table]) -> bytes:
     for table in tables:
         sheet = book.add_worksheet(table.name[:31])
         sheet.write_row(0, 0, table.headers, bold)
+        # Typed writes, empty cells skipped: ``write_row`` dispatches on every value's type and
+        # was most of the pack's XLSX time (600,000 cells for a year of 200 sessions).
+        write_string, write_number = sheet.write_string, sheet.write_number
         for r, row in enumerate(table.rows, start=1):
-            sheet.write_row(r, 0, ["" if v is None else v for v in row])
+            for c, value in enumerate(row):
+                if isinstance(value, str):
+                    if value:
+                        write_string(r, c, value)
+                elif value is not None:
+                    write_number(r, c, value)
         sheet.freeze_panes(1, 0)
         sheet.autofilter(0, 0, max(1, len(table.rows)), len(table.headers) - 1)
         sheet.set_column(0, len(table.headers) - 1, 18)

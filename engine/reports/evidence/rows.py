@@ -168,7 +168,7 @@ async def load_evidence(session: AsyncSession, *, period: Period, now: datetime,
         data = value if isinstance(value, dict) else {}
         ref, _, qid = str(data.get("question", "")).partition("#")
         meta = questions.get(enrolment_version.get(enrollment_id or 0, 0), {}).get(ref, {})
-        skind, question = meta.get("", {}).get("kind", survey_kind(ref, [])), meta.get(qid, {})
+        skind, question = meta.get("", {}).get("kind") or survey_kind(ref, []), meta.get(qid, {})
         if data.get("status") not in ("ok", "answered", "skipped", None) and data.get("value") is None:
             continue
         first_answer[(enrollment_id or 0, ref)].append(at)
@@ -228,7 +228,7 @@ async def _solicitations(session: AsyncSession, start: datetime, end: datetime, 
             continue
         ref = question_ref.partition("#")[0]
         meta = questions.get(enrolment_version.get(enrollment_id, 0), {}).get(ref, {})
-        kind = meta.get("", {}).get("kind", survey_kind(ref, []))
+        kind = meta.get("", {}).get("kind") or survey_kind(ref, [])
         answered = min((a for a in first_answer.get((enrollment_id, ref), []) if a >= opened_at), default=None)
         out.append(Solicitation(learner_id, sid, title.get(sid or 0, ""), ref, kind, step_id, opened_at,
                                 tuple(sorted(r for r in reminders.get((enrollment_id, step_id), []) if r >= opened_at)),
