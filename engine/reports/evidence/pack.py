@@ -60,7 +60,7 @@ from engine.store.models import PublishedIndicator
 
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html"]))
-HEADLINE = ("satisfaction.global", "nps.hot", "reponse.hot", "reponse.cold", "froid.application",
+HEADLINE = ("satisfaction.global", "nps.hot", "reponse.hot", "reponse.cold", "reponse.toutes", "froid.application",
             "demandes.delai", "reclamations.taux", "suivi.abandon", "reinscription.learner", "quiz.reussite")
 
 
@@ -193,6 +193,9 @@ def _summary_html(loaded: LoadedEvidence, indicators: list[Indicator], per_progr
         "trend_chart": trend_chart, "response_chart": response_chart,
         "nps": {"value": nps.formatted(), "promoters": nps.count("promoteurs"), "passives": nps.count("passifs"),
                 "detractors": nps.count("detracteurs")},
+        "all_questions": {"value": figures["reponse.toutes"].formatted(),
+                          "answered": figures["reponse.toutes"].count("repondues"),
+                          "asked": figures["reponse.toutes"].count("questions")},
         "application": figures["froid.application"].formatted(), "verbatims_count": len(verbatims),
         "verbatims": verbatims[:15],
         "categories": [{"label": label, "count": categories.get(label, 0)} for label in CATEGORY_LABELS.values()],

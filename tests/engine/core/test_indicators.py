@@ -332,3 +332,30 @@ def test_narrowing_to_the_period_first_changes_no_figure() -> None:
         retention=(ReviewRetention(1, "P", MID_MARCH, 0.6),))
     for period in (MARCH, APRIL):
         assert all_indicators(rows, period, now=NOW) == [fn(rows, period, NOW) for fn in CATALOGUE]
+
+
+def test_a_scopes_complaints_are_per_100_of_its_own_learners() -> None:
+    """A session's (or a programme's) complaint rate divides by its learners, not the organisation's."""
+    march = datetime(2026, 3, 2, tzinfo=UTC)
+    rows = EvidenceRows(
+        tickets=(TicketRow(1, 1, 1, "P", MID_MARCH, None, "reclamation"),),
+        attendees=tuple(attendee(i, 1, march) for i in range(4))
+        + tuple(attendee(10 + i, 2, march, programme="Q") for i in range(4)))
+    assert (complaint_rate(rows, MARCH, now=NOW).value, complaint_rate(rows, MARCH, now=NOW).n) == (12.5, 8)
+    session = complaint_rate(rows.for_session(1), MARCH, now=NOW)
+    assert (session.value, session.n, session.count("reclamations")) == (25.0, 4, 1)
+    assert by_key(all_indicators(rows, MARCH, now=NOW, programme="P"))["reclamations.taux"].value == 25.0
+    assert by_key(all_indicators(rows, MARCH, now=NOW, programme="Q"))["reclamations.taux"].value == 0.0
+
+
+def test_a_programmes_reenrolment_counts_its_learners_and_looks_ahead_everywhere() -> None:
+    march = datetime(2026, 3, 2, tzinfo=UTC)
+    rows = EvidenceRows(attendees=(
+        attendee(1, 1, march, programme="P"), attendee(1, 3, march + timedelta(days=60), programme="Q"),  # back in Q
+        attendee(2, 1, march, programme="P"),
+        attendee(3, 2, march, programme="Q"), attendee(3, 4, march + timedelta(days=90), programme="Q"),
+    ))
+    p = by_key(all_indicators(rows, MARCH, now=NOW, programme="P"))["reinscription.learner"]
+    assert (p.value, p.n) == (0.5, 2)  # learners 1 and 2 ended P in March; 1 came back (to Q)
+    session = reenrolment_rate(rows.for_session(2), MARCH, now=NOW)
+    assert (session.value, session.n) == (1.0, 1)
