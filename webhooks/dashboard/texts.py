@@ -124,3 +124,8 @@ REASONS: tuple[tuple[str, str, str], ...] = (
     ("expired", "Expiré avant l'envoi", "Expired before sending"),
     ("cancelled", "Annulé", "Cancelled"),
 )
+
+# The quality pages' texts live beside them; the dashboard's own entries win on a clash.
+from webhooks.dashboard.quality_texts import QUALITY_ENGLISH  # noqa: E402
+
+ENGLISH.update({k: v for k, v in QUALITY_ENGLISH.items() if k not in ENGLISH})
