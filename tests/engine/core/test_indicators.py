@@ -4,6 +4,7 @@ empty periods and period edges in the Paris time zone."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from engine.core.indicators import (
     EvidenceRows,
     Indicator,
     Period,
+    PromptRow,
     QuizAnswer,
     ReviewRetention,
     Solicitation,
@@ -359,3 +361,31 @@ def test_a_programmes_reenrolment_counts_its_learners_and_looks_ahead_everywhere
     assert (p.value, p.n) == (0.5, 2)  # learners 1 and 2 ended P in March; 1 came back (to Q)
     session = reenrolment_rate(rows.for_session(2), MARCH, now=NOW)
     assert (session.value, session.n) == (1.0, 1)
+
+
+# 23:30 in Paris on 31 March (21:30 UTC) belongs to March; 00:30 on 1 April (22:30 UTC on 31 March) to April.
+LATE_MARCH, EARLY_APRIL = datetime(2026, 3, 31, 21, 30, tzinfo=UTC), datetime(2026, 3, 31, 22, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("key", "make", "counted"), [
+    ("reponse.hot", lambda at: EvidenceRows(solicitations=(solicitation(HOT, at, answered=timedelta(0)),)),
+     lambda i: i.population),
+    ("reponse.toutes", lambda at: EvidenceRows(prompts=(PromptRow(1, 1, "P", at, True),)), lambda i: i.population),
+    ("demandes.delai", lambda at: EvidenceRows(tickets=(ticket(at, at + timedelta(hours=1)),)), lambda i: i.n),
+    ("reclamations.taux", lambda at: EvidenceRows(tickets=(ticket(at, None, "reclamation"),),
+                                                  attendees=(attendee(1, 1, datetime(2026, 3, 2, tzinfo=UTC)),
+                                                             attendee(2, 2, datetime(2026, 3, 30, tzinfo=UTC)))),
+     lambda i: i.count("reclamations")),
+    ("quiz.reussite", lambda at: EvidenceRows(quiz_answers=(QuizAnswer(1, 1, "P", at, True),)),
+     lambda i: i.population),
+    ("nps.hot", lambda at: EvidenceRows(answers=(score(1, 10, at=at),)), lambda i: i.n),
+    ("suivi.abandon", lambda at: EvidenceRows(enrolments=(EnrolmentRow(1, 1, "P", at, "active", None),)),
+     lambda i: i.n),
+])
+@pytest.mark.parametrize(("moment", "month"), [(LATE_MARCH, MARCH), (EARLY_APRIL, APRIL)])
+def test_every_row_kind_falls_in_its_paris_month(key: str, make: Any, counted: Any, moment: datetime,
+                                                 month: Period) -> None:
+    rows = make(moment)
+    for period in (MARCH, APRIL):
+        figure = by_key(all_indicators(rows, period, now=NOW))[key]
+        assert counted(figure) == (1 if period == month else 0), (key, period)
