@@ -15,10 +15,12 @@ response times are in hours; complaints are per 100 learners.
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 #: The five quality criteria of the CPF hot survey, in the order they are shown.
@@ -230,6 +232,29 @@ class EvidenceRows:
             history=self.history,
             prompts=tuple(r for r in self.prompts if inside(r.opened_at)),
         )
+
+    def split(self, periods: Sequence[Period]) -> list[EvidenceRows]:
+        """``[self.within(p) for p in periods]`` for consecutive periods (the months of a trend), in
+        one pass over the rows instead of one per period."""
+        starts = [p.bounds[0] for p in periods]
+        ends = [p.bounds[1] for p in periods]
+
+        def spread(rows: Sequence[Any], moment: Callable[[Any], datetime]) -> list[tuple[Any, ...]]:
+            buckets: list[list[Any]] = [[] for _ in periods]
+            for row in rows:
+                at = moment(row)
+                i = bisect_right(starts, at) - 1
+                if i >= 0 and at < ends[i]:
+                    buckets[i].append(row)
+            return [tuple(b) for b in buckets]
+
+        parts = (spread(self.answers, lambda r: r.answered_at), spread(self.solicitations, lambda r: r.sent_at),
+                 spread(self.tickets, lambda r: r.received_at), spread(self.enrolments, lambda r: r.session_end),
+                 spread(self.quiz_answers, lambda r: r.answered_at), spread(self.retention, lambda r: r.session_end),
+                 spread(self.prompts, lambda r: r.opened_at))
+        return [EvidenceRows(answers=a, solicitations=so, tickets=t, enrolments=e, attendees=self.attendees,
+                             quiz_answers=q, retention=r, history=self.history, prompts=pr)
+                for a, so, t, e, q, r, pr in zip(*parts, strict=True)]
 
     def _where(self, keep: Callable[[object], bool], *, keep_retention: bool) -> EvidenceRows:
         return EvidenceRows(

@@ -106,9 +106,10 @@ def zip_pack(pdf: bytes, tables: list[Table], period: Period) -> bytes:
     stamp = f"{period.start:%Y%m%d}-{period.end:%Y%m%d}"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        # The PDF's streams and the XLSX (itself a ZIP) are compressed already: stored as they are.
         if pdf:
-            archive.writestr(f"synthese-qualiopi-{stamp}.pdf", pdf)
-        archive.writestr(f"preuves-qualiopi-{stamp}.xlsx", workbook(tables))
+            archive.writestr(f"synthese-qualiopi-{stamp}.pdf", pdf, compress_type=zipfile.ZIP_STORED)
+        archive.writestr(f"preuves-qualiopi-{stamp}.xlsx", workbook(tables), compress_type=zipfile.ZIP_STORED)
         for table in tables:
             archive.writestr(f"csv/{table.slug}.csv", table_csv(table))
     return buffer.getvalue()
@@ -167,7 +168,7 @@ def _summary_html(loaded: LoadedEvidence, indicators: list[Indicator], per_progr
         (CRITERION_LABELS[c], figures[f"satisfaction.{c}"].value if figures[f"satisfaction.{c}"].publishable(threshold)
          else None) for c in CRITERIA])
     months = monthly_periods(period)
-    by_month = {m: loaded.rows.within(m) for m in months}
+    by_month = dict(zip(months, loaded.rows.split(months), strict=True))
     trend_chart = line_chart("Satisfaction (notes 4-5) par mois", [
         (f"{m.start:%m/%y}", _shown(satisfaction_rate(by_month[m], m, now=now), threshold)) for m in months])
     response_chart = line_chart("Taux de réponse à chaud par mois", [

@@ -389,3 +389,14 @@ def test_every_row_kind_falls_in_its_paris_month(key: str, make: Any, counted: A
     for period in (MARCH, APRIL):
         figure = by_key(all_indicators(rows, period, now=NOW))[key]
         assert counted(figure) == (1 if period == month else 0), (key, period)
+
+
+def test_splitting_into_months_equals_narrowing_to_each() -> None:
+    rows = EvidenceRows(
+        answers=(rating(1, "accueil", 5, at=LATE_MARCH), rating(2, "accueil", 3, at=EARLY_APRIL),
+                 rating(3, "accueil", 4, at=datetime(2026, 2, 28, 22, 59, tzinfo=UTC))),  # 23:59 Paris: February
+        solicitations=(solicitation(HOT, LATE_MARCH), solicitation(HOT, EARLY_APRIL)),
+        tickets=(ticket(EARLY_APRIL, None),), prompts=(PromptRow(1, 1, "P", LATE_MARCH, False),))
+    months = monthly_periods(Period(date(2026, 3, 1), date(2026, 4, 30)))
+    assert rows.split(months) == [rows.within(m) for m in months]
+    assert [len(part.answers) for part in rows.split(months)] == [1, 1]
