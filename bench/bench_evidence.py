@@ -12,7 +12,7 @@ alternating A B A B, each in a fresh process so peak memory is its own:
   monthly trends, PDF with WeasyPrint, XLSX, CSV) for the year.
 
 Printed: seconds and peak RSS (MB) per run with the 1-minute load average before it, medians,
-and the ratio B/A. Profile with ``python -m cProfile -o pack.prof`` on a ``--child pack`` run.
+and the ratio B/A. Profile with ``python -m cProfile -o pack.prof bench/bench_evidence.py --child pack --url URL``.
 
 usage: .venv/bin/python bench/bench_evidence.py [--sessions 200] [--learners 10000] [--rounds 2] [--pg]
 """
