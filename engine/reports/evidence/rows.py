@@ -185,7 +185,7 @@ async def load_evidence(session: AsyncSession, *, period: Period, now: datetime,
         col(Prompt.opened_at) < end))).all()
     prompts = tuple(PromptRow(learner_id, sid, title.get(sid or 0, ""), opened_at, status == PromptStatus.ANSWERED)
                     for learner_id, enrollment_id, opened_at, status in prompt_rows
-                    if in_scope(sid := enrolment_session.get(enrollment_id)))
+                    if (sid := enrolment_session.get(enrollment_id)) is not None and in_scope(sid))
     retention = await _retention(session, attendees, now, in_scope)
     # The scope's learners are the population of per-learner rates (complaints per 100 learners of
     # *this* session); every attendance stays in ``history`` for re-enrolment.
