@@ -11,7 +11,8 @@ alternating A B A B, each in a fresh process so peak memory is its own:
 - **B, the pack**: ``build_pack`` (loader, every indicator overall and per programme,
   monthly trends, PDF with WeasyPrint, XLSX, CSV) for the year.
 
-Printed: seconds and peak RSS (MB) per run, medians, and the ratio B/A.
+Printed: seconds and peak RSS (MB) per run with the 1-minute load average before it, medians,
+and the ratio B/A. Profile with ``python -m cProfile -o pack.prof bench/bench_evidence.py --child pack --url URL``.
 
 usage: .venv/bin/python bench/bench_evidence.py [--sessions 200] [--learners 10000] [--rounds 2] [--pg]
 """
@@ -23,6 +24,7 @@ import asyncio
 import csv
 import io
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -122,10 +124,11 @@ def main() -> int:
             runs: dict[str, list[dict[str, float]]] = {"baseline": [], "pack": []}
             for round_number in range(1, args.rounds + 1):
                 for mode in ("baseline", "pack"):
+                    load = os.getloadavg()[0]
                     figures = _child(url, mode)
                     runs[mode].append(figures)
                     print(f"round {round_number} {mode:8s} {figures['seconds']:6.2f} s  peak {figures['peak_mb']:6.0f} MB"
-                          f"  output {figures['bytes'] / 1024:,.0f} KiB")
+                          f"  output {figures['bytes'] / 1024:,.0f} KiB  (load average {load:.1f})", flush=True)
             a = statistics.median(r["seconds"] for r in runs["baseline"])
             b = statistics.median(r["seconds"] for r in runs["pack"])
             peak = max(r["peak_mb"] for r in runs["pack"])

@@ -66,3 +66,17 @@ def complaint_words(text: str) -> list[str]:
             found.append((match.start(), shown))
             break
     return [shown for _, shown in sorted(found)]
+
+
+_DIFFICULTY = ("difficult", "bloqu", "n'arrive pas", "narrive pas", "galère", "pas compris")
+
+
+def guess_category(body: str) -> str:
+    """A ticket with no category yet: complaint words → ``reclamation``; words of difficulty →
+    ``difficulte``; otherwise ``question``. The inbox and the complaints register both guess here."""
+    if complaint_words(body):
+        return "reclamation"
+    lowered = body.lower().replace("\u2019", "'")
+    if any(word in lowered for word in _DIFFICULTY):
+        return "difficulte"
+    return "question"

@@ -232,12 +232,14 @@ def _script(replay: _Replay, cohort: Cohort) -> None:
         replay.phones[lid] = phone
     rng = replay.rng
     picks = rng.sample(talkers, min(len(talkers), 5))
+    # A small history (--history-learners 3) still has its complaint: the last talker writes it.
+    complainer = 3 if len(picks) > 3 else len(picks) - 1
     for n, lid in enumerate(picks):
         at = cohort.ends_at + timedelta(days=rng.choice((3, 5, 9, 10, 16, 24)), hours=rng.uniform(-4, 2))
-        if n < 3:
-            replay.post(at.astimezone(UTC), lid, rng.choice(QUESTIONS), free_text=True)
-        elif n == 3:
+        if n == complainer:
             replay.post(at.astimezone(UTC), lid, rng.choice(COMPLAINTS), free_text=True)
+        elif n < 3:
+            replay.post(at.astimezone(UTC), lid, rng.choice(QUESTIONS), free_text=True)
         else:
             replay.post((cohort.ends_at + timedelta(days=40)).astimezone(UTC), lid, "STOP")
 

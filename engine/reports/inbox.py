@@ -10,7 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from engine.core.signals import complaint_words
+from engine.core.signals import guess_category
 from engine.reports.facts import fetch
 from engine.reports.scope import Viewer, tickets_filter, visible_ticket
 from engine.store.base import TicketCategory, TicketStatus
@@ -18,16 +18,6 @@ from engine.store.models import Learner, Ticket, TicketMessage, Trainer, Trainin
 
 PAGE_SIZE = 25
 STATES = ("open", "answered", "closed", "all")
-
-
-def guess_category(body: str) -> str:
-    """Complaint words → réclamation; words of difficulty → difficulté; otherwise a question."""
-    if complaint_words(body):
-        return TicketCategory.COMPLAINT
-    lowered = body.lower()
-    if any(word in lowered for word in ("difficult", "bloqu", "n'arrive pas", "narrive pas", "galère", "pas compris")):
-        return TicketCategory.DIFFICULTY
-    return TicketCategory.QUESTION
 
 
 class TicketRow(BaseModel):

@@ -148,7 +148,7 @@ async def action_rows(session: AsyncSession, *, filters: list[ColumnElement[bool
         statement = statement.limit(limit)
     out: list[ActionRow] = []
     for action, owner in (await session.exec(statement)).all():
-        origin = (f"{action.source_kind} n°{action.source_id}" if action.source_id is not None
+        origin = (f"n°{action.source_id}" if action.source_id is not None  # beside its source's label
                   else action.source_ref or "")
         out.append(ActionRow(action.id or 0, action.source_kind, origin, action.finding, action.decision,
                              owner or "", action.due_on, action.status, action.effectiveness, action.effective,

@@ -5,6 +5,7 @@ token is a 403; the register's forms redirect after POST; the pack downloads as 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -112,3 +113,47 @@ async def test_testimonials_publication_and_pack(web: httpx.AsyncClient, account
     with zipfile.ZipFile(io.BytesIO(pack.content)) as archive:
         assert any(name.endswith(".pdf") for name in archive.namelist())
     assert (await web.get("/dashboard/quality/preuves.zip?start=2025-03-01&end=2025-01-01")).status_code == 422
+
+
+def _visible(html: str) -> str:
+    """What a person reads: the text outside tags and scripts."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)))
+
+
+#: Each quality page: English a reader must see, French (and codes) they must not.
+ENGLISH_PAGES = [
+    (REGISTER, ["Improvement register", "Status", "Finding", "Decision", "Owner", "New action", "Planned",
+                "Request or complaint", "overdue", "Create"],
+     ["Registre", "Statut", "Constat", "Décision", "Prévue", "Nouvelle action", "en retard", "planned", "ticket"]),
+    ("/dashboard/quality/reclamations", ["Complaints register", "Received", "Category", "Complaint", "requests",
+                                         "First answer"],
+     ["Registre", "Reçue le", "Réclamation :", "demandes", "reclamation", "du "]),
+    ("/dashboard/quality/temoignages", ["Testimonials", "Author", "Website and documents", "Approve"],
+     ["Auteur", "Site web et supports", "Approuver", "Diffusion"]),
+    ("/dashboard/quality/publication", ["Published indicators", "The ticked indicators appear on",
+                                        "Complaints per 100 learners", "NPS (hot survey)", "respondents"],
+     ["Indicateurs publiés", "Réclamations pour 100", "NPS à chaud", "répondants"]),
+    ("/dashboard/quality/preuves", ["Qualiopi evidence pack", "Download the pack", "Session (optional)"],
+     ["Dossier de preuves", "Télécharger", "facultatif"]),
+]
+
+
+async def test_an_english_speaking_quality_manager_reads_the_quality_pages_in_english(
+        web: httpx.AsyncClient, accounts: None, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    async with session_maker() as session, session.begin():
+        manager = await create_trainer(session, email="quality@example.com", name="Jane Quality", role="quality",
+                                       password=PASSWORD, now=NOW)
+        manager.locale = "en"
+    await login(web, "quality@example.com")
+    assert (await post_form(web, REGISTER, REGISTER, {
+        "source_kind": "ticket", "source_id": "2", "finding": "Slides missing", "decision": "Send them",
+        "due_on": "2025-03-01"})).status_code == 303
+    tabs = ["Improvements", "Complaints", "Testimonials", "Publication", "Qualiopi pack"]
+    for path, english, french in ENGLISH_PAGES:
+        page = await web.get(path)
+        assert page.status_code == 200, path
+        text = _visible(page.text)
+        for words in english + tabs + ["Quality", "Log out"]:
+            assert words in text, (path, words)
+        for words in french:
+            assert words not in text, (path, words)

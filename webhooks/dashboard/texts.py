@@ -38,6 +38,7 @@ ENGLISH: dict[str, str] = {
     "Déconnexion": "Log out", "Connexion": "Log in", "E-mail": "E-mail", "Mot de passe": "Password",
     "Se connecter": "Log in", "Mot de passe oublié ?": "Forgot your password?",
     "Session": "Session", "Apprenants": "Learners", "Taux de réponse": "Response rate",
+    "Taux de réponse (toutes questions)": "Response rate (all questions)",
     "Satisfaits (≥ 4/5)": "Satisfied (≥ 4/5)", "NPS": "NPS", "Quiz (1re réponse)": "Quiz (first answer)",
     "Alertes ouvertes": "Open alerts", "Messages en retard": "Overdue messages", "À risque": "At risk",
     "Période": "Period", "3 mois": "3 months", "6 mois": "6 months", "12 mois": "12 months", "Tout": "All",
@@ -123,3 +124,8 @@ REASONS: tuple[tuple[str, str, str], ...] = (
     ("expired", "Expiré avant l'envoi", "Expired before sending"),
     ("cancelled", "Annulé", "Cancelled"),
 )
+
+# The quality pages' texts live beside them; the dashboard's own entries win on a clash.
+from webhooks.dashboard.quality_texts import QUALITY_ENGLISH  # noqa: E402
+
+ENGLISH.update({k: v for k, v in QUALITY_ENGLISH.items() if k not in ENGLISH})

@@ -25,6 +25,7 @@ from engine.core.indicators import (
     EnrolmentRow,
     EvidenceRows,
     Period,
+    PromptRow,
     QuizAnswer,
     ReviewRetention,
     Solicitation,
@@ -32,9 +33,9 @@ from engine.core.indicators import (
     TicketRow,
     survey_kind_of,
 )
-from engine.core.signals import complaint_words
+from engine.core.signals import guess_category
 from engine.core.spaced import ReviewState, retrievability
-from engine.store.base import DeliveryOrigin, TicketCategory
+from engine.store.base import DeliveryOrigin, PromptStatus
 from engine.store.models import (
     Attendance,
     CampaignVersion,
@@ -168,7 +169,7 @@ async def load_evidence(session: AsyncSession, *, period: Period, now: datetime,
         data = value if isinstance(value, dict) else {}
         ref, _, qid = str(data.get("question", "")).partition("#")
         meta = questions.get(enrolment_version.get(enrollment_id or 0, 0), {}).get(ref, {})
-        skind, question = meta.get("", {}).get("kind", survey_kind(ref, [])), meta.get(qid, {})
+        skind, question = meta.get("", {}).get("kind") or survey_kind(ref, []), meta.get(qid, {})
         if data.get("status") not in ("ok", "answered", "skipped", None) and data.get("value") is None:
             continue
         first_answer[(enrollment_id or 0, ref)].append(at)
@@ -178,9 +179,20 @@ async def load_evidence(session: AsyncSession, *, period: Period, now: datetime,
     solicitations = await _solicitations(session, start, end, enrolment_session, enrolment_version, questions,
                                          title, first_answer, in_scope)
     tickets = await _tickets(session, start, end, title, in_scope)
+    prompt_rows = (await session.exec(select_columns(Prompt.learner_id, Prompt.enrollment_id, Prompt.opened_at,
+                                                     Prompt.status).where(
+        col(Prompt.status) != PromptStatus.SUPERSEDED, col(Prompt.opened_at) >= start,
+        col(Prompt.opened_at) < end))).all()
+    prompts = tuple(PromptRow(learner_id, sid, title.get(sid or 0, ""), opened_at, status == PromptStatus.ANSWERED)
+                    for learner_id, enrollment_id, opened_at, status in prompt_rows
+                    if (sid := enrolment_session.get(enrollment_id)) is not None and in_scope(sid))
     retention = await _retention(session, attendees, now, in_scope)
+    # The scope's learners are the population of per-learner rates (complaints per 100 learners of
+    # *this* session); every attendance stays in ``history`` for re-enrolment.
     rows = EvidenceRows(answers=tuple(answers), solicitations=solicitations, tickets=tickets,
-                        enrolments=enrolments, attendees=attendees, quiz_answers=tuple(quiz), retention=retention)
+                        enrolments=enrolments, attendees=tuple(a for a in attendees if in_scope(a.session_id)),
+                        quiz_answers=tuple(quiz), retention=retention, history=attendees,
+                        prompts=prompts)
     asked = {ref: (str(meta[""]["title"]), str(meta[""]["kind"]), tuple(meta[""]["texts"]))
              for per_ref in questions.values() for ref, meta in per_ref.items()}
     return LoadedEvidence(rows, period, sessions, names, asked)
@@ -228,17 +240,12 @@ async def _solicitations(session: AsyncSession, start: datetime, end: datetime, 
             continue
         ref = question_ref.partition("#")[0]
         meta = questions.get(enrolment_version.get(enrollment_id, 0), {}).get(ref, {})
-        kind = meta.get("", {}).get("kind", survey_kind(ref, []))
+        kind = meta.get("", {}).get("kind") or survey_kind(ref, [])
         answered = min((a for a in first_answer.get((enrollment_id, ref), []) if a >= opened_at), default=None)
         out.append(Solicitation(learner_id, sid, title.get(sid or 0, ""), ref, kind, step_id, opened_at,
                                 tuple(sorted(r for r in reminders.get((enrollment_id, step_id), []) if r >= opened_at)),
                                 answered))
     return tuple(out)
-
-
-def guess_category(body: str) -> str:
-    """A ticket with no category yet: a complaint if its words say so, else a question."""
-    return TicketCategory.COMPLAINT if complaint_words(body) else TicketCategory.QUESTION
 
 
 async def load_tickets(session: AsyncSession, *, period: Period, session_ids: set[int] | None = None

@@ -12,6 +12,7 @@ import zipfile
 from datetime import timedelta
 from pathlib import Path
 
+from engine.reports.inbox import inbox
 from engine.reports.overview import overview
 from engine.reports.scope import Viewer
 from engine.services.bootstrap import build_runtime, close_runtime
@@ -37,8 +38,9 @@ async def test_the_pack_of_the_demo_data_says_what_the_dashboard_shows(tmp_path:
     try:
         now = rt.now()
         async with rt.sessions() as db:
-            totals = (await overview(db, Viewer(trainer_id=0, name="Qualité", role="quality"), now=now,
-                                     period="all")).totals
+            quality = Viewer(trainer_id=0, name="Qualité", role="quality")
+            totals = (await overview(db, quality, now=now, period="all")).totals
+            complaints = (await inbox(db, quality, now=now, state="all", category="reclamation")).total
     finally:
         await close_runtime(rt)
     assert totals is not None and totals.satisfied.value is not None
@@ -53,6 +55,7 @@ async def test_the_pack_of_the_demo_data_says_what_the_dashboard_shows(tmp_path:
         (tmp_path / "summary.pdf").write_bytes(archive.read(pdf))
         with zipfile.ZipFile(io.BytesIO(archive.read(xlsx))) as book:
             workbook = book.read("xl/workbook.xml").decode()
+        indicators = archive.read("csv/indicateurs.csv").decode("utf-8-sig").splitlines()
     text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "summary.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     line = next(row for row in text.splitlines() if row.startswith("Satisfaction (notes 4 et 5)"))
@@ -60,3 +63,8 @@ async def test_the_pack_of_the_demo_data_says_what_the_dashboard_shows(tmp_path:
     assert re.search(rf"\b{shown} %", line), (line, shown)
     for sheet in SHEETS:
         assert f'name="{sheet}"' in workbook, sheet
+    # The demo writes a complaint in every past session, even a small one; the pack counts exactly the
+    # complaints the inbox shows (the same guessed category), per 100 of the period's learners.
+    assert complaints >= 1
+    [rate] = [row.split(";") for row in indicators if row.startswith("Réclamations pour 100 stagiaires;Tous;")]
+    assert rate[7] == f"reclamations : {complaints}" and not rate[2].startswith("0,0"), rate

@@ -4,6 +4,7 @@ empty periods and period edges in the Paris time zone."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from engine.core.indicators import (
     EvidenceRows,
     Indicator,
     Period,
+    PromptRow,
     QuizAnswer,
     ReviewRetention,
     Solicitation,
@@ -332,3 +334,69 @@ def test_narrowing_to_the_period_first_changes_no_figure() -> None:
         retention=(ReviewRetention(1, "P", MID_MARCH, 0.6),))
     for period in (MARCH, APRIL):
         assert all_indicators(rows, period, now=NOW) == [fn(rows, period, NOW) for fn in CATALOGUE]
+
+
+def test_a_scopes_complaints_are_per_100_of_its_own_learners() -> None:
+    """A session's (or a programme's) complaint rate divides by its learners, not the organisation's."""
+    march = datetime(2026, 3, 2, tzinfo=UTC)
+    rows = EvidenceRows(
+        tickets=(TicketRow(1, 1, 1, "P", MID_MARCH, None, "reclamation"),),
+        attendees=tuple(attendee(i, 1, march) for i in range(4))
+        + tuple(attendee(10 + i, 2, march, programme="Q") for i in range(4)))
+    assert (complaint_rate(rows, MARCH, now=NOW).value, complaint_rate(rows, MARCH, now=NOW).n) == (12.5, 8)
+    session = complaint_rate(rows.for_session(1), MARCH, now=NOW)
+    assert (session.value, session.n, session.count("reclamations")) == (25.0, 4, 1)
+    assert by_key(all_indicators(rows, MARCH, now=NOW, programme="P"))["reclamations.taux"].value == 25.0
+    assert by_key(all_indicators(rows, MARCH, now=NOW, programme="Q"))["reclamations.taux"].value == 0.0
+
+
+def test_a_programmes_reenrolment_counts_its_learners_and_looks_ahead_everywhere() -> None:
+    march = datetime(2026, 3, 2, tzinfo=UTC)
+    rows = EvidenceRows(attendees=(
+        attendee(1, 1, march, programme="P"), attendee(1, 3, march + timedelta(days=60), programme="Q"),  # back in Q
+        attendee(2, 1, march, programme="P"),
+        attendee(3, 2, march, programme="Q"), attendee(3, 4, march + timedelta(days=90), programme="Q"),
+    ))
+    p = by_key(all_indicators(rows, MARCH, now=NOW, programme="P"))["reinscription.learner"]
+    assert (p.value, p.n) == (0.5, 2)  # learners 1 and 2 ended P in March; 1 came back (to Q)
+    session = reenrolment_rate(rows.for_session(2), MARCH, now=NOW)
+    assert (session.value, session.n) == (1.0, 1)
+
+
+# 23:30 in Paris on 31 March (21:30 UTC) belongs to March; 00:30 on 1 April (22:30 UTC on 31 March) to April.
+LATE_MARCH, EARLY_APRIL = datetime(2026, 3, 31, 21, 30, tzinfo=UTC), datetime(2026, 3, 31, 22, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("key", "make", "counted"), [
+    ("reponse.hot", lambda at: EvidenceRows(solicitations=(solicitation(HOT, at, answered=timedelta(0)),)),
+     lambda i: i.population),
+    ("reponse.toutes", lambda at: EvidenceRows(prompts=(PromptRow(1, 1, "P", at, True),)), lambda i: i.population),
+    ("demandes.delai", lambda at: EvidenceRows(tickets=(ticket(at, at + timedelta(hours=1)),)), lambda i: i.n),
+    ("reclamations.taux", lambda at: EvidenceRows(tickets=(ticket(at, None, "reclamation"),),
+                                                  attendees=(attendee(1, 1, datetime(2026, 3, 2, tzinfo=UTC)),
+                                                             attendee(2, 2, datetime(2026, 3, 30, tzinfo=UTC)))),
+     lambda i: i.count("reclamations")),
+    ("quiz.reussite", lambda at: EvidenceRows(quiz_answers=(QuizAnswer(1, 1, "P", at, True),)),
+     lambda i: i.population),
+    ("nps.hot", lambda at: EvidenceRows(answers=(score(1, 10, at=at),)), lambda i: i.n),
+    ("suivi.abandon", lambda at: EvidenceRows(enrolments=(EnrolmentRow(1, 1, "P", at, "active", None),)),
+     lambda i: i.n),
+])
+@pytest.mark.parametrize(("moment", "month"), [(LATE_MARCH, MARCH), (EARLY_APRIL, APRIL)])
+def test_every_row_kind_falls_in_its_paris_month(key: str, make: Any, counted: Any, moment: datetime,
+                                                 month: Period) -> None:
+    rows = make(moment)
+    for period in (MARCH, APRIL):
+        figure = by_key(all_indicators(rows, period, now=NOW))[key]
+        assert counted(figure) == (1 if period == month else 0), (key, period)
+
+
+def test_splitting_into_months_equals_narrowing_to_each() -> None:
+    rows = EvidenceRows(
+        answers=(rating(1, "accueil", 5, at=LATE_MARCH), rating(2, "accueil", 3, at=EARLY_APRIL),
+                 rating(3, "accueil", 4, at=datetime(2026, 2, 28, 22, 59, tzinfo=UTC))),  # 23:59 Paris: February
+        solicitations=(solicitation(HOT, LATE_MARCH), solicitation(HOT, EARLY_APRIL)),
+        tickets=(ticket(EARLY_APRIL, None),), prompts=(PromptRow(1, 1, "P", LATE_MARCH, False),))
+    months = monthly_periods(Period(date(2026, 3, 1), date(2026, 4, 30)))
+    assert rows.split(months) == [rows.within(m) for m in months]
+    assert [len(part.answers) for part in rows.split(months)] == [1, 1]

@@ -82,7 +82,7 @@ async def test_the_pack_holds_pdf_xlsx_and_csv(store_engine: AsyncEngine,
     flat = re.sub(r"\s+", " ", text)
     # value, n and population: 16 distinct respondents (learner 0 attends all three sessions), 24 asked
     assert "Satisfaction (notes 4 et 5) 83 % 16 24" in flat
-    assert "NPS à chaud +50" in flat and "Taux de réponse à chaud 75 %" in flat
+    assert "NPS à chaud +50" in flat and "Taux de réponse au questionnaire à chaud 75 %" in flat
     assert "2 actions au registre : Prévue 2" in flat and "Changer de" in flat
 
     rows = _sheet_rows(xlsx)
@@ -108,3 +108,24 @@ async def test_a_session_pack_counts_that_session_only(store_engine: AsyncEngine
     assert by_key(pack.indicators)["reponse.hot"].population == 4
     sheet = next(t for t in pack.tables if t.slug == "sollicitations")
     assert {row[4] for row in sheet.rows} == {2}
+
+
+
+async def test_a_session_packs_complaint_rate_is_over_its_own_learners(
+        store_engine: AsyncEngine, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    """The demo's per-session pack divided the session's complaints by every learner of the
+    organisation, and printed « 0,0 pour 100 » for programmes outside the session."""
+    await seed_history(store_engine, sessions=2, learners_per_session=4,
+                       first_end=datetime(2026, 3, 2, 16, tzinfo=UTC))
+    seen = 0
+    async with session_maker() as session:
+        for session_id in (1, 2):
+            pack = await build_pack(session, period=PERIOD, now=NOW, session_id=session_id, pdf=False)
+            tables = {t.slug: t for t in pack.tables}
+            complaints = sum(1 for row in tables["reclamations"].rows if row[3] == "Réclamation")
+            seen += complaints
+            whole = by_key(pack.indicators)["reclamations.taux"]
+            assert (whole.n, whole.value) == (4, complaints * 100 / 4), session_id  # its four attendees
+            programmes = {row[1] for row in tables["indicateurs"].rows}
+            assert len(programmes) == 2, programmes  # "Tous" and this session's programme only
+    assert seen == 1  # one of the two sessions has a complaint

@@ -1,5 +1,8 @@
-""""Figures equal the dashboard's": one seeded history, and the evidence pack's indicators for a
-period equal the dashboard's view models (overview totals, each session page) on the same answers."""
+""""Figures equal the dashboard's": one seeded history, and every figure the evidence pack and the
+dashboard both show (satisfaction overall and per criterion, criterion means, NPS with its counts,
+the all-questions response rate, cold-survey application) is equal, overall and per session.
+The pack's survey response rates and its quiz figure (every attempt, reviews included) are defined
+differently from the dashboard's and labelled so on both sides."""
 
 from __future__ import annotations
 
@@ -29,6 +32,12 @@ def _same_share(indicator: Indicator, rate: Rate) -> None:
     assert rate.n == indicator.count("notes") and rate.part == indicator.count("satisfaits")
 
 
+def _same_rate(indicator: Indicator, rate: Rate, part: str, whole: str | None) -> None:
+    """Same value, same numerator and denominator (``whole`` None: the indicator's n)."""
+    assert rate.value is not None and rate.value == pytest.approx(indicator.value)
+    assert (rate.part, rate.n) == (indicator.count(part), indicator.n if whole is None else indicator.count(whole))
+
+
 def _same_nps(indicator: Indicator, nps: Nps) -> None:
     assert nps.score is not None and nps.score == pytest.approx(indicator.value)
     assert (nps.promoters, nps.passives, nps.detractors) == (
@@ -45,11 +54,15 @@ async def test_the_packs_indicators_equal_the_dashboards_figures(
         assert totals is not None
         _same_share(whole["satisfaction.global"], totals.satisfied)
         _same_nps(whole["nps.hot"], totals.nps)
+        # The dashboard's « taux de réponse (toutes questions) »: the pack prints it beside its survey rates.
+        _same_rate(whole["reponse.toutes"], totals.response, "repondues", "questions")
         for session_id in range(1, seeded.sessions + 1):  # the history numbers its sessions from 1
             pack = by_key((await build_pack(db, period=PERIOD, now=NOW, session_id=session_id)).indicators)
             page = await session_page(db, QUALITY, session_id, now=NOW)
             _same_share(pack["satisfaction.global"], page.satisfied)
             _same_nps(pack["nps.hot"], page.nps)
+            _same_rate(pack["reponse.toutes"], page.response, "repondues", "questions")
+            _same_rate(pack["froid.application"], page.cold_applied, "oui", None)
             means = {row.criterion: row.summary for row in page.criteria}
             for criterion in CRITERIA:
                 _same_share(pack[f"satisfaction.{criterion}"], means[criterion].satisfied)
