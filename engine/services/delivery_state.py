@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Text, bindparam, text, update
+from sqlalchemy import BigInteger, BindParameter, Integer, String, Text, bindparam, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -121,7 +121,7 @@ async def _set_many_postgres(session: AsyncSession, items: list[tuple[Delivery, 
     columns = ["id"]
     casts: list[str] = []
     params: dict[str, Any] = {"ids": [delivery.id for delivery, _ in items], "expect": expect}
-    binds = [bindparam("ids", type_=ARRAY(BigInteger)), bindparam("expect", type_=String())]
+    binds: list[BindParameter[Any]] = [bindparam("ids", type_=ARRAY(BigInteger)), bindparam("expect", type_=String())]
     for key, value in fixed.items():
         params[f"c_{key}"] = value
         binds.append(bindparam(f"c_{key}", type_=table.c[key].type))
