@@ -16,6 +16,7 @@ fails is dropped; the batch is retried item by item on a fresh one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -86,10 +87,8 @@ class InboundWriter:
     async def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken: the pool discards it
                 await connection.close()
-            except Exception:  # already broken: the pool discards it
-                pass
 
     async def _autocommit_connection(self) -> AsyncConnection:
         if self._connection is None or self._connection.closed or self._connection.invalidated:
