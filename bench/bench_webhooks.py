@@ -1,14 +1,17 @@
 """Intake of signed Twilio inbound SMS, against a bare endpoint on the same server.
 
-A real uvicorn (one worker, loopback) serves the app on the embedded SQLite
-store (or ``--database-url``) with a private Redis, so each accepted webhook
-costs what it costs in production: signature check, one INSERT ... ON CONFLICT
-DO NOTHING and commit, one arq enqueue. ``wrk`` replays pre-signed requests
+A real uvicorn (one worker, loopback, httptools + uvloop as in production)
+serves the app on PostgreSQL (the production store, a private database
+``ancrage_bench_hooks_<user>`` dropped at the end) or the embedded SQLite
+store (``--store sqlite``), with a private Redis, so each accepted webhook
+costs what it costs in production: signature check, the group-committed
+INSERT ... ON CONFLICT DO NOTHING, one batched arq enqueue. ``wrk`` replays pre-signed requests
 (``/work/shared/tools/wrk_signed_sms.py``), alternating the webhook (A) and a
 bare route that only answers 200 (B), A B A B, as BENCHMARKING.md asks; then a
 run paced near 500 req/s (wrk's ``delay()`` hook; wrk2 is not in Debian) for p99.
 
-usage: .venv/bin/python bench/bench_webhooks.py [--rounds 2] [--duration 10]
+usage: .venv/bin/python bench/bench_webhooks.py [--store postgresql|sqlite|both] [--rounds 2]
+       [--duration 10] [--profile out.prof]   (cProfile of the server process, written at its exit)
 
 Run by uvicorn, this module's :func:`make_app` is the app plus the bare route.
 """
@@ -16,6 +19,8 @@ Run by uvicorn, this module's :func:`make_app` is the app plus the bare route.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import os
 import re
 import socket
@@ -33,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOL = Path("/work/shared/tools/wrk_signed_sms.py")
 AUTH_TOKEN = "bench-auth-token"
 SMS_PATH = "/webhooks/twilio/sms"
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+PG_DATABASE = "ancrage_bench_hooks_" + "".join(c for c in getpass.getuser() if c.isalnum())
 BARE_PATH = "/bench/bare"
 
 
@@ -102,7 +109,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_up(base: str, timeout: float = 30.0) -> None:
+def wait_up(base: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -114,21 +121,35 @@ def wait_up(base: str, timeout: float = 30.0) -> None:
     raise RuntimeError("server did not become ready")
 
 
-def count_events(db: Path) -> int:
+async def _pg(database: str, statement: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"{PG_SERVER}/{database}")
+    try:
+        return int(await conn.fetchval(statement) or 0)
+    finally:
+        await conn.close()
+
+
+def count_events(store: str, db: Path) -> int:
+    if store == "postgresql":
+        return asyncio.run(_pg(PG_DATABASE, "SELECT count(*) FROM inbound_event"))
     with sqlite3.connect(db) as connection:
         return int(connection.execute("SELECT count(*) FROM inbound_event").fetchone()[0])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--per-script", type=int, default=40_000)
-    parser.add_argument("--http", default="httptools", help="uvicorn HTTP parser (production: httptools)")
-    parser.add_argument("--loop", default="uvloop", help="uvicorn event loop (production: uvloop)")
-    args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far: per request, a figure the machine's load barely moves."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_load() -> str:
+    return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def run_store(store: str, args: argparse.Namespace) -> None:
+    """Webhook vs bare, A B A B, then the paced run, against one store."""
     from engine.redis_server import PrivateRedis
 
     with tempfile.TemporaryDirectory(prefix="anc-bench-", dir="/tmp") as folder:
@@ -136,56 +157,99 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         db = work / "ancrage.sqlite3"
+        if store == "postgresql":
+            asyncio.run(_pg("postgres", f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
+            asyncio.run(_pg("postgres", f"CREATE DATABASE {PG_DATABASE}"))
         with PrivateRedis(work / "redis") as redis:
             env = {**os.environ, "ANCRAGE_DATA_DIR": str(work), "REDIS_URL": redis.url,
                    "ANCRAGE_PUBLIC_URL": base, "ANCRAGE_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                    "ANCRAGE_REDIS_PREFIX": "bench", "PYTHONPATH": str(ROOT)}
             env.pop("DATABASE_URL", None)
+            if store == "postgresql":
+                env["DATABASE_URL"] = f"{PG_SERVER}/{PG_DATABASE}"
+            profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
             server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "bench_webhooks:make_app", "--factory",
+                [sys.executable, *profile, "-m", "uvicorn", "bench_webhooks:make_app", "--factory",
                  "--app-dir", str(ROOT / "bench"), "--host", "127.0.0.1", "--port", str(port),
                  "--workers", "1", "--no-access-log", "--log-level", "warning",
                  "--http", args.http, "--loop", args.loop], env=env)
+            print(f"[{store}] server pid {server.pid}", flush=True)
             try:
                 wait_up(base)
+                print(f"[{store}] server ready", flush=True)
                 sms_url = base + SMS_PATH
                 bare = signed_script(sms_url, 2_000, work / "bare.lua", path=BARE_PATH)
                 results: dict[str, list[WrkResult]] = {"webhook": [], "bare": []}
+                cpu: dict[str, list[float]] = {"webhook": [], "bare": []}
                 accepted: list[float] = []
+                loads: list[str] = []
                 for round_ in range(args.rounds):
                     script = signed_script(sms_url, args.per_script, work / f"sms{round_}.lua")
-                    before = count_events(db)
+                    before, cpu0 = count_events(store, db), cpu_seconds(server.pid)
                     result = run_wrk(sms_url, script, connections=args.connections,
                                      duration=args.duration)
-                    stored = count_events(db) - before
+                    cpu["webhook"].append((cpu_seconds(server.pid) - cpu0) / max(1, result.requests))
+                    stored = count_events(store, db) - before
                     # requests in flight when wrk stops are still stored: >=, not ==
                     assert stored >= result.requests - result.non_2xx, (stored, result)
                     accepted.append(stored / result.seconds)
                     results["webhook"].append(result)
+                    cpu0 = cpu_seconds(server.pid)
                     results["bare"].append(run_wrk(base + BARE_PATH, bare,
                                                    connections=args.connections,
                                                    duration=args.duration))
-                    print(f"round {round_ + 1}: webhook {accepted[-1]:.0f} accepted/s "
+                    cpu["bare"].append((cpu_seconds(server.pid) - cpu0)
+                                       / max(1, results["bare"][-1].requests))
+                    loads.append(machine_load())
+                    print(f"[{store}] round {round_ + 1}: webhook {accepted[-1]:.0f} accepted/s "
                           f"(p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
-                          f"non-2xx {result.non_2xx}) | bare {results['bare'][-1].rps:.0f} req/s",
-                          flush=True)
+                          f"non-2xx {result.non_2xx}, {1e6 * cpu['webhook'][-1]:.0f} µs CPU/request) "
+                          f"| bare {results['bare'][-1].rps:.0f} req/s "
+                          f"({1e6 * cpu['bare'][-1]:.0f} µs CPU/request) "
+                          f"| {loads[-1]}", flush=True)
                 paced = signed_script(sms_url, 10_000, work / "paced.lua", delay_ms=18)
                 # 12 connections, each waiting 18 ms before its next request: ~500 req/s
+                before = count_events(store, db)
                 steady = run_wrk(sms_url, paced, connections=12, duration=args.duration)
+                paced_stored = count_events(store, db) - before
+                assert paced_stored >= steady.requests - steady.non_2xx, (paced_stored, steady)
+                paced_load = machine_load()
             finally:
                 server.terminate()
-                server.wait(timeout=10)
+                server.wait(timeout=30)
+                if store == "postgresql":
+                    asyncio.run(_pg("postgres", f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
         webhook_rps = statistics.median(accepted)
         bare_rps = statistics.median(r.rps for r in results["bare"])
-        print(f"\nuvicorn --http {args.http} --loop {args.loop}, one worker")
+        print(f"\n[{store}] uvicorn --http {args.http} --loop {args.loop}, one worker")
         print(f"signed inbound SMS accepted/s (median of {args.rounds}): {webhook_rps:.0f}")
         print(f"  p50 {statistics.median(r.p50_ms for r in results['webhook']):.2f} ms, "
               f"p99 {statistics.median(r.p99_ms for r in results['webhook']):.2f} ms "
               f"at -c{args.connections}")
         print(f"bare endpoint req/s (median): {bare_rps:.0f}")
         print(f"ratio webhook/bare: {webhook_rps / bare_rps:.0%}")
+        cpu_webhook, cpu_bare = statistics.median(cpu["webhook"]), statistics.median(cpu["bare"])
+        print(f"server CPU per request (median): webhook {1e6 * cpu_webhook:.0f} µs, bare "
+              f"{1e6 * cpu_bare:.0f} µs; ratio bare/webhook {cpu_bare / cpu_webhook:.0%} "
+              f"(the throughput ratio of a CPU-bound server, whatever the machine's load)")
         print(f"paced run: {steady.rps:.0f} req/s, p50 {steady.p50_ms:.2f} ms, "
-              f"p99 {steady.p99_ms:.2f} ms, non-2xx {steady.non_2xx}")
+              f"p99 {steady.p99_ms:.2f} ms, non-2xx {steady.non_2xx} ({paced_load})\n", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", choices=("postgresql", "sqlite", "both"), default="postgresql")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--per-script", type=int, default=40_000)
+    parser.add_argument("--http", default="httptools", help="uvicorn HTTP parser (production: httptools)")
+    parser.add_argument("--loop", default="uvloop", help="uvicorn event loop (production: uvloop)")
+    parser.add_argument("--profile", default=None, help="write a cProfile of the server here")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    for store in ("postgresql", "sqlite") if args.store == "both" else (args.store,):
+        run_store(store, args)
 
 
 if __name__ == "__main__":

@@ -157,7 +157,7 @@ def cmd_session_list(args: argparse.Namespace) -> int:
 
 
 def cmd_enrol(args: argparse.Namespace) -> int:
-    from engine.commands.progress import progress_bar
+    from engine.commands.progress import progress
     from engine.services.operations import enrol_csv
 
     try:
@@ -165,9 +165,9 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"ancrage: cannot read {args.csv}: {exc}", file=sys.stderr)
         return 2
-    with progress_bar() as progress:
+    with progress(threshold=1) as shown:
         report = asyncio.run(enrol_csv(Settings(), session_id=args.session, csv_text=text, campaign=args.campaign,
-                                       start=args.start, progress=progress))
+                                       start=args.start, progress=shown))
     for line in report.errors:
         print(f"{args.csv}:{line}" if line.startswith("line ") else f"ancrage: {line}", file=sys.stderr)
     if report.errors:

@@ -108,6 +108,9 @@ class Enrollment(EnrollmentBase, table=True):
     __tablename__ = "enrollment"
     __table_args__ = (
         UniqueConstraint("learner_id", "session_id", "campaign_name"),
+        # What a delivery's (enrollment_id, learner_id) refers to: one foreign-key check per
+        # delivery row instead of two (migration 0010).
+        UniqueConstraint("id", "learner_id"),
         one_of("status", EnrollmentStatus),
     )
 

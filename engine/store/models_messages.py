@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from engine.store.base import (
@@ -29,8 +29,8 @@ from engine.store.types import JSONType, UTCDateTime, utc_now
 class DeliveryBase(SQLModel):
     """What the planner decides: which step, for whom, when, through which channels."""
 
-    enrollment_id: int = Field(foreign_key="enrollment.id")
-    learner_id: int = Field(foreign_key="learner.id", index=True)
+    enrollment_id: int
+    learner_id: int = Field(index=True)
     step_id: str = Field(max_length=128)
     occurrence: int = 0
     kind: str = Field(max_length=32)
@@ -48,7 +48,14 @@ class Delivery(DeliveryBase, table=True):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("enrollment_id", "step_id", "occurrence", "origin"),
+        # One check per row for both ids (the enrolment's learner is checked by the enrolment's
+        # own key), and a delivery's learner is its enrolment's (migration 0010).
+        ForeignKeyConstraint(["enrollment_id", "learner_id"], ["enrollment.id", "enrollment.learner_id"]),
         Index("ix_delivery_status_due_at", "status", "due_at"),
+        # Only rows that have one: planned rows (most of the table, and every row a
+        # session's end inserts) carry no provider id yet (migration 0010).
+        Index("ix_delivery_provider_id", "provider_id", postgresql_where=text("provider_id IS NOT NULL"),
+              sqlite_where=text("provider_id IS NOT NULL")),
         one_of("status", DeliveryStatus),
         one_of("recipient", Recipient),
         one_of("origin", DeliveryOrigin),
@@ -59,7 +66,7 @@ class Delivery(DeliveryBase, table=True):
     status_reason: str | None = Field(default=None, max_length=200)
     channel: str | None = Field(default=None, max_length=16)
     attempts: int = 0
-    provider_id: str | None = Field(default=None, max_length=128, index=True)
+    provider_id: str | None = Field(default=None, max_length=128)
     error_code: str | None = Field(default=None, max_length=64)
     error: str | None = None
     claimed_by: str | None = Field(default=None, max_length=128)

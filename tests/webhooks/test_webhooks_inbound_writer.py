@@ -54,3 +54,26 @@ async def test_batches_never_exceed_the_limit(rt: Runtime, size: int) -> None:
         provider="app", provider_id=f"k{i}", channel="push", sender="learner:1",
         received_at=NOW) for i in range(7)))
     assert len(set(ids)) == 7 and None not in ids
+    await writer.aclose()
+
+
+async def test_a_lost_connection_costs_no_event(rt: Runtime,
+                                                session_maker: async_sessionmaker[AsyncSession]) -> None:
+    """PostgreSQL: the writer's kept connection is killed between batches (a database restart,
+    a firewall's idle timeout); the next webhook is stored on a fresh one, not failed."""
+    writer = InboundWriter(rt.engine)
+    first = await writer.insert(provider="twilio", provider_id="SMbefore", channel="sms",
+                                sender="+33612345678", received_at=NOW)
+    if rt.engine.dialect.name == "postgresql":
+        async with rt.engine.connect() as admin:
+            killed = (await admin.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+        assert killed >= 1
+    second = await writer.insert(provider="twilio", provider_id="SMafter", channel="sms",
+                                 sender="+33612345678", received_at=NOW)
+    again = await writer.insert(provider="twilio", provider_id="SMbefore", channel="sms",
+                                sender="+33612345678", received_at=NOW)
+    assert isinstance(first, int) and isinstance(second, int) and again is None
+    assert [e.provider_id for e in await inbound_events(session_maker)] == ["SMbefore", "SMafter"]
+    await writer.aclose()

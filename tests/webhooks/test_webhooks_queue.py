@@ -65,3 +65,27 @@ async def test_redis_down_mid_flight_still_stores(
             assert (await c.get("/readyz")).status_code == 503
     [event] = await inbound_events(session_maker)
     assert event.status == "received"
+
+
+async def test_a_batch_of_jobs_is_queued_once_each(store_url: str, tmp_path: Path,
+                                                   redis_url: str) -> None:
+    """Concurrent enqueues share one script call; a job already queued is not queued again."""
+    import asyncio
+
+    from arq.connections import RedisSettings, create_pool
+
+    from webhooks.queue import arq_enqueue
+
+    settings = make_settings(store_url, tmp_path, REDIS_URL=redis_url, redis_prefix="t3")
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        enqueue = arq_enqueue(pool, settings)
+        await enqueue("process_inbound_job", 1)
+        await asyncio.gather(*(enqueue("process_inbound_job", n) for n in (1, 2, 3, 4, 2)))
+        queued = sorted(await pool.zrange(queue_name(settings), 0, -1))
+        assert queued == [f"t3:inbound:{n}".encode() for n in (1, 2, 3, 4)]
+        for n in (1, 2, 3, 4):
+            info = await Job(f"t3:inbound:{n}", pool).info()
+            assert info is not None and (info.function, info.args) == ("process_inbound_job", (n,))
+    finally:
+        await pool.aclose()

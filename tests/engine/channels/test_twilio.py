@@ -204,6 +204,23 @@ def test_signature_matches_twilio_published_vector() -> None:
     assert not verify_signature("12345", url, params, "")
 
 
+@pytest.mark.parametrize("signed_url, checked_url", [
+    ("https://example.fr/webhooks/twilio/sms", "https://example.fr/webhooks/twilio/sms"),
+    ("https://example.fr:443/webhooks/twilio/sms", "https://example.fr/webhooks/twilio/sms"),
+    ("https://example.fr/webhooks/twilio/sms", "https://example.fr:443/webhooks/twilio/sms"),
+    ("http://127.0.0.1:8000/webhooks/twilio/sms?d=7", "http://127.0.0.1:8000/webhooks/twilio/sms?d=7"),
+    ("http://127.0.0.1:8000/webhooks/twilio/sms", "http://127.0.0.1:8001/webhooks/twilio/sms"),
+    ("https://example.fr/a?d=1", "https://example.fr/a?d=2"),
+])
+def test_signature_check_agrees_with_twilio_validate(signed_url: str, checked_url: str) -> None:
+    from twilio.request_validator import RequestValidator
+
+    form = {"From": "+33612345678", "Body": "B", "MessageSid": "SM1"}
+    signature = RequestValidator("tok").compute_signature(signed_url, form)
+    assert verify_signature("tok", checked_url, form, signature) == RequestValidator("tok").validate(
+        checked_url, form, signature)
+
+
 def test_parse_inbound_sms(recorded: Callable[[str], Any]) -> None:
     inbound = parse_inbound(recorded("twilio_inbound_sms.json"))
     assert inbound.channel == "sms"

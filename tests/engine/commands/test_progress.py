@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.commands.progress import progress, progress_bar
+from engine.commands.progress import progress
 
 LESSON = "---\ntitle: Astuce {n}\nsms: \"Astuce numero {n}\"\n---\nCorps {n}.\n"
 
@@ -62,18 +62,21 @@ def test_validating_a_large_library_and_migrating_show_progress(
         err[0].split(": ")[1].split()[0] + "/")
 
 
-def test_plain_lines_when_not_a_terminal() -> None:
+def test_phases_as_plain_lines_when_not_a_terminal() -> None:
     out = io.StringIO()
-    with progress_bar(out) as report:
+    with progress(stream=out, threshold=1) as report:
         report("enrolment suivi-standard", 2000, 3000)
         report("enrolment suivi-standard", 3000, 3000)
     assert out.getvalue().splitlines() == ["enrolment suivi-standard: 2000/3000",
                                            "enrolment suivi-standard: 3000/3000"]
 
 
-def test_a_bar_on_a_terminal() -> None:
+def test_a_bar_per_phase_on_a_terminal() -> None:
     out = Terminal()
-    with progress_bar(out) as report:
+    with progress(stream=out, threshold=1) as report:
         report("learners", 3000, 3000)
+        report("enrolment suivi-standard", 2000, 3000)
+        report("enrolment suivi-standard", 3000, 3000)
     text = out.getvalue()
     assert "learners" in text and "3000/3000" in text and "━" in text
+    assert "enrolment suivi-standard" in text
