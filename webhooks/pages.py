@@ -23,7 +23,7 @@ from engine.links import InvalidToken, verify
 from engine.services.compose import ANSWER_LINK_PURPOSE, UNSUBSCRIBE_PURPOSE
 from engine.services.link_answers import link_learner_locale, quiz_verdict
 from engine.store.base import Channel, PromptStatus
-from engine.store.inbound import store_inbound_event
+from engine.store.inbound import LINK_PROVIDER, store_inbound_event
 from engine.store.models import Delivery, InboundEvent, Learner, Prompt
 from engine.store.queries import record_opt_out
 from webhooks import answer_form
@@ -37,7 +37,6 @@ from webhooks.security_headers import is_cross_site
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
-LINK_PROVIDER = "link"
 MAX_PAGE_FORM_BYTES = 16 * 1024
 
 

@@ -4,7 +4,8 @@ The sessions of a :class:`~engine.demo.cohort.HistoryPlan` ended weeks or
 months before ``until``. A hand-driven clock replays all their timelines in
 one pass from the earliest end to ``until``: the production tick enrols the
 attendees and claims due deliveries, the send job sends them on the sandbox
-channels, and each simulated learner's reply is stored as an inbound SMS and
+channels, and each simulated learner's reply is stored as an inbound SMS (or, for a question
+sent by e-mail or push, as its one-tap answer page stores it) and
 processed by :func:`engine.services.inbound.process_inbound`, the same
 function the worker runs. A few learners also write questions, complaints or
 STOP, and trainers answer tickets (most within 48 hours, some late, the latest
@@ -37,11 +38,13 @@ from engine.services.scheduler import claim_batches, end_due_sessions
 from engine.services.silence import expire_prompts
 from engine.services.tickets import answer_ticket
 from engine.store.base import DeliveryStatus, PromptStatus, TicketStatus
-from engine.store.inbound import store_inbound_event
+from engine.store.inbound import LINK_PROVIDER, store_inbound_event
 from engine.store.migrate import upgrade_async
 from engine.store.models import Alert, Delivery, Enrollment, Prompt, Ticket
 
 MIN_STEP = timedelta(hours=1)
+#: Questions sent on these channels are answered on their one-tap page.
+LINKED_CHANNELS = ("email", "push")
 QUESTIONS = (
     "Bonjour, où puis-je retrouver le support de la formation ?",
     "Est-ce qu'il y a une attestation de formation à télécharger ?",
@@ -70,6 +73,8 @@ class _Message:
     phone: str = field(compare=False)
     text: str = field(compare=False)
     free_text: bool = field(default=False, compare=False)
+    #: An e-mail or push question is answered on its one-tap page, not by SMS.
+    prompt: Prompt | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -109,10 +114,12 @@ class _Replay:
     last_ticket: int = 0
     seq: int = 0
 
-    def post(self, at: datetime, learner_id: int, text: str, *, free_text: bool = False) -> None:
+    def post(self, at: datetime, learner_id: int, text: str, *, free_text: bool = False,
+             prompt: Prompt | None = None) -> None:
         if at <= self.until:
             self.seq += 1
-            heapq.heappush(self.inbox, _Message(at, self.seq, learner_id, self.phones[learner_id], text, free_text))
+            heapq.heappush(self.inbox, _Message(at, self.seq, learner_id, self.phones[learner_id], text, free_text,
+                                                prompt))
 
     async def run(self, start: datetime) -> None:
         self.clock.now = start
@@ -158,7 +165,8 @@ class _Replay:
                     continue
                 text = reply_text(replies, await load_pinned(session, version_id), prompt)
                 if text:
-                    self.post(prompt.opened_at + replies.delay(), prompt.learner_id, text)
+                    linked = prompt if prompt.channel in LINKED_CHANNELS else None
+                    self.post(prompt.opened_at + replies.delay(), prompt.learner_id, text, prompt=linked)
 
     async def _next_event(self) -> datetime:
         now = self.clock.now
@@ -194,10 +202,19 @@ class _Replay:
         channel, prefix = ("whatsapp", "whatsapp:") if message.free_text else ("sms", "")
         sender, recipient = prefix + message.phone, prefix + DEMO_NUMBER
         async with self.rt.sessions() as session, session.begin():
-            event, _ = await store_inbound_event(
-                session, provider="twilio", provider_id=sid, channel=channel, sender=sender,
-                recipient=recipient, body=message.text, received_at=message.at,
-                raw={"MessageSid": sid, "From": sender, "To": recipient, "Body": message.text})
+            if message.prompt is not None:  # as the answer page stores it
+                prompt = message.prompt
+                event, _ = await store_inbound_event(
+                    session, provider=LINK_PROVIDER, provider_id=f"demo:{prompt.id}", channel=prompt.channel,
+                    sender=f"learner:{message.learner_id}", received_at=message.at, body=message.text,
+                    learner_id=message.learner_id,
+                    raw={"delivery_id": prompt.delivery_id, "prompt_id": prompt.id,
+                         "question_ref": prompt.question_ref})
+            else:
+                event, _ = await store_inbound_event(
+                    session, provider="twilio", provider_id=sid, channel=channel, sender=sender,
+                    recipient=recipient, body=message.text, received_at=message.at,
+                    raw={"MessageSid": sid, "From": sender, "To": recipient, "Body": message.text})
         await process_inbound(self.rt, event.id or 0)
         self.report.messages += 1
 
