@@ -89,9 +89,6 @@ async def startup(ctx: Ctx) -> None:
     ctx["enqueue"] = batch_enqueuer(ctx["redis"], settings)
     ctx["enqueue_inbound"] = enqueue_inbound
     ctx["sweep_inbound"] = sweep_inbound
-    ctx["processed"] = RecentIds()
-    ctx["feedback_claims"] = FeedbackClaims(
-        lambda: claim_batches(rt, now=rt.now(), enqueue=ctx["enqueue"], max_batches=10))
 
 
 async def shutdown(ctx: Ctx) -> None:
@@ -134,7 +131,7 @@ async def process_inbound_job(ctx: Ctx, event_id: int) -> str:
     (feedback) claimed without waiting for the tick."""
     from engine.services.inbound import process_inbound_batch
 
-    processed: RecentIds = ctx["processed"]
+    processed, claims = _reply_helpers(ctx)
     if event_id in processed:  # committed by a batch of this process: no need to ask the database
         return "already processed"
     outcomes = await process_inbound_batch(ctx["rt"], event_id)
@@ -144,8 +141,18 @@ async def process_inbound_job(ctx: Ctx, event_id: int) -> str:
         activity.add_reply(outcomes[i])
         processed.add(i)
     if done:
-        await ctx["feedback_claims"].request()
+        await claims.request()
     return outcomes[event_id]
+
+
+def _reply_helpers(ctx: Ctx) -> tuple[RecentIds, FeedbackClaims]:
+    """This process's recently processed ids and its shared feedback claim (made on first use)."""
+    if "feedback_claims" not in ctx:
+        rt = ctx["rt"]
+        ctx["processed"] = RecentIds()
+        ctx["feedback_claims"] = FeedbackClaims(
+            lambda: claim_batches(rt, now=rt.now(), enqueue=ctx["enqueue"], max_batches=10))
+    return ctx["processed"], ctx["feedback_claims"]
 
 
 class RecentIds:

@@ -72,29 +72,35 @@ async def process_inbound_batch(rt: Runtime, event_id: int, *, batch_size: int =
     Every event is locked (``FOR UPDATE``) and checked ``received`` before it is
     processed, so each is processed once however many jobs reach it; the
     learners are locked before anything of theirs is read. An event another
-    job's batch holds is left to that batch (:data:`IN_ANOTHER_BATCH`). If a
-    batch fails, each of its events is processed again on its own.
+    job's batch holds is left to that batch (:data:`IN_ANOTHER_BATCH`); the batch
+    processes on their own, after its commit, the events it held but could not
+    take (their learner busy), and every event of a batch that failed.
     """
     if batch_size <= 1:
         return await _process(rt, event_id, 1, [])
     taken: list[int] = []
+    deferred: list[int] = []
     try:
-        return await _process(rt, event_id, batch_size, taken)
+        outcomes = await _process(rt, event_id, batch_size, taken, deferred)
     except Exception:
         log.exception("a batch of %d replies failed; processing each on its own", len(taken))
-    outcomes: dict[int, str] = {}
-    for other in taken:
+        outcomes = {}
+        deferred = [*taken, *deferred]
+    for other in sorted(set(deferred)):  # held by the batch, whose own jobs may have passed by
         if other != event_id:
             try:
                 outcomes.update(await _process(rt, other, 1, []))
             except Exception:  # left ``received``: the sweep enqueues it again
                 log.exception("processing event %s failed", other)
-    outcomes.update(await _process(rt, event_id, 1, []))
+    if event_id not in outcomes:
+        outcomes.update(await _process(rt, event_id, 1, []))
     return outcomes
 
 
-async def _process(rt: Runtime, event_id: int, batch_size: int, taken: list[int]) -> dict[int, str]:
-    """One transaction; ``taken`` receives the ids of the events it held (to retry them if it fails)."""
+async def _process(rt: Runtime, event_id: int, batch_size: int, taken: list[int],
+                   deferred: list[int] | None = None) -> dict[int, str]:
+    """One transaction; ``taken`` receives the ids of the events it processes (to retry them if
+    it fails), ``deferred`` those it held but left for after its commit."""
     now = rt.now()
     postgres = rt.engine.dialect.name == "postgresql"
     async with rt.sessions() as session, session.begin():
@@ -112,47 +118,45 @@ async def _process(rt: Runtime, event_id: int, batch_size: int, taken: list[int]
             await session.exec(select(Learner.id).where(Learner.id == learner.id).with_for_update())
         batch: Batch = [(event, learner)]
         if batch_size > 1:
-            batch += await _others(session, event, learner, now, batch_size - 1, postgres)
+            batch += await _others(session, event, learner, now, batch_size - 1, postgres,
+                                   deferred if deferred is not None else [])
             taken[:] = [e.id or 0 for e, _ in batch]
         loaded = await load_replies(session, {l.id for _, l in batch if l is not None and l.id is not None}, now)
         return {e.id or 0: await _process_one(session, rt, e, l, loaded, now) for e, l in batch}
 
 
 async def _others(session: AsyncSession, event: InboundEvent, learner: Learner | None, now: datetime,
-                  limit: int, postgres: bool) -> Batch:
-    """Other fresh events, the earliest of each learner, whose learner and event no job holds.
+                  limit: int, postgres: bool, deferred: list[int]) -> Batch:
+    """Other fresh events no other job holds, the earliest of each learner whose learner is free.
 
-    Learners are locked before their events (``SKIP LOCKED`` both), so every event
-    held is processed here, and none is held while its learner is waited for.
+    The events are taken ``SKIP LOCKED`` (concurrent jobs share the waiting events out), then
+    their learners ``SKIP LOCKED``: nothing is waited for while they are held. An event held
+    but not processed here (its learner busy, or a second one of a learner) goes to
+    ``deferred``: the job processes it on its own after this commit.
     """
-    waiting = list((await session.exec(select(InboundEvent.id, InboundEvent.sender).where(
+    statement = select(InboundEvent).where(
         col(InboundEvent.status) == InboundStatus.RECEIVED, col(InboundEvent.id) != event.id,
-        col(InboundEvent.received_at) > now - FRESH).order_by(col(InboundEvent.id)).limit(limit))).all())
-    phones = {sender.removeprefix("whatsapp:") for _, sender in waiting if not sender.startswith("learner:")}
+        col(InboundEvent.received_at) > now - FRESH).order_by(col(InboundEvent.id)).limit(limit)
+    events = list((await session.exec(statement.with_for_update(skip_locked=True) if postgres else statement)).all())
+    phones = {e.sender.removeprefix("whatsapp:") for e in events if not e.sender.startswith("learner:")}
     found = await find_learners_by_phone(session, phones=phones)
     taken = {learner.id} if learner is not None else set()
-    candidates: dict[int, Learner | None] = {}
-    for other_id, sender in waiting:
-        if sender.startswith("learner:") or other_id is None:
-            continue  # an app answer: rare, left to its own job
-        who = found.get(sender.removeprefix("whatsapp:"))
-        if who is not None and who.id in taken:
-            continue  # one event per learner per batch, in order
+    candidates: Batch = []
+    for other in events:
+        who = None if other.sender.startswith("learner:") else found.get(other.sender.removeprefix("whatsapp:"))
+        if other.sender.startswith("learner:") or (who is not None and who.id in taken):
+            deferred.append(other.id or 0)  # an app answer, or a learner's next message: after this one
+            continue
         if who is not None:
             taken.add(who.id)
-        candidates[other_id] = who
-    if postgres:
-        wanted = sorted(who.id for who in candidates.values() if who is not None and who.id is not None)
-        locked = set((await session.exec(select(Learner.id).where(col(Learner.id).in_(wanted))
-                                         .order_by(col(Learner.id)).with_for_update(skip_locked=True))).all()) \
-            if wanted else set()
-        candidates = {i: who for i, who in candidates.items() if who is None or who.id in locked}
-    if not candidates:
-        return []
-    statement = select(InboundEvent).where(col(InboundEvent.id).in_(sorted(candidates)),
-                                           col(InboundEvent.status) == InboundStatus.RECEIVED)
-    events = (await session.exec(statement.with_for_update(skip_locked=True) if postgres else statement)).all()
-    return [(e, candidates[e.id or 0]) for e in sorted(events, key=lambda e: e.id or 0)]
+        candidates.append((other, who))
+    wanted = sorted(who.id for _, who in candidates if who is not None and who.id is not None)
+    if not postgres or not wanted:
+        return candidates
+    locked = set((await session.exec(select(Learner.id).where(col(Learner.id).in_(wanted))
+                                     .order_by(col(Learner.id)).with_for_update(skip_locked=True))).all())
+    deferred += [e.id or 0 for e, who in candidates if who is not None and who.id not in locked]
+    return [(e, who) for e, who in candidates if who is None or who.id in locked]
 
 
 async def _process_one(session: AsyncSession, rt: Runtime, event: InboundEvent, learner: Learner | None,
