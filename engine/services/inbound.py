@@ -45,8 +45,9 @@ from engine.store.queries import find_learner_by_phone, find_learners_by_phone
 #: Replies processed in one transaction: the job's own event and other waiting ones.
 BATCH_SIZE = 50
 #: Other events join a batch while this fresh; older ones (a reply that keeps failing,
-#: say) are left to their own job and the sweep, so one bad event never fails every batch.
-FRESH = timedelta(seconds=20)
+#: say) are left to their own job and the sweep, so one bad event does not fail every
+#: batch for long. A backlog of replies is far younger than this.
+FRESH = timedelta(minutes=10)
 
 log = logging.getLogger("ancrage.inbound")
 
