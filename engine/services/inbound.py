@@ -41,7 +41,6 @@ from engine.store.base import InboundStatus, PromptStatus
 from engine.store.models import Enrollment, InboundEvent, Learner, Prompt
 from engine.store.queries import find_learner_by_phone, find_learners_by_phone
 
-
 #: Replies processed in one transaction: the job's own event and other waiting ones.
 BATCH_SIZE = 50
 #: Other events join a batch while this fresh; older ones (a reply that keeps failing,
@@ -122,8 +121,9 @@ async def _process(rt: Runtime, event_id: int, batch_size: int, taken: list[int]
             batch += await _others(session, event, learner, now, batch_size - 1, postgres,
                                    deferred if deferred is not None else [])
             taken[:] = [e.id or 0 for e, _ in batch]
-        loaded = await load_replies(session, {l.id for _, l in batch if l is not None and l.id is not None}, now)
-        return {e.id or 0: await _process_one(session, rt, e, l, loaded, now) for e, l in batch}
+        loaded = await load_replies(session, {who.id for _, who in batch if who is not None and who.id is not None},
+                                    now)
+        return {e.id or 0: await _process_one(session, rt, e, who, loaded, now) for e, who in batch}
 
 
 async def _others(session: AsyncSession, event: InboundEvent, learner: Learner | None, now: datetime,

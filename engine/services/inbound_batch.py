@@ -8,6 +8,7 @@ session's identity map so that ``session.get`` finds them without a query.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +17,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.store.base import EnrollmentStatus, PromptStatus
-from engine.store.models import Delivery, Enrollment, Prompt, Reply, ReviewCard, Trainer, TrainingSession
+from engine.store.models import (
+    Delivery,
+    Enrollment,
+    Prompt,
+    Reply,
+    ReviewCard,
+    Trainer,
+    TrainingSession,
+)
 
 #: Grades the engine looks back on (``recent_grades``: at-risk rules).
 RECENT_GRADES = 8
@@ -68,7 +77,7 @@ async def load_replies(session: AsyncSession, learner_ids: set[int], now: dateti
     ranked = (select(col(Reply.learner_id).label("learner_id"), col(Reply.correct).label("correct"),
                      rank.label("rank"))
               .where(col(Reply.learner_id).in_(ids), col(Reply.correct).is_not(None)).subquery())
-    for learner_id, correct in (await session.exec(  # type: ignore[call-overload]
+    for learner_id, correct in (await session.exec(
             select(ranked.c.learner_id, ranked.c.correct).where(ranked.c.rank <= RECENT_GRADES)
             .order_by(ranked.c.learner_id, ranked.c.rank))).all():
         loaded.grades.setdefault(learner_id, []).append(bool(correct))
@@ -78,8 +87,8 @@ async def load_replies(session: AsyncSession, learner_ids: set[int], now: dateti
     return loaded
 
 
-async def _rendering_rows(session: AsyncSession, prompts: list[Prompt],
-                          enrollments: list[Enrollment]) -> list[object]:
+async def _rendering_rows(session: AsyncSession, prompts: Sequence[Prompt],
+                          enrollments: Sequence[Enrollment]) -> list[object]:
     """The rows feedback rendering reaches with ``session.get`` (see :func:`recipient_for`)."""
     rows: list[object] = []
     delivery_ids = sorted({p.delivery_id for p in prompts})
