@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from engine.heap import freeze_startup_heap
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.runtime import Runtime
 from engine.settings import Settings
@@ -42,8 +43,12 @@ log = logging.getLogger("ancrage.webhooks")
 
 def create_app(settings: Settings, *, runtime: Runtime | None = None,
                enqueue: Callable[[str, int], Awaitable[None]] | None = None,
-               migrate: bool | None = None) -> FastAPI:
-    """The ASGI app. ``migrate`` defaults to: only when the lifespan builds the runtime."""
+               migrate: bool | None = None, freeze_heap: bool = False) -> FastAPI:
+    """The ASGI app. ``migrate`` defaults to: only when the lifespan builds the runtime.
+
+    ``freeze_heap`` (serving processes, not tests that build many apps in one process): once
+    started, the heap is frozen out of the garbage collector's full passes (:mod:`engine.heap`).
+    """
     state = AppState(settings=settings, runtime=runtime)
     if enqueue is not None:
         state.enqueue = enqueue
@@ -59,6 +64,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
         if enqueue is None and settings.redis_url:
             state.redis = await open_pool(settings.redis_url)
             state.enqueue = arq_enqueue(state.redis, settings)
+        if freeze_heap:
+            freeze_startup_heap()
         try:
             yield
         finally:

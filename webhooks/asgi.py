@@ -10,4 +10,4 @@ from webhooks.app import create_app
 
 def app() -> FastAPI:
     """The app configured from the environment (``DATABASE_URL``, ``REDIS_URL``, ``ANCRAGE_*``)."""
-    return create_app(Settings())
+    return create_app(Settings(), freeze_heap=True)

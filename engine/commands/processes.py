@@ -31,9 +31,12 @@ def run_worker(settings: Settings) -> int:
     from engine.store.migrate import upgrade
     from engine.worker import worker_settings
 
+    from engine.heap import freeze_startup_heap
+
     upgrade(settings)  # migrations are applied on start, by whichever process starts first
     url, private = resolve_redis(settings)
     try:
+        freeze_startup_heap()
         Worker(**worker_settings(settings.model_copy(update={"redis_url": url}), url)).run()
     finally:
         if private is not None:
@@ -72,7 +75,7 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     from webhooks.app import create_app
 
     assert settings.redis_url is not None
-    app = create_app(settings)
+    app = create_app(settings, freeze_heap=True)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            http=fast_http()["http"]))
     install_redaction()  # after uvicorn configured its loggers, should it ever reset them
