@@ -31,9 +31,9 @@ def _run(*args: str, data_dir: Path) -> str:
     return done.stdout
 
 
-async def test_the_pack_of_the_demo_data_says_what_the_dashboard_shows(tmp_path: Path) -> None:
-    data = tmp_path / "demo"
-    _run("demo", "--no-run", "--history-learners", "3", "--data-dir", str(data), data_dir=data)
+async def test_the_pack_of_the_demo_data_says_what_the_dashboard_shows(tmp_path: Path,
+                                                                      demo_data: tuple[Path, str]) -> None:
+    data, _ = demo_data  # a copy of `demo --no-run`'s folder, prepared once (tests/support/demo_data.py)
     rt = await build_runtime(Settings(data_dir=data, REDIS_URL=None, DATABASE_URL=None))
     try:
         now = rt.now()

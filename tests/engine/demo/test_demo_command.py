@@ -58,14 +58,10 @@ def test_demo_plays_two_days_and_stops(tmp_path: Path) -> None:
     assert "apprenants" in summary
 
 
-def test_demo_no_run_prepares_the_data_and_exits(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "demo", "--no-run", "--data-dir", str(tmp_path / "d"),
-         "--history-learners", "1"], capture_output=True, text=True, timeout=120, env=env, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "ANCRAGE_DATA_DIR=" in result.stdout and "demo-ancrage" in result.stdout
-    db = sqlite3.connect(tmp_path / "d" / "ancrage.sqlite3")
+def test_demo_no_run_prepares_the_data_and_exits(demo_data: tuple[Path, str]) -> None:
+    folder, stdout = demo_data  # `demo --no-run`, run once for the suite (tests/support/demo_data.py)
+    assert "ANCRAGE_DATA_DIR=" in stdout and "demo-ancrage" in stdout
+    db = sqlite3.connect(folder / "ancrage.sqlite3")
     sessions = db.execute("SELECT count(*) FROM training_session").fetchone()[0]
     emails = {row[0] for row in db.execute("SELECT email FROM trainer")}
     assert sessions == 5 and {"formatrice@demo.local", "qualite@demo.local"} <= emails

@@ -130,7 +130,8 @@ def test_history_went_through_the_engine(seeded: tuple[sqlite3.Connection, Histo
 
 
 def test_same_seed_same_history(tmp_path: Path) -> None:
-    tiny = HistoryPlan(trainers=DEMO_TRAINERS[:1], seed=3, sessions=(SessionSpec("S", A, 25, learners=3),))
+    # Twelve days: the hot survey, the D+1 reminder, the D+7 quiz with its feedback and review cards.
+    tiny = HistoryPlan(trainers=DEMO_TRAINERS[:1], seed=3, sessions=(SessionSpec("S", A, 12, learners=3),))
     shape = ("SELECT learner_id, step_id, occurrence, origin, status, channel, due_at, sent_at,"
              " json_extract(rendered, '$.body') FROM delivery ORDER BY id")
     replies = "SELECT learner_id, kind, raw_text, value, correct, created_at FROM reply ORDER BY id"

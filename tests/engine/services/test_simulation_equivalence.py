@@ -213,7 +213,8 @@ class Production:
                 return
             self.engine.clock.set(max(moment, self.engine.clock.now))
             await self.reply_due()
-            await self.engine.tick()
+            # One tick per moment: what it creates for now (feedback, a branch) is due at once,
+            # so the next moment is this one again and the loop ticks again at the same time.
             await self.engine.tick()
             await self.observe()
         raise AssertionError("the campaign never settled")
