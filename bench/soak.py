@@ -690,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", type=int, default=2000)
     parser.add_argument("--days", type=float, default=92.0, help="virtual days to play")
     parser.add_argument("--speed", type=float, default=14_400.0, help="virtual seconds per real second")
-    parser.add_argument("--slack", type=float, default=1.0,
+    parser.add_argument("--slack", type=float, default=0.5,
                         help="real time the clock may be slowed by, as a share of the nominal run (then full speed)")
     parser.add_argument("--settle", type=float, default=60.0, help="real seconds allowed to settle after the chaos")
     parser.add_argument("--json", help="also write the invariants' results to this file")
