@@ -174,7 +174,12 @@ def scale_real_time(speed: float) -> None:
 
     recovery.STALE_AFTER = timedelta(seconds=30 * speed)
     scheduler.REQUEUE_AFTER = timedelta(seconds=5 * speed)
-    catchup.LATE_AFTER = max(timedelta(hours=1), timedelta(seconds=5 * speed))
+    catchup.LATE_AFTER = late_after(speed)
+
+
+def late_after(speed: float) -> timedelta:
+    """The overdue threshold at this speed: five real seconds, never less than the hour."""
+    return max(timedelta(hours=1), timedelta(seconds=5 * speed))
 
 
 def sign(url: str, params: dict[str, str]) -> str:
@@ -239,9 +244,11 @@ async def analyzer(database: str, stop: asyncio.Event, every: float = 5.0) -> No
             await asyncio.wait_for(stop.wait(), every)
 
 
-async def ticker(rt: Any, settings: Any, stop: asyncio.Event) -> None:
-    """The tick about three times a real second, as the loaded cores allow (the workers' own
-    one-second cron runs as well); ten a second took CPU the workers needed."""
+async def ticker(rt: Any, settings: Any, stop: asyncio.Event, clock: SharedClock) -> None:
+    """The tick about three times a real second at the nominal speed, less often while the clock
+    is slowed (the same virtual resolution); the workers' own one-second cron runs as well. Ten a
+    second took CPU the workers needed on the loaded cores, and a lagging engine gains nothing
+    from more ticks."""
     from arq import create_pool
 
     from engine.jobs import job_id, queue_name
@@ -271,7 +278,7 @@ async def ticker(rt: Any, settings: Any, stop: asyncio.Event) -> None:
                 await pool.aclose()
             pool = None
             await asyncio.sleep(0.3)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(min(1.0, 0.3 * clock.nominal / clock.speed()))
     if pool is not None:
         await pool.aclose()
 
@@ -377,7 +384,8 @@ async def chaos(stack: Stack, redis: Any, clock: Any, *, end: datetime, stop: as
         await asyncio.sleep(0.2)
 
 
-async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[str]) -> list[Check]:
+async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[str],
+                grace: timedelta) -> list[Check]:
     from sqlalchemy import text
 
     results: list[Check] = []
@@ -429,16 +437,25 @@ async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[
         sent = await rows("SELECT enrollment_id, id, due_at, COALESCE((rendered->'attempt'->>'at')::timestamptz, "
                           "sent_at) AS called FROM delivery WHERE origin = 'plan' AND recipient = 'learner' "
                           "AND sent_at IS NOT NULL ORDER BY enrollment_id, called, id")
-        disorder = 0
+        # Within the busy-queue grace (``catchup.LATE_AFTER``) the engine sends whatever is due with
+        # no order between one learner's messages (other batches, other workers): a message sent
+        # after a later one is out of order only if it was due more than the grace before it.
+        # At x14,400 the grace is 20 virtual hours (5 real seconds); in real time one hour, less
+        # than any gap between two learner steps of the standard campaign.
+        disorder = within = 0
         last: dict[int, datetime] = {}
         for enrollment_id, _, due_at, _ in sent:
             if enrollment_id in last and due_at < last[enrollment_id]:
-                disorder += 1
+                if last[enrollment_id] - due_at > grace:
+                    disorder += 1
+                else:
+                    within += 1
             last[enrollment_id] = max(due_at, last.get(enrollment_id, due_at))
         pairs = len(sent) - len(last)
         results.append(Check("per-learner order respects the campaign", disorder == 0,
                              f"{len(sent)} planned learner messages sent, {pairs} after an earlier one; "
-                             f"sent before an earlier step: {disorder}", pairs))
+                             f"sent after a step due over {grace} later: {disorder} (within that grace: "
+                             f"{within})", pairs))
     return results
 
 
@@ -466,7 +483,7 @@ class Pacer:
     budget: float
     k: int = 5
     target: timedelta = timedelta(hours=12)
-    floor: int = 8
+    floor: int = 16
     slowed: float = 0.0
     samples: list[tuple[float, float, float]] = field(default_factory=list)
 
@@ -615,7 +632,7 @@ async def run(args: argparse.Namespace) -> int:
             end = clock.start + timedelta(days=args.days)
             pacer = Pacer(clock, budget=time.monotonic() + real_seconds * (1 + args.slack), k=max(5, args.learners // 100))
             tasks = [asyncio.create_task(job) for job in (
-                learners.run(), ticker(rt, settings, stop), chaos(stack, redis, clock, end=end, stop=stop),
+                learners.run(), ticker(rt, settings, stop, clock), chaos(stack, redis, clock, end=end, stop=stop),
                 analyzer(database, stop_analyze), pacer.run(rt, stop))]
             while clock() < end:
                 await asyncio.sleep(1.0)
@@ -629,7 +646,7 @@ async def run(args: argparse.Namespace) -> int:
             print(f"chaos over at {time.monotonic() - started:.0f} s: {stack.kills} worker kills, "
                   f"{stack.redis_restarts} Redis restarts; settling", flush=True)
             stack.ensure_workers()
-            settle = asyncio.create_task(ticker(rt, settings, asyncio.Event()))
+            settle = asyncio.create_task(ticker(rt, settings, asyncio.Event(), clock))
             deadline = time.monotonic() + args.settle
             left = -1
             from sqlalchemy import text
@@ -652,7 +669,7 @@ async def run(args: argparse.Namespace) -> int:
                 task.cancel()
             await asyncio.gather(settle, *tasks, return_exceptions=True)
             seen = providers.summary()
-            results = await check(rt, seen, end=end, sids=learners.sids)
+            results = await check(rt, seen, end=end, sids=learners.sids, grace=late_after(args.speed))
             width = max(len(r.name) for r in results)
             print(f"\n{'invariant':<{width}}  result  checked  detail")
             for r in results:
