@@ -15,10 +15,14 @@ delivery retried meanwhile (duplicates: ``test_soak_findings.py``); the expiry
 step deadlocking with reply processing; a reply job killed with its worker
 blocking its re-enqueue for arq's whole job timeout; the one-hour "overdue"
 threshold standing for a quarter of a real second under the warp; no planner
-statistics on a PostgreSQL without autovacuum (a 45 s catch-up query a tick); a
-settle shorter than the recovery of a send cut by a killed worker (20 real
-seconds before it is stale, then a re-queue); and the order check reading the
-time an answer was saved instead of the time the provider was called.
+statistics on a PostgreSQL without autovacuum (a 45 s catch-up query a tick);
+marked sends queued behind too few Twilio slots until recovery took them for a
+dead worker's; a settle shorter than the recovery of a send cut by a killed
+worker (stale after 30 real seconds, then a re-queue: the deliveries "still
+queued" were waiting for it). The order check now orders by the provider call's
+recorded time (not the time its answer was saved) and counts disorder beyond the
+busy-queue grace only (see ``bench/soak.py``: under the warp that grace is 20
+virtual hours, in real time one hour).
 """
 
 from __future__ import annotations
