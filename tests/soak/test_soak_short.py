@@ -22,7 +22,7 @@ worker (stale after 30 real seconds, then a re-queue: the deliveries "still
 queued" were waiting for it). The order check now orders by the provider call's
 recorded time (not the time its answer was saved) and counts disorder beyond the
 busy-queue grace only (see ``bench/soak.py``: under the warp that grace is 20
-virtual hours, in real time one hour).
+virtual hours, in real time one hour), a send re-sent after recovery apart.
 """
 
 from __future__ import annotations
