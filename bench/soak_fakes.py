@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def sign(auth_token: str, url: str, params: dict[str, str]) -> str:
@@ -83,6 +84,8 @@ def summary(twilio: Any, fcm: Any, smtp: Any, faults: list[Any], replayed: Count
 async def serve(args: argparse.Namespace) -> None:
     import os
 
+    from soak_clock import from_env
+
     from engine.clock import clock_from_env
     from engine.fakes.fake_fcm import FakeFcm
     from engine.fakes.fake_smtp import FakeSmtp
@@ -91,7 +94,7 @@ async def serve(args: argparse.Namespace) -> None:
     from engine.fakes.server import run_in_thread
 
     twilio = FakeTwilio(account_sid=args.account_sid, auth_token=args.auth_token, send_callbacks=True)
-    clock = clock_from_env(dict(os.environ))
+    clock = from_env() or clock_from_env(dict(os.environ))
     if clock is not None:
         twilio.clock = clock
     fcm = FakeFcm()

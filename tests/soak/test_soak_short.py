@@ -1,24 +1,28 @@
-"""The endurance run's short version: 100 learners, 7 virtual days, chaos and faults, real processes.
+"""The endurance run's short version: 100 learners, 11 virtual days, chaos and faults, real processes.
 
-``bench/soak.py`` runs once for the module (about 70 s); one test checks that the run
-exercised the whole stack (messages accepted by the fakes, answers posted,
-a worker killed, Redis restarted twice, faults injected), then one test
-per invariant. Four are asserted; two still depend on the machine's load
-(``TIMING``). A week covers the hot survey, its reminders and expiry, the D+1 lesson and the retries and fallbacks the faults cause; the D+7 quiz
-goes out only after the survey's question has closed (one question at a time), on
-day 10 or later, so graded answers and their feedback are exercised by the long
-run (``python bench/soak.py``), not this one.
+``bench/soak.py`` runs once for the module; one test checks that the run
+exercised the whole stack (messages accepted by the fakes, answers posted, a
+worker killed, Redis restarted twice, faults injected), then one test per
+invariant, each on a non-empty set (the soak fails an invariant that checked
+nothing). Eleven days cover the hot survey, its reminders and expiry, the D+1
+lesson, the D+7 quiz with its graded answers and feedback, and the first
+spaced reviews; the clock slows down while the engine lags
+(``bench/soak_clock.py``), within a bounded budget.
 
-Four invariants used to fail in some short runs and not others. Causes found and fixed:
-the fakes served from threads of the driver's process (answers and callbacks late
-behind the driver's own work: they have their own process now); recovery
-re-queuing a delivery retried meanwhile (duplicates: ``test_soak_findings.py``);
-the expiry step deadlocking with reply processing and rolling back every expiry
-of its tick (questions open past expiry); a reply job killed with its worker
-blocking its re-enqueue for arq's whole job timeout (unprocessed events); and,
-from the warp, the one-hour "overdue" threshold standing for a quarter of a real
-second, which one slow tick exceeded (messages spread to later days, out of order,
-unfinished at the end).
+Causes found and fixed, from earlier short runs: the fakes served from threads
+of the driver's process (they have their own now); recovery re-queuing a
+delivery retried meanwhile (duplicates: ``test_soak_findings.py``); the expiry
+step deadlocking with reply processing; a reply job killed with its worker
+blocking its re-enqueue for arq's whole job timeout; the one-hour "overdue"
+threshold standing for a quarter of a real second under the warp; no planner
+statistics on a PostgreSQL without autovacuum (a 45 s catch-up query a tick);
+marked sends queued behind too few Twilio slots until recovery took them for a
+dead worker's; a settle shorter than the recovery of a send cut by a killed
+worker (stale after 30 real seconds, then a re-queue: the deliveries "still
+queued" were waiting for it). The order check now orders by the provider call's
+recorded time (not the time its answer was saved) and counts disorder beyond the
+busy-queue grace only (see ``bench/soak.py``: under the warp that grace is 20
+virtual hours, in real time one hour), a send re-sent after recovery apart.
 """
 
 from __future__ import annotations
@@ -33,14 +37,15 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The short run's arguments (bounded: at most ``slack`` x its nominal 66 s slowed, then full speed).
+SHORT = ["--learners", "100", "--days", "11", "--settle", "60", "--slack", "0.5"]
 
 
 @pytest.fixture(scope="module")
 def soak(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("soak") / "soak.json"
-    run = subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), "--learners", "100", "--days", "7",
-                          "--settle", "25", "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=400)
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), *SHORT, "--json", str(out)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
     assert out.exists(), run.stdout[-3000:] + run.stderr[-3000:]
     return {"code": run.returncode, "stdout": run.stdout, "results": json.loads(out.read_text(encoding="utf-8"))}
 
@@ -57,24 +62,17 @@ def test_the_run_exercised_the_whole_stack(soak: dict[str, Any]) -> None:
     assert accepted and int(accepted.group(2)) > 100 and int(accepted.group(3)) > 0, soak["results"]
 
 
-HELD = ["no delivery accepted twice", "every inbound event processed exactly once",
-        "no question open past its expiry", "every graded answer has its feedback"]
-#: Still failing in some short runs on the loaded shared cores (load average 6-9), passing in
-#: others: not fixed, so not claimed. A strict xfail would fail on the runs where they hold.
-TIMING = {
-    "every delivery due is terminal": "a few deliveries (1-3 of ~3,000) still 'queued' at the end of the "
-    "25 s settle: retried or recovered late in the run, then waiting for the requeue (5 real s) and a "
-    "send job behind calls held by the 1 % timeout fault (15 s client timeout)",
-    "per-learner order respects the campaign": "the warp makes 30 virtual minutes an eighth of a real "
-    "second: a step dispatched one slow tick late (ticks of 3-10 s were measured) is moved to its next "
-    "send window and goes out after the next step (seen: the hot survey after the D+1 lesson); the "
-    "engine does not hold later steps back while an earlier one waits",
-}
+INVARIANTS = ["every delivery due is terminal", "no delivery accepted twice",
+              "every inbound event processed exactly once", "no question open past its expiry",
+              "every graded answer has its feedback", "per-learner order respects the campaign"]
 
 
-@pytest.mark.parametrize("invariant", [
-    *HELD, *[pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=reason))
-             for name, reason in TIMING.items()]])
+@pytest.mark.parametrize("invariant", INVARIANTS)
 def test_invariant(soak: dict[str, Any], invariant: str) -> None:
     result = soak["results"][invariant]
+    assert result["checked"] > 0, result["detail"]
     assert result["ok"], result["detail"]
+
+
+def test_the_run_exit_status_says_every_invariant_held(soak: dict[str, Any]) -> None:
+    assert soak["code"] == 0, soak["stdout"][-3000:]
