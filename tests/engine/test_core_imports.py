@@ -96,6 +96,7 @@ LAYERS: dict[str, set[str]] = {
     "campaign": {"core", "content", "diagnostics"},  # campaign and content: one layer, the language
     "content": {"core", "campaign", "diagnostics"},
     "settings": set(), "clock": set(), "links": set(), "ratelimit": set(), "redis_server": set(),
+    "heap": set(),  # the garbage collector's settings for serving processes (webhooks, commands)
     "jobs": {"settings"},  # job names, queue and ids: what enqueuers share with the worker
     "store": _LANGUAGE | _FOUNDATION,
     "channels": _LANGUAGE | _FOUNDATION | {"ratelimit"},
@@ -105,11 +106,11 @@ LAYERS: dict[str, set[str]] = {
     "services": _BELOW_SERVICES | {"reports"},
     "reports": _BELOW_SERVICES | {"services"},
     "worker": _APPLICATION | {"jobs", "redis_server"},
-    "webhooks": _APPLICATION | {"jobs"},
+    "webhooks": _APPLICATION | {"jobs", "heap"},
     # The demo is ``ancrage demo``'s body: it starts the processes as ``ancrage run`` does.
     "demo": _APPLICATION | {"jobs", "worker", "fakes", "redis_server", "commands"},
     # The CLI starts the processes (engine/commands/processes.py): the worker and the web app.
-    "commands": _APPLICATION | {"jobs", "worker", "webhooks", "fakes", "redis_server", "demo"},
+    "commands": _APPLICATION | {"jobs", "worker", "webhooks", "fakes", "redis_server", "demo", "heap"},
     "cli": {"commands", "settings"},
 }
 # Arrows that run back up today, each to be removed by a named move. Listed, not hidden:
