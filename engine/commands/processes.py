@@ -93,7 +93,8 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     for task in tasks:  # extras and the worker first, so nothing talks to a closing app
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await worker.close()
+    # A job cancelled with the worker ends in CancelledError inside close(): collected, not raised.
+    await asyncio.gather(worker.close(), return_exceptions=True)
     server.should_exit = True  # uvicorn finishes its requests and runs the lifespan shutdown
     try:
         await asyncio.wait_for(serving, timeout=10)
