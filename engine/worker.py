@@ -16,6 +16,7 @@ twice, and they carry our Redis prefix (:mod:`engine.jobs` names them):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -92,6 +93,28 @@ async def startup(ctx: Ctx) -> None:
 async def shutdown(ctx: Ctx) -> None:
     if "rt" in ctx:
         await close_runtime(ctx["rt"])
+
+
+async def stop_worker(worker: Any, *, grace: float = 5.0) -> None:
+    """Stops an arq ``Worker`` run in this event loop (``handle_signals=False``) and closes it.
+
+    It stops taking jobs, lets the running ones finish for up to ``grace`` seconds and
+    cancels the rest, then closes the worker, whose ``on_shutdown`` closes the runtime.
+    ``Worker.close()`` alone cancels running jobs at once and re-raises their
+    ``CancelledError``, which also skips that shutdown; a job stopped here is collected.
+    A job cancelled mid-way is safe: the tick recovers what it left (see ``recover_stale``).
+    """
+    if worker.main_task is not None:
+        worker.main_task.cancel()  # the poll loop: no new job starts after this
+        await asyncio.gather(worker.main_task, return_exceptions=True)
+    running = [task for task in worker.tasks.values() if not task.done()]
+    if running:
+        _, late = await asyncio.wait(running, timeout=grace)
+        for task in late:
+            task.cancel()
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    worker.tasks.clear()
+    await worker.close()
 
 
 async def tick_job(ctx: Ctx) -> dict[str, int]:

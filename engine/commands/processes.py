@@ -29,7 +29,7 @@ def run_worker(settings: Settings) -> int:
     from arq.worker import Worker
 
     from engine.store.migrate import upgrade
-    from engine.worker import worker_settings
+    from engine.worker import stop_worker, worker_settings
 
     from engine.heap import freeze_startup_heap
 
@@ -70,7 +70,7 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     import uvicorn
     from arq.worker import Worker
 
-    from engine.worker import worker_settings
+    from engine.worker import stop_worker, worker_settings
     from webhooks.access_log import install_redaction
     from webhooks.app import create_app
 
@@ -87,14 +87,15 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     serving = asyncio.create_task(server.serve())
-    tasks = [asyncio.create_task(worker.async_run()), *[asyncio.create_task(job) for job in (extra or [])]]
+    working = asyncio.create_task(worker.async_run())
+    extras = [asyncio.create_task(job) for job in (extra or [])]
     waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait([waiter, serving, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    for task in tasks:  # extras and the worker first, so nothing talks to a closing app
+    await asyncio.wait([waiter, serving, working, *extras], return_when=asyncio.FIRST_COMPLETED)
+    for task in extras:  # extras and the worker first, so nothing talks to a closing app
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    # A job cancelled with the worker ends in CancelledError inside close(): collected, not raised.
-    await asyncio.gather(worker.close(), return_exceptions=True)
+    await asyncio.gather(*extras, return_exceptions=True)
+    await stop_worker(worker, grace=5.0)
+    await asyncio.gather(working, return_exceptions=True)
     server.should_exit = True  # uvicorn finishes its requests and runs the lifespan shutdown
     try:
         await asyncio.wait_for(serving, timeout=10)

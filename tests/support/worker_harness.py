@@ -49,7 +49,7 @@ from engine.services.runtime import Runtime
 from engine.services.scheduler import TickReport, tick
 from engine.settings import PROJECT_ROOT, Settings
 from engine.store.models import Attendance, Delivery, Learner, TrainingSession
-from engine.worker import redis_settings, worker_settings
+from engine.worker import redis_settings, stop_worker, worker_settings
 
 CONTENT = PROJECT_ROOT / "content"
 SENDER = "+33700000001"
@@ -240,7 +240,7 @@ async def running_worker(settings: Settings, clock: Callable[[], datetime] | Non
         await wait_for(lambda: _started(worker, task), timeout=30, what="worker startup")
         yield worker
     finally:
-        await worker.close()
+        await stop_worker(worker)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
