@@ -173,12 +173,17 @@ def scale_real_time(speed: float) -> None:
     for a quarter of a real second: one slow tick on the loaded shared cores
     (several seconds were seen) made the messages due meanwhile "overdue",
     spread to another day, and sent after later steps. It becomes 5 real
-    seconds (never less than the hour).
+    seconds (never less than the hour). ``dispatch.AMBIGUOUS_SETTLE`` (2 minutes:
+    the provider has answered the request we gave up on) would be 8 real
+    milliseconds: the retry after a timeout looked Twilio up before the fake had
+    created the late message, found nothing and sent a second copy. It becomes 30
+    real seconds, as ``STALE_AFTER``.
     """
     from engine.core import catchup
-    from engine.services import recovery, scheduler
+    from engine.services import dispatch, recovery, scheduler
 
     recovery.STALE_AFTER = timedelta(seconds=30 * speed)
+    dispatch.AMBIGUOUS_SETTLE = timedelta(seconds=30 * speed)
     scheduler.REQUEUE_AFTER = timedelta(seconds=5 * speed)
     catchup.LATE_AFTER = late_after(speed)
 
@@ -441,7 +446,8 @@ async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[
         # not ``sent_at``: that is when the answer was saved, which for a send recovered after its
         # worker was killed is the recovery's time, long after the message went out.
         sent = await rows("SELECT enrollment_id, id, due_at, COALESCE((rendered->'attempt'->>'at')::timestamptz, "
-                          "sent_at) AS called, COALESCE(status_reason, '') LIKE 'recovered:%' AS recovered "
+                          "sent_at) AS called, COALESCE(status_reason, '') LIKE 'recovered:%' "
+                          "OR COALESCE(error_code, '') IN ('timeout', 'network', 'adapter_error') AS recovered "
                           "FROM delivery WHERE origin = 'plan' AND recipient = 'learner' "
                           "AND sent_at IS NOT NULL ORDER BY enrollment_id, called, id")
         # Within the busy-queue grace (``catchup.LATE_AFTER``) the engine sends whatever is due with
@@ -450,7 +456,8 @@ async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[
         # At x14,400 the grace is 20 virtual hours (5 real seconds); in real time one hour, less
         # than any gap between two learner steps of the standard campaign. A send cut by a killed
         # worker waits for recovery (stale after 30 real s, then a re-queue): days of the warped
-        # clock, five minutes in real time; it may go out after later steps, counted apart.
+        # clock, five minutes in real time; it may go out after later steps, counted apart. So does
+        # a send retried after an answer lost in flight (``dispatch.AMBIGUOUS_SETTLE``, 30 real s).
         disorder = within = recovered_late = 0
         last: dict[int, datetime] = {}
         for enrollment_id, _, due_at, _, recovered in sent:
@@ -466,7 +473,7 @@ async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[
         results.append(Check("per-learner order respects the campaign", disorder == 0,
                              f"{len(sent)} planned learner messages sent, {pairs} after an earlier one; "
                              f"sent after a step due over {grace} later: {disorder} (within that grace: "
-                             f"{within}; re-sent after recovery: {recovered_late})", pairs))
+                             f"{within}; re-sent after recovery or a lost answer: {recovered_late})", pairs))
     return results
 
 

@@ -26,15 +26,23 @@ from pathlib import Path
 ENV = "ANCRAGE_SOAK_CLOCK"
 LEAD = 0.5
 RECHECK = 0.05
+#: Real seconds a slower speed waits before it is reported to ``on_speed``: the longest threshold
+#: kept in real seconds (``recovery.STALE_AFTER``, 30 s). A send in flight when the clock slows
+#: has aged at the old speed; measured against the new one it looked stale seconds after the
+#: change, and was sent again while its first call could still be accepted.
+TRAILING = 30.0
 
 
 class SharedClock:
     """Virtual now from the last segment that has begun; before the first, its start (stands still)."""
 
-    def __init__(self, path: Path, on_speed: Callable[[float], None] | None = None) -> None:
+    def __init__(self, path: Path, on_speed: Callable[[float], None] | None = None, *,
+                 trailing: float = TRAILING) -> None:
         self.path = path
-        #: Called with the fastest speed known (in force or announced) whenever it changes.
+        #: Called, whenever it changes, with the fastest speed in force over the last ``trailing``
+        #: real seconds or announced: a threshold kept in real seconds never gets shorter than meant.
         self.on_speed = on_speed
+        self.trailing = trailing
         self._announced = 0.0
         self.segments: list[tuple[float, float, float]] = []
         self._checked = 0.0
@@ -73,6 +81,10 @@ class SharedClock:
     def real_seconds(self, virtual: timedelta) -> float:
         return virtual.total_seconds() / self.speed()
 
+    def fastest_since(self, real: float) -> float:
+        """The fastest speed in force at any moment from ``real`` on, announced changes included."""
+        return max([self._segment(real)[2], *(speed for since, _, speed in self.segments[1:] if since > real)])
+
     def set_speed(self, speed: float) -> None:
         """The driver's change, from :data:`LEAD` seconds on (the one writer)."""
         if abs(speed - self.speed(time.time() + LEAD)) < 1e-9:
@@ -98,9 +110,9 @@ class SharedClock:
         if mtime != self._mtime or force:
             self._mtime = mtime
             self.segments = [tuple(s) for s in json.loads(self.path.read_text(encoding="utf-8"))]
-        # While a change is announced, the faster of the two speeds: thresholds kept in real seconds
-        # are then never shorter in real time than meant.
-        fastest = max(self.speed(), self.segments[-1][2])
+        # While a change is announced, and for ``trailing`` seconds after a slowdown, the faster speed:
+        # thresholds kept in real seconds are then never shorter in real time than meant.
+        fastest = self.fastest_since(self._checked - self.trailing)
         if self.on_speed is not None and fastest != self._announced:
             self._announced = fastest
             self.on_speed(fastest)

@@ -55,6 +55,11 @@ log = logging.getLogger("ancrage.dispatch")
 MAX_TRANSIENT_ATTEMPTS = 5
 #: Error codes after which the provider may have accepted the message all the same.
 AMBIGUOUS_ERRORS = frozenset({"timeout", "network", "adapter_error"})
+#: The least wait before retrying after an ambiguous error. The provider may still be working
+#: through the request we gave up on (a 15 s timeout is our patience, not its deadline): the
+#: look-up that decides whether to send again (:func:`_earlier_attempt`) must come after it has
+#: answered, or it finds nothing, sends, and the late request makes a second copy.
+AMBIGUOUS_SETTLE = timedelta(minutes=2)
 #: A send handed back because its sender's rate-limit slot was too far away
 #: (it would have waited in ``sending``, where the stale-send recovery could
 #: take it for a dead worker's and send it a second time).
@@ -275,8 +280,11 @@ async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResul
                 counts["sender_busy"] = counts.get("sender_busy", 0) + 1
                 continue
             if result.status == "failed_transient" and attempts < MAX_TRANSIENT_ATTEMPTS:
+                wait = backoff(attempts, result.retry_after)
+                if result.error_code in AMBIGUOUS_ERRORS:
+                    wait = max(wait, AMBIGUOUS_SETTLE)
                 await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, expect=was,
-                           due_at=now + backoff(attempts, result.retry_after), attempts=attempts,
+                           due_at=now + wait, attempts=attempts,
                            error_code=result.error_code, error=result.error,
                            status_reason=f"retry after a temporary error on {item.channel}")
                 counts["retry"] = counts.get("retry", 0) + 1

@@ -20,6 +20,7 @@ from sqlmodel import select
 from engine.channels.registry import build_channels
 from engine.channels.twilio import TwilioChannel, TwilioConfig
 from engine.services.bootstrap import channel_settings
+from engine.services.dispatch import AMBIGUOUS_SETTLE
 from engine.settings import Settings
 from engine.store.models import Learner, PushToken
 from tests.support.engine_harness import HandClock, write_campaign
@@ -124,3 +125,46 @@ async def test_retries_fallbacks_and_opt_out(store_url: str, tmp_path: Path, pro
     assert not any(m["to"] == phone(6) for m in twilio.messages)
     assert Counter(m["to"] for m in twilio.messages) == {phone(1): 2, phone(2): 2, phone(3): 2, phone(5): 2}
     assert len(providers.fcm.sent) == 0 and providers.fcm.attempts == {DEAD_TOKEN: 1}
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_a_timed_out_send_is_not_retried_before_the_late_request_can_land(
+        store_url: str, tmp_path: Path, providers: Providers) -> None:
+    """The soak's double sends: Twilio accepts a request after the client gave up, and a retry
+    that looked it up sooner found nothing and sent a second copy. The retry now waits
+    ``AMBIGUOUS_SETTLE``, and its look-up then finds the late message."""
+    write_campaign(tmp_path / "campaigns", CAMPAIGN, "open.yaml")
+    twilio = providers.twilio
+    twilio.slow_seconds = 2.5
+    twilio.fail(phone(1), "slow")  # type: ignore[arg-type]
+    clock = HandClock(START)
+    settings = live_settings(store_url, TCP_REDIS, tmp_path, providers, tmp_path / "campaigns")
+    async with driver(settings, clock) as drv, running_worker(settings, clock, channels=_channels(settings)):
+        await add_session(drv, learners=[{"first_name": "Ana", "last_name": "A", "phone": phone(1),
+                                          "email": "ana@example.fr"}], campaigns=["open"], ends_at=START)
+        await drv.tick()
+        clock.advance(minutes=10)
+        await drv.tick()
+        await drain(drv)
+        [row] = [d for d in await drv.deliveries() if d.step_id == "hello"]
+        assert (row.status, row.error_code) == ("planned", "timeout")
+        assert row.due_at >= clock.now + AMBIGUOUS_SETTLE
+        assert twilio.messages == []  # still being worked through at the provider
+
+        twilio.failures.pop(phone(1))
+        clock.advance(seconds=31)  # the plain backoff has passed: a retry then would look too soon
+        await drv.tick()
+        await drain(drv)
+        assert [d.status for d in await drv.deliveries() if d.step_id == "hello"] == ["planned"]
+
+        async def landed() -> bool:
+            return len(twilio.messages) == 1
+
+        await wait_for(landed, timeout=10, what="the slow request to be accepted")
+        clock.advance(seconds=AMBIGUOUS_SETTLE.total_seconds())
+        await drv.tick()
+        await drain(drv)
+        [row] = [d for d in await drv.deliveries() if d.step_id == "hello"]
+
+    assert row.status == "sent" and row.provider_id == twilio.messages[0]["sid"]
+    assert len(twilio.messages) == 1 and providers.per_delivery() == {row.id: 1}
