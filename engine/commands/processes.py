@@ -28,10 +28,9 @@ def run_worker(settings: Settings) -> int:
     """Runs one arq worker until interrupted."""
     from arq.worker import Worker
 
-    from engine.store.migrate import upgrade
-    from engine.worker import stop_worker, worker_settings
-
     from engine.heap import freeze_startup_heap
+    from engine.store.migrate import upgrade
+    from engine.worker import worker_settings
 
     upgrade(settings)  # migrations are applied on start, by whichever process starts first
     url, private = resolve_redis(settings)

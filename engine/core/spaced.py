@@ -33,12 +33,12 @@ __all__ = [
     "QSTREAM_AFTER_RIGHT",
     "QSTREAM_AFTER_WRONG",
     "ReviewState",
+    "mean_retrievability",
     "new_state",
     "pick_due_items",
     "qstream_next",
     "rating_for",
     "record_answer",
-    "mean_retrievability",
     "retrievability",
     "within_weekly_cap",
 ]

@@ -255,7 +255,7 @@ async def _retention(db: AsyncSession, learner_ids: list[int], index: ContentInd
         except (KeyError, TypeError, ValueError):
             continue
     means = mean_retrievability(states, [now + timedelta(days=days) for days in RETENTION_HORIZONS])
-    return [RetentionPoint(days=days, mean=mean, n=len(states)) for days, mean in zip(RETENTION_HORIZONS, means)]
+    return [RetentionPoint(days=days, mean=mean, n=len(states)) for days, mean in zip(RETENTION_HORIZONS, means, strict=True)]
 
 
 async def _grid(db: AsyncSession, session_id: int, index: ContentIndex, learners: dict[int, Learner]

@@ -19,7 +19,6 @@ from engine.store.base import InboundStatus
 from engine.store.models_messages import InboundEvent
 from engine.store.types import utc_now
 
-
 #: Provider name of answers given on a one-tap answer page (an e-mail or push question's link).
 LINK_PROVIDER = "link"
 
