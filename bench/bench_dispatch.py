@@ -1,8 +1,8 @@
 """Dispatch: throughput, lag, enrolment and worker memory on PostgreSQL + Redis.
 
 One run, on a private PostgreSQL database (``ancrage_bench``, dropped at the
-end) and the local Redis (keys under the ``ancbench`` prefix, deleted at the
-end), with three processes so that none shares a GIL with another:
+end; ``ANCRAGE_BENCH_DATABASE`` overrides it) and the local Redis (keys under
+the ``ancbench`` prefix, deleted at the end; ``ANCRAGE_BENCH_PREFIX``), with three processes so that none shares a GIL with another:
 
 - the fake Twilio (``engine.fakes.fake_twilio``) served by uvicorn on loopback;
 - one real arq worker (``engine.worker.worker_settings``: cron tick every
@@ -23,6 +23,14 @@ Figures printed:
 4. **Lag** at a paced rate (default 1,000 deliveries/s for 15 s, due times spread
    evenly): ``sent_at - due_at`` p50/p99 as the database records it.
 5. **Worker RSS** over the whole run (``/proc/<pid>/status``), by phase.
+
+Each round also prints the CPU seconds per send: the bare loop's (driver process)
+and the worker's per delivery, whole and less the worker's idle ticking rate
+(measured for 2 s before the round; noisy on a busy machine). On loaded cores
+every process gets a small share of a core, so the CPU ratio bare/engine is the
+figure that carries to a quiet machine, where the worker is CPU-bound.
+``--profile FILE`` runs the worker under cProfile (CPU time) into FILE;
+py-spy (``py-spy record -p <worker pid> --format raw``) disturbs it less.
 
 Each engine round also prints the CPU used (share of one core) by the worker,
 the fake, every PostgreSQL process, and the whole machine (share of both
@@ -54,9 +62,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-DATABASE = "ancrage_bench"
-REDIS_URL = "redis://127.0.0.1:6379/0"
-PREFIX = "ancbench"
+#: Overridable so that two engineers' runs on one server never share a database or keys.
+DATABASE = os.environ.get("ANCRAGE_BENCH_DATABASE", "ancrage_bench")
+REDIS_URL = os.environ.get("ANCRAGE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+PREFIX = os.environ.get("ANCRAGE_BENCH_PREFIX", "ancbench")
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "fake-auth-token"
 SERVICE_SID = "MG" + "0" * 32
@@ -90,7 +99,7 @@ def run_fake(port: int) -> None:
                 lifespan="off")
 
 
-def run_worker(max_jobs: int, batch_size: int) -> None:
+def run_worker(max_jobs: int, batch_size: int, profile: str = "") -> None:
     from arq.worker import Worker
 
     from engine.services import scheduler
@@ -103,7 +112,18 @@ def run_worker(max_jobs: int, batch_size: int) -> None:
     assert settings.redis_url is not None
     options = worker_settings(settings, settings.redis_url, tick_every=1)
     options["max_jobs"] = max_jobs
-    Worker(**options).run()
+    if not profile:
+        Worker(**options).run()
+        return
+    import cProfile
+
+    profiler = cProfile.Profile(time.process_time)  # CPU time: the loaded cores stretch wall time
+    profiler.enable()
+    try:
+        Worker(**options).run()
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile)
 
 
 def _free_port() -> int:
@@ -370,6 +390,11 @@ class RoundResult:
     rate: float
     lags: list[float]
     cpu: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds the worker process spent per delivery sent (load-independent, unlike rates).
+    worker_cpu_per_send: float = float("nan")
+    #: The same less the worker's idle CPU rate (ticks, polling) over the round's duration:
+    #: what each delivery adds, which a slow (loaded) round does not inflate.
+    worker_marginal_per_send: float = float("nan")
 
     def cpu_text(self) -> str:
         return ", ".join(f"{name} {share:.0%}" for name, share in self.cpu.items())
@@ -408,7 +433,7 @@ async def wait_round(ids: tuple[int, int], first_due: datetime, timeout: float) 
                        [(r["sent_at"] - r["due_at"]).total_seconds() for r in sent])
 
 
-async def bare_loop(port: int, count: int, concurrency: int, body: str) -> float:
+async def bare_loop(port: int, count: int, concurrency: int, body: str) -> tuple[float, float]:
     """The same requests, same client and concurrency, to the same fake: no database, no queue."""
     from engine.channels.base import OutboundMessage
     from engine.channels.twilio import TwilioChannel, TwilioConfig
@@ -420,14 +445,14 @@ async def bare_loop(port: int, count: int, concurrency: int, body: str) -> float
                 for i in range(1, count + 1)]
     try:
         await channel.send(messages[0])  # connect
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         results = await channel.send_many(messages)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         await channel.aclose()
     accepted = sum(r.accepted for r in results)
     assert accepted == count, f"bare loop: {accepted}/{count} accepted"
-    return count / elapsed
+    return count / elapsed, cpu / count
 
 
 async def sample_body() -> str:
@@ -464,6 +489,9 @@ async def drive(args: argparse.Namespace, port: int, campaigns_dir: Path, sample
     async def engine_round(count: int, rate: float | None, label: str) -> RoundResult:
         nonlocal occurrence
         occurrence += 1
+        idle_cpu, idle_started = cpu_seconds(pids["worker"]), time.monotonic()
+        await asyncio.sleep(2)  # the worker only ticks: its fixed cost per second
+        idle_rate = (cpu_seconds(pids["worker"]) - idle_cpu) / (time.monotonic() - idle_started)
         first_due = datetime.now(UTC) + timedelta(seconds=1)
         ids = await plan_round(occurrence, count, first_due, rate)
         sampler.phase = label
@@ -474,6 +502,9 @@ async def drive(args: argparse.Namespace, port: int, campaigns_dir: Path, sample
         result = await wait_round(ids, first_due, timeout=120 + 3 * expected)
         wall = time.monotonic() - started
         result.cpu = {name: (cpu_seconds(pid) - cpu[name]) / wall for name, pid in pids.items()}
+        worker_cpu = cpu_seconds(pids["worker"]) - cpu["worker"]
+        result.worker_cpu_per_send = worker_cpu / max(result.sent, 1)
+        result.worker_marginal_per_send = max(worker_cpu - idle_rate * wall, 0.0) / max(result.sent, 1)
         result.cpu["postgres"] = (postgres_cpu() - pg) / wall
         busy, total = machine_busy()
         result.cpu["machine (2 cores)"] = (busy - machine[0]) / max(total - machine[1], 1)
@@ -486,6 +517,7 @@ async def drive(args: argparse.Namespace, port: int, campaigns_dir: Path, sample
     print(f"Message body: {len(body)} characters")
 
     bare: list[float] = []
+    bare_cpu: list[float] = []
     engine: list[RoundResult] = []
     from engine.services.scheduler import BATCH_SIZE
 
@@ -493,25 +525,38 @@ async def drive(args: argparse.Namespace, port: int, campaigns_dir: Path, sample
           f"max_jobs {args.max_jobs}, batch {args.batch_size or BATCH_SIZE}):")
     for round_ in range(args.rounds):
         sampler.phase = "bare loop (driver process)"
-        bare.append(await bare_loop(port, args.burst, args.concurrency, body))
-        print(f"  round {round_ + 1} A bare loop : {bare[-1]:8,.0f} requests/s")
+        rate, per_request = await bare_loop(port, args.burst, args.concurrency, body)
+        bare.append(rate)
+        bare_cpu.append(per_request)
+        print(f"  round {round_ + 1} A bare loop : {bare[-1]:8,.0f} requests/s, "
+              f"{per_request * 1e6:,.0f} µs CPU per request (load {os.getloadavg()[0]:.1f})")
         await asyncio.sleep(1)
         result = await engine_round(args.burst, None, "dispatch burst")
         engine.append(result)
         print(f"  round {round_ + 1} B engine    : {result.rate:8,.0f} deliveries/s due->accepted "
               f"({result.sent} sent{', other ' + str(result.other) if result.other else ''}; "
-              f"lag p50 {result.pct(0.5):.2f} s, max {max(result.lags):.2f} s; CPU {result.cpu_text()})")
+              f"lag p50 {result.pct(0.5):.2f} s, p99 {result.pct(0.99):.2f} s; "
+              f"worker {result.worker_cpu_per_send * 1e6:,.0f} µs CPU per delivery "
+              f"({result.worker_marginal_per_send * 1e6:,.0f} µs beyond idle ticking); CPU {result.cpu_text()}; "
+              f"load {os.getloadavg()[0]:.1f})")
         await asyncio.sleep(1)
     a, b = statistics.median(bare), statistics.median(r.rate for r in engine)
     print(f"  median: bare {a:,.0f}/s, engine {b:,.0f}/s, ratio engine/bare {b / a:.2f}")
+    ca, cb = statistics.median(bare_cpu), statistics.median(r.worker_cpu_per_send for r in engine)
+    cm = statistics.median(r.worker_marginal_per_send for r in engine)
+    print(f"  median CPU per send: bare loop {ca * 1e6:,.0f} µs, engine worker {cb * 1e6:,.0f} µs, "
+          f"{cm * 1e6:,.0f} µs beyond idle ticking (ratio bare/engine {ca / cb:.2f}, {ca / cm:.2f} beyond idle: "
+          f"the throughput ratio a CPU-bound worker would reach on a free core)")
 
     total = int(args.rate * args.seconds)
     print(f"\nLag at a paced {args.rate:,.0f} deliveries/s for {args.seconds:.0f} s ({total} deliveries):")
     paced = await engine_round(total, args.rate, f"dispatch paced {args.rate:.0f}/s")
     print(f"  {paced.sent} sent{', other ' + str(paced.other) if paced.other else ''}; "
           f"achieved {paced.rate:,.0f}/s; lag p50 {paced.pct(0.5):.3f} s, p90 {paced.pct(0.9):.3f} s, "
-          f"p99 {paced.pct(0.99):.3f} s, max {max(paced.lags):.3f} s")
-    print(f"  CPU (of one core): {paced.cpu_text()}")
+          f"p99 {paced.pct(0.99):.3f} s, max {max(paced.lags):.3f} s; "
+          f"worker {paced.worker_cpu_per_send * 1e6:,.0f} µs CPU per delivery "
+          f"({paced.worker_marginal_per_send * 1e6:,.0f} µs beyond idle ticking)")
+    print(f"  CPU (of one core): {paced.cpu_text()}; load {os.getloadavg()[0]:.1f}")
     sampler.phase = f"ticking over {args.pending:,} pending (end)"
     await asyncio.sleep(args.idle)
 
@@ -530,12 +575,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--max-jobs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=0, help="deliveries per send job (0: the engine's)")
+    parser.add_argument("--profile", default="", help="cProfile the worker into this file (pstats)")
     args = parser.parse_args()
     if args.role == "fake":
         run_fake(args.port)
         return 0
     if args.role == "worker":
-        run_worker(args.max_jobs, args.batch_size)
+        run_worker(args.max_jobs, args.batch_size, args.profile)
         return 0
 
     port = _free_port()
@@ -561,7 +607,7 @@ def main() -> int:
         children.append(subprocess.Popen([*me, "--role", "fake", "--port", str(port)], env=env))
         _wait_port(port)
         worker = subprocess.Popen([*me, "--role", "worker", "--max-jobs", str(args.max_jobs),
-                                   "--batch-size", str(args.batch_size)], env=env)
+                                   "--batch-size", str(args.batch_size), "--profile", args.profile], env=env)
         children.append(worker)
         print(f"PostgreSQL {PG_SERVER}/{DATABASE}, Redis {REDIS_URL} (prefix {PREFIX}), "
               f"fake Twilio pid {children[0].pid} on :{port}, worker pid {worker.pid}")

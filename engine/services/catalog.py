@@ -7,6 +7,7 @@ hash, or stores a new one.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,9 +133,18 @@ def forget_versions() -> None:
     _cache.clear()
 
 
+_database_names: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
 def _database(session: AsyncSession) -> str:
-    """Which database a session talks to: version ids are only unique within one."""
-    return session.get_bind().engine.url.render_as_string(hide_password=True)
+    """Which database a session talks to: version ids are only unique within one.
+
+    Rendered once per engine (the send job asks twice per delivery)."""
+    engine = session.get_bind().engine
+    name = _database_names.get(engine)
+    if name is None:
+        name = _database_names[engine] = engine.url.render_as_string(hide_password=True)
+    return name
 
 
 def unpin(version: CampaignVersion, *, database: str = "") -> PinnedCampaign:

@@ -6,17 +6,21 @@ what makes a second worker, a retried job or a redelivered callback harmless.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import BigInteger, BindParameter, Integer, String, Text, bindparam, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.sqltypes import AutoString
 
 from engine.store.audit import record_audits
 from engine.store.base import DeliveryStatus
 from engine.store.models import Delivery
+from engine.store.types import JSONType
 
 
 async def set_status(session: AsyncSession, delivery: Delivery, to_status: str, *, now: datetime,
@@ -50,14 +54,38 @@ async def set_many(session: AsyncSession, items: list[tuple[Delivery, dict[str, 
                     now: datetime, expect: str, **common: Any) -> list[Delivery]:
     """Compare-and-set many deliveries from ``expect`` at once; returns those that moved.
 
-    One ``UPDATE ... WHERE id IN (...) AND status = expect RETURNING id`` decides
-    (the rows another worker moved meanwhile are left out), one executemany writes
-    each winner's own values (``channel``, ``rendered``, ``provider_id``,
-    ``attempts``), one executemany INSERT writes the audit rows: what :func:`_set`
-    does per delivery (an UPDATE and an audit INSERT each), in three round trips per batch.
+    Only rows still in ``expect`` move (the rows another worker moved meanwhile
+    are left out), each with its own values (``channel``, ``rendered``,
+    ``provider_id``, ``attempts``), and the audit rows follow. PostgreSQL: one
+    ``UPDATE ... FROM unnest(...) RETURNING`` and one ``INSERT ... SELECT unnest``
+    per channel, whatever the size of the wave; SQLite: the compare-and-set
+    UPDATE, an executemany of the values, an executemany of the audit rows.
     """
     if not items:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        won = await _set_many_postgres(session, items, to_status, now=now, expect=expect, common=common)
+        moved = [(delivery, values) for delivery, values in items if delivery.id in won]
+        if not moved:
+            return []
+    else:
+        moved = await _set_many_generic(session, items, to_status, now=now, expect=expect, common=common)
+        if not moved:
+            return []
+    by_channel: dict[str | None, list[int]] = {}
+    for delivery, values in moved:
+        _in_step(delivery, {"status": to_status, **common, **values})
+        by_channel.setdefault(values.get("channel"), []).append(delivery.id or 0)
+    for channel, channel_ids in by_channel.items():
+        await record_audits(session, entity="delivery", entity_ids=channel_ids, action="dispatch", at=now,
+                            from_state=expect, to_state=to_status,
+                            detail={"channel": channel} if channel is not None else {})
+    return [delivery for delivery, _ in moved]
+
+
+async def _set_many_generic(session: AsyncSession, items: list[tuple[Delivery, dict[str, Any]]], to_status: str, *,
+                            now: datetime, expect: str, common: dict[str, Any]) -> list[tuple[Delivery, dict[str, Any]]]:
+    """SQLite: the compare-and-set UPDATE, then an executemany of each winner's own values."""
     ids = [delivery.id for delivery, _ in items]
     result = await session.exec(update(Delivery).where(
         col(Delivery.id).in_(ids), col(Delivery.status) == expect,
@@ -74,15 +102,55 @@ async def set_many(session: AsyncSession, items: list[tuple[Delivery, dict[str, 
             updated_at=now, **{key: bindparam(f"b_{key}") for key in keys})
         await (await session.connection()).execute(details, [
             {"b_id": delivery.id, **{f"b_{key}": values[key] for key in keys}} for delivery, values in moved])
-    by_channel: dict[str | None, list[int]] = {}
-    for delivery, values in moved:
-        _in_step(delivery, {"status": to_status, **common, **values})
-        by_channel.setdefault(values.get("channel"), []).append(delivery.id or 0)
-    for channel, channel_ids in by_channel.items():
-        await record_audits(session, entity="delivery", entity_ids=channel_ids, action="dispatch", at=now,
-                            from_state=expect, to_state=to_status,
-                            detail={"channel": channel} if channel is not None else {})
-    return [delivery for delivery, _ in moved]
+    return moved
+
+
+async def _set_many_postgres(session: AsyncSession, items: list[tuple[Delivery, dict[str, Any]]], to_status: str,
+                             *, now: datetime, expect: str, common: dict[str, Any]) -> set[int]:
+    """PostgreSQL: the compare-and-set and every row's own values in one ``UPDATE ... FROM unnest``.
+
+    ``WHERE d.status = :expect`` decides row by row, as the generic path's first
+    UPDATE does; each winner gets its own values from the arrays (one per column,
+    one parameter each), and ``RETURNING`` names the winners. One statement and
+    one round trip per wave, whatever its size.
+    """
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    keys = sorted(items[0][1])
+    fixed = {"status": to_status, "updated_at": now, **common}
+    assignments = [f"{key} = :c_{key}" for key in fixed]
+    columns = ["id"]
+    casts: list[str] = []
+    params: dict[str, Any] = {"ids": [delivery.id for delivery, _ in items], "expect": expect}
+    binds: list[BindParameter[Any]] = [bindparam("ids", type_=ARRAY(BigInteger)), bindparam("expect", type_=String())]
+    for key, value in fixed.items():
+        params[f"c_{key}"] = value
+        binds.append(bindparam(f"c_{key}", type_=table.c[key].type))
+    for key in keys:
+        column_type = table.c[key].type
+        column_values = [values[key] for _, values in items]
+        if isinstance(column_type, JSONType):  # jsonb travels as text, cast on the server
+            params[f"v_{key}"] = [None if v is None else json.dumps(v) for v in column_values]
+            binds.append(bindparam(f"v_{key}", type_=ARRAY(Text())))
+            assignments.append(f"{key} = v.{key}::jsonb")
+        elif isinstance(column_type, (Integer, BigInteger)):
+            params[f"v_{key}"] = column_values
+            binds.append(bindparam(f"v_{key}", type_=ARRAY(BigInteger)))
+            assignments.append(f"{key} = v.{key}")
+        elif isinstance(column_type, (String, AutoString)):
+            params[f"v_{key}"] = column_values
+            binds.append(bindparam(f"v_{key}", type_=ARRAY(Text())))
+            assignments.append(f"{key} = v.{key}")
+        else:
+            raise TypeError(f"set_many: no PostgreSQL array for column {key} ({column_type})")
+        columns.append(key)
+        casts.append(f":v_{key}")
+    statement = text(
+        f"UPDATE delivery AS d SET {', '.join(assignments)} "
+        f"FROM unnest(:ids{''.join(', ' + c for c in casts)}) AS v({', '.join(columns)}) "
+        "WHERE d.id = v.id AND d.status = :expect RETURNING d.id"
+    ).bindparams(*binds)
+    result = await session.exec(statement, params=params)  # type: ignore[call-overload]
+    return {int(row[0]) for row in result.all()}
 
 
 def attempt_record(to: str, now: datetime) -> dict[str, str]:

@@ -22,6 +22,7 @@ from engine.store.db import create_engine, is_postgres, session_factory
 from engine.store.deliveries import (
     advance_delivery_status,
     claim_due_deliveries,
+    claim_due_ids,
     find_stale_sending,
     transition_delivery,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "UTCDateTime",
     "advance_delivery_status",
     "claim_due_deliveries",
+    "claim_due_ids",
     "create_engine",
     "find_learner_by_phone",
     "find_stale_sending",

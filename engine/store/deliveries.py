@@ -56,6 +56,18 @@ def _is_postgres(session: AsyncSession) -> bool:
 async def claim_due_deliveries(
     session: AsyncSession, *, now: datetime, limit: int, worker_id: str
 ) -> list[Delivery]:
+    """The claimed rows as ORM objects (see :func:`claim_due_ids`, which the tick uses)."""
+    ids = await claim_due_ids(session, now=now, limit=limit, worker_id=worker_id)
+    if not ids:
+        return []
+    rows = (await session.exec(
+        select(Delivery).where(col(Delivery.id).in_(ids)).execution_options(populate_existing=True))).all()
+    return sorted(rows, key=lambda delivery: (delivery.due_at, delivery.id or 0))
+
+
+async def claim_due_ids(
+    session: AsyncSession, *, now: datetime, limit: int, worker_id: str
+) -> list[int]:
     """Move up to ``limit`` due ``planned`` rows of active enrolments to ``queued``.
 
     PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` then ``UPDATE`` those ids, so
@@ -94,22 +106,22 @@ async def claim_due_deliveries(
             col(Delivery.status) == DeliveryStatus.PLANNED,
         )
         .values(status=DeliveryStatus.QUEUED, claimed_by=worker_id, claimed_at=now, updated_at=now)
-        .returning(Delivery)
-        .execution_options(synchronize_session="fetch", populate_existing=True)
+        .returning(col(Delivery.id), col(Delivery.due_at))
+        # Only ids come back (no ORM objects: the send job loads what it sends).
+        .execution_options(synchronize_session=False)
     )
-    claimed = list((await session.exec(statement)).scalars().all())
-    claimed.sort(key=lambda delivery: (delivery.due_at, delivery.id or 0))
+    claimed = sorted((await session.exec(statement)).all(), key=lambda row: (row[1], row[0]))
     await record_audits(
         session,
         entity="delivery",
-        entity_ids=[delivery.id for delivery in claimed if delivery.id is not None],
+        entity_ids=[int(row[0]) for row in claimed],
         action="claim",
         at=now,
         from_state=DeliveryStatus.PLANNED,
         to_state=DeliveryStatus.QUEUED,
         detail={"worker": worker_id},
     )
-    return claimed
+    return [int(row[0]) for row in claimed]
 
 
 async def transition_delivery(
