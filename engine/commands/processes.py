@@ -7,6 +7,7 @@ a private one under the data folder.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -15,6 +16,8 @@ from typing import Any
 from engine.redis_server import PrivateRedis
 from engine.settings import Settings
 
+#: Seconds the extras of :func:`serve_all` get to return once ``stopping`` is set.
+EXTRAS_GRACE = 3.0
 
 def resolve_redis(settings: Settings) -> tuple[str, PrivateRedis | None]:
     """``REDIS_URL``, or a private Redis started under the data folder."""
@@ -64,8 +67,24 @@ def run_fast(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
-async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any] | None = None) -> None:
-    """The web app and an arq worker in one event loop, stopped together."""
+async def pause(stopping: asyncio.Event | None, seconds: float) -> None:
+    """Sleeps ``seconds``, or less if ``stopping`` is set meanwhile (an extra's loop of :func:`serve_all`)."""
+    if stopping is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+
+
+async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any] | None = None,
+                    stopping: asyncio.Event | None = None) -> None:
+    """The web app and an arq worker in one event loop, stopped together.
+
+    ``extra`` coroutines run beside them. At shutdown ``stopping`` is set and they
+    get :data:`EXTRAS_GRACE` seconds to return by themselves (cancelled in the
+    middle of a database call, a connection's rollback is cut and SQLAlchemy logs
+    a traceback), then the rest are cancelled.
+    """
     import uvicorn
     from arq.worker import Worker
 
@@ -90,7 +109,13 @@ async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any
     extras = [asyncio.create_task(job) for job in (extra or [])]
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait([waiter, serving, working, *extras], return_when=asyncio.FIRST_COMPLETED)
-    for task in extras:  # extras and the worker first, so nothing talks to a closing app
+    # Extras and the worker first, so nothing talks to a closing app.
+    if stopping is not None:
+        stopping.set()
+        running = [task for task in extras if not task.done()]
+        if running:
+            await asyncio.wait(running, timeout=EXTRAS_GRACE)
+    for task in extras:
         task.cancel()
     await asyncio.gather(*extras, return_exceptions=True)
     await stop_worker(worker, grace=5.0)

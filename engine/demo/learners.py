@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
 from engine.clock import WarpedClock
+from engine.commands.processes import pause
 from engine.core.personas import Persona, PersonaReplies
 from engine.services.catalog import PinnedCampaign, load_pinned
 from engine.services.runtime import Runtime
@@ -58,19 +59,20 @@ class SimulatedLearners:
     pending: list[_Pending] = field(default_factory=list)
     posted: int = 0
 
-    async def run(self) -> None:
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        """Answers as the personas would until ``stopping`` is set (or the task is cancelled)."""
         # On the one-tap page a learner taps a button: no messy spelling there.
         replies = {lid: PersonaReplies(persona if phone else replace(persona, messy=False), lid)
                    for lid, (persona, phone) in self.personas.items()}
         async with httpx.AsyncClient(timeout=10) as client:
-            while True:
+            while stopping is None or not stopping.is_set():
                 await self._discover(replies)
                 now = self.clock()
                 due = [p for p in self.pending if p.at <= now]
                 self.pending = [p for p in self.pending if p.at > now]
                 for item in due:
                     await self._post(client, item)
-                await asyncio.sleep(0.2)
+                await pause(stopping, 0.2)
 
     async def _discover(self, replies: dict[int, PersonaReplies]) -> None:
         async with self.rt.sessions() as session:

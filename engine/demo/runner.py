@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from engine.clock import WarpedClock
-from engine.commands.processes import resolve_redis, serve_all
+from engine.commands.processes import pause, resolve_redis, serve_all
 from engine.core.personas import PERSONAS
 from engine.demo.cohort import (
     DEMO_PASSWORD,
@@ -171,7 +171,8 @@ async def summary(rt: Runtime, names: dict[int, str]) -> str:
     return "\n".join(lines)
 
 
-async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> None:
+async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1,
+                     stopping: asyncio.Event | None = None) -> None:
     """Ticks ten times a real second: at ×3600 the worker's one-second cron is a virtual hour."""
     from arq import create_pool
     from arq.connections import RedisSettings
@@ -186,9 +187,9 @@ async def fast_ticks(rt: Runtime, settings: Settings, every: float = 0.1) -> Non
 
     enqueue = batch_enqueuer(pool, settings)
     try:
-        while True:
+        while stopping is None or not stopping.is_set():
             await tick(rt, catalog=catalog, enqueue=enqueue)
-            await asyncio.sleep(every)
+            await pause(stopping, every)
     finally:
         await pool.aclose()
 
@@ -283,8 +284,9 @@ Ancrage — démo (×{clock.speed:.0f} : une heure simulée toutes les {3600 / c
         learners = SimulatedLearners(rt, clock, f"{settings.public_url}/webhooks/twilio/sms", AUTH_TOKEN,
                                      {lid: (PERSONAS[p], phone) for lid, (p, phone) in simulated.items()})
         stop_at = clock() + timedelta(days=days)
-        await serve_all(settings, host="127.0.0.1", port=port,
-                        extra=[learners.run(), narrate(rt, names, stop_at, exit_at_end=exit_at_end),
-                               fast_ticks(rt, settings)])
+        stopping = asyncio.Event()
+        await serve_all(settings, host="127.0.0.1", port=port, stopping=stopping,
+                        extra=[learners.run(stopping), narrate(rt, names, stop_at, exit_at_end=exit_at_end),
+                               fast_ticks(rt, settings, stopping=stopping)])
     finally:
         await close_runtime(rt)
