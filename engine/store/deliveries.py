@@ -13,12 +13,13 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, exists, func, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.store.audit import record_audit, record_audits
-from engine.store.base import DeliveryStatus, EnrollmentStatus
+from engine.store.base import DeliveryOrigin, DeliveryStatus, EnrollmentStatus, Recipient
 from engine.store.models_campaigns import Enrollment
 from engine.store.models_messages import Delivery
 from engine.store.types import utc_now
@@ -87,6 +88,7 @@ async def claim_due_ids(
             col(Delivery.status) == DeliveryStatus.PLANNED,
             col(Delivery.due_at) <= now,
             col(Enrollment.status) == EnrollmentStatus.ACTIVE,
+            ~_held_behind_earlier(),
         )
         .order_by(col(Delivery.due_at), col(Delivery.id))
         .limit(limit)
@@ -122,6 +124,34 @@ async def claim_due_ids(
         detail={"worker": worker_id},
     )
     return [int(row[0]) for row in claimed]
+
+
+def _held_behind_earlier() -> Any:
+    """A learner's message waits while an earlier one of the same enrolment is still on its way.
+
+    The per-learner order of a campaign holds even when a send is delayed: its job
+    lost with a killed worker (``queued`` until re-enqueued), its call cut (``sending``
+    until recovery settles it), or a retry waiting out its backoff (``planned`` again,
+    ``attempts > 0``, an earlier row). Rows due together are claimed together (no
+    hold between them: one claim sees none of them in flight). Feedback (the answer
+    to a reply) and messages to managers or trainers are neither held nor holding.
+    """
+    earlier = aliased(Delivery)
+    in_flight = and_(col(earlier.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
+                     col(earlier.due_at) < col(Delivery.due_at))
+    retrying = and_(col(earlier.status) == DeliveryStatus.PLANNED, col(earlier.attempts) > 0,
+                    col(earlier.id) < col(Delivery.id))
+    return and_(
+        col(Delivery.recipient) == Recipient.LEARNER,
+        col(Delivery.origin) != DeliveryOrigin.FEEDBACK,
+        exists().where(
+            col(earlier.enrollment_id) == col(Delivery.enrollment_id),
+            col(earlier.id) != col(Delivery.id),
+            col(earlier.recipient) == Recipient.LEARNER,
+            col(earlier.origin) != DeliveryOrigin.FEEDBACK,
+            or_(in_flight, retrying),
+        ),
+    )
 
 
 async def transition_delivery(

@@ -29,6 +29,8 @@ sends timed out after the fake had taken them, and the retry looked Twilio up a 
 real milliseconds later (its 30 s backoff under the warp), before the late message
 existed, and sent it again. The fake shares one context; the engine waits
 ``dispatch.AMBIGUOUS_SETTLE`` before that look-up (in the soak, 30 real seconds).
+Order: a learner's message sent before an earlier one held up by recovery; the
+claim now holds it (``deliveries._held_behind_earlier``).
 """
 
 from __future__ import annotations
@@ -68,16 +70,10 @@ def test_the_run_exercised_the_whole_stack(soak: dict[str, Any]) -> None:
     assert accepted and int(accepted.group(2)) > 100 and int(accepted.group(3)) > 0, soak["results"]
 
 
-#: A known gap of the engine, not of the check (issue 12, left open): nothing holds a learner's
-#: later message while an earlier one of theirs is still queued (its send job lost with a
-#: SIGKILLed worker waits 30 real seconds, five virtual days under the warp, for recovery), so a
-#: few of those later messages overtake it. The fix is a per-learner hold at claim or send time.
-ORDER_GAP = pytest.mark.xfail(reason="no per-learner hold: a message queued behind a killed worker's "
-                              "recovery can be overtaken by the learner's next one", strict=False)
 INVARIANTS = ["every delivery due is terminal", "no delivery accepted twice",
               "every inbound event processed exactly once", "no question open past its expiry",
               "every graded answer has its feedback",
-              pytest.param("per-learner order respects the campaign", marks=ORDER_GAP)]
+              "per-learner order respects the campaign"]
 
 
 @pytest.mark.parametrize("invariant", INVARIANTS)

@@ -96,10 +96,11 @@ class Seed:
         delivery: Delivery = await self.save(Delivery(**values))
         return delivery
 
-    async def many_deliveries(self, *, enrollment: Enrollment, count: int, due_at: datetime) -> None:
+    async def many_deliveries(self, *, enrollment: Enrollment, count: int, due_at: datetime,
+                              recipient: str = "learner") -> None:
         """Bulk insert ``count`` planned deliveries (one statement, for the load tests)."""
         rows = [{"enrollment_id": enrollment.id, "learner_id": enrollment.learner_id, "step_id": "daily-tip",
-                 "occurrence": i, "kind": "lesson", "recipient": "learner", "origin": "plan",
+                 "occurrence": i, "kind": "lesson", "recipient": recipient, "origin": "plan",
                  "channels": ["sms"], "due_at": due_at - timedelta(seconds=i), "status": "planned",
                  "attempts": 0, "created_at": T0, "updated_at": T0}
                 for i in range(count)]

@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -83,7 +83,8 @@ async def test_concurrent_claimers_never_get_the_same_row(
     store_url: str, seed: Seed, session_maker: async_sessionmaker[AsyncSession]
 ) -> None:
     enrollment = await seed.enrollment()
-    await seed.many_deliveries(enrollment=enrollment, count=2000, due_at=T0)
+    # Messages to the learner's manager: no per-learner hold, every row is claimable at once.
+    await seed.many_deliveries(enrollment=enrollment, count=2000, due_at=T0, recipient="manager")
 
     results = await asyncio.gather(
         *(_claim_until_empty(store_url, f"worker-{n}", batch=37) for n in range(4))
@@ -111,3 +112,37 @@ async def test_one_large_claim_is_audited_row_by_row(session: AsyncSession, seed
     assert len(claimed) == 1500
     audits = (await session.exec(select(func.count()).select_from(AuditEvent))).one()
     assert audits == 1500
+
+
+async def test_a_learners_later_message_waits_while_an_earlier_one_is_on_its_way(
+    session: AsyncSession, seed: Seed
+) -> None:
+    """The campaign's order per learner: a send lost with a worker (queued), cut mid-call
+    (sending) or retrying after an error (planned, attempts > 0) holds that learner's next
+    message; other learners, feedback and messages to managers go on."""
+    ana, bob = await seed.enrollment(), await seed.enrollment()
+    lost = await seed.delivery(enrollment=ana, due_at=T0 - timedelta(days=1), status="queued")
+    nxt = await seed.delivery(enrollment=ana, due_at=T0)
+    feedback = await seed.delivery(enrollment=ana, due_at=T0, origin="feedback")
+    manager = await seed.delivery(enrollment=ana, due_at=T0, recipient="manager")
+    other = await seed.delivery(enrollment=bob, due_at=T0)
+    claimed = await claim_due_deliveries(session, now=T0, limit=10, worker_id="w")
+    assert {d.id for d in claimed} == {feedback.id, manager.id, other.id}
+
+    # Cut mid-call; then a retry waiting out its backoff (due again after the next message).
+    for status, due_at in (("sending", lost.due_at), ("planned", T0 + timedelta(minutes=2))):
+        await session.exec(update(Delivery).where(col(Delivery.id) == lost.id).values(
+            status=status, attempts=1, due_at=due_at))
+        await session.commit()
+        assert await claim_due_deliveries(session, now=T0, limit=10, worker_id="w") == [], status
+
+    await session.exec(update(Delivery).where(col(Delivery.id) == lost.id).values(status="sent"))
+    await session.commit()
+    assert [d.id for d in await claim_due_deliveries(session, now=T0, limit=10, worker_id="w")] == [nxt.id]
+
+
+async def test_messages_due_together_are_claimed_together(session: AsyncSession, seed: Seed) -> None:
+    """No hold between rows due at once (a catch-up after downtime): one claim takes them all."""
+    enrollment = await seed.enrollment()
+    await seed.many_deliveries(enrollment=enrollment, count=5, due_at=T0)
+    assert len(await claim_due_deliveries(session, now=T0, limit=10, worker_id="w")) == 5
