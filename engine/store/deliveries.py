@@ -136,20 +136,28 @@ def _held_behind_earlier() -> Any:
     hold between them: one claim sees none of them in flight). Feedback (the answer
     to a reply) and messages to managers or trainers are neither held nor holding.
     """
-    earlier = aliased(Delivery)
-    in_flight = and_(col(earlier.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
-                     col(earlier.due_at) < col(Delivery.due_at))
-    retrying = and_(col(earlier.status) == DeliveryStatus.PLANNED, col(earlier.attempts) > 0,
-                    col(earlier.id) < col(Delivery.id))
+    in_flight, retrying = aliased(Delivery), aliased(Delivery)
+    # Two EXISTS, each matching one partial index exactly (ix_delivery_in_flight, ix_delivery_retrying):
+    # one EXISTS with an OR probed every row of the enrolment, and its cost estimate set off JIT.
     return and_(
         col(Delivery.recipient) == Recipient.LEARNER,
         col(Delivery.origin) != DeliveryOrigin.FEEDBACK,
-        exists().where(
-            col(earlier.enrollment_id) == col(Delivery.enrollment_id),
-            col(earlier.id) != col(Delivery.id),
-            col(earlier.recipient) == Recipient.LEARNER,
-            col(earlier.origin) != DeliveryOrigin.FEEDBACK,
-            or_(in_flight, retrying),
+        or_(
+            exists().where(
+                col(in_flight.enrollment_id) == col(Delivery.enrollment_id),
+                col(in_flight.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
+                col(in_flight.due_at) < col(Delivery.due_at),
+                col(in_flight.recipient) == Recipient.LEARNER,
+                col(in_flight.origin) != DeliveryOrigin.FEEDBACK,
+            ),
+            exists().where(
+                col(retrying.enrollment_id) == col(Delivery.enrollment_id),
+                col(retrying.status) == DeliveryStatus.PLANNED,
+                col(retrying.attempts) > 0,
+                col(retrying.id) < col(Delivery.id),
+                col(retrying.recipient) == Recipient.LEARNER,
+                col(retrying.origin) != DeliveryOrigin.FEEDBACK,
+            ),
         ),
     )
 

@@ -42,6 +42,11 @@ class DeliveryBase(SQLModel):
     origin: str = Field(default=DeliveryOrigin.PLAN, max_length=16)
 
 
+#: Partial-index predicates of the claim's per-learner hold (migration 0011).
+IN_FLIGHT = "status IN ('queued', 'sending')"
+RETRYING = "status = 'planned' AND attempts > 0"
+
+
 class Delivery(DeliveryBase, table=True):
     """One send of one step occurrence; unique per (enrollment, step, occurrence, origin)."""
 
@@ -56,6 +61,12 @@ class Delivery(DeliveryBase, table=True):
         # session's end inserts) carry no provider id yet (migration 0010).
         Index("ix_delivery_provider_id", "provider_id", postgresql_where=text("provider_id IS NOT NULL"),
               sqlite_where=text("provider_id IS NOT NULL")),
+        # The claim's per-learner hold looks up an enrolment's rows on their way: two small
+        # partial indexes, one per condition (migration 0011; deliveries._held_behind_earlier).
+        Index("ix_delivery_in_flight", "enrollment_id", "due_at", postgresql_where=text(IN_FLIGHT),
+              sqlite_where=text(IN_FLIGHT)),
+        Index("ix_delivery_retrying", "enrollment_id", "id", postgresql_where=text(RETRYING),
+              sqlite_where=text(RETRYING)),
         one_of("status", DeliveryStatus),
         one_of("recipient", Recipient),
         one_of("origin", DeliveryOrigin),
