@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from arq import create_pool, func
 from arq.worker import Worker
 
@@ -47,44 +49,45 @@ async def _running(worker: Worker, count: int) -> None:
     raise AssertionError("jobs did not start")
 
 
-async def test_a_job_running_at_stop_finishes_and_a_late_one_is_cancelled_without_raising() -> None:
+@pytest.fixture
+async def pool_and_worker() -> AsyncIterator[tuple[Any, str, Worker, asyncio.Task[None], list[str], list[str]]]:
     prefix = f"stopworker-{uuid.uuid4().hex[:8]}"
-    queue = f"{prefix}:queue"
     pool = await create_pool(redis_settings(REDIS))
     shut: list[str] = []
-    worker, task, done = await _worker(queue, shut)
+    worker, task, done = await _worker(f"{prefix}:queue", shut)
     try:
-        await pool.enqueue_job("short", _queue_name=queue, _job_id=f"{prefix}:1")
-        await pool.enqueue_job("long", _queue_name=queue, _job_id=f"{prefix}:2")
-        await _running(worker, 2)
-        await stop_worker(worker, grace=1.0)  # raises nothing, though "long" is cancelled
-        assert done == ["short"]
-        assert shut == ["closed"]
-        assert not worker.tasks
-        await asyncio.gather(task, return_exceptions=True)
-        assert task.done()
+        yield pool, prefix, worker, task, done, shut
     finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         await pool.aclose()
         await delete_keys(REDIS, prefix)
 
 
-async def test_no_job_is_started_after_stop_begins() -> None:
-    prefix = f"stopworker-{uuid.uuid4().hex[:8]}"
+async def test_a_job_running_at_stop_finishes_and_a_late_one_is_cancelled_without_raising(
+        pool_and_worker: tuple[Any, str, Worker, asyncio.Task[None], list[str], list[str]]) -> None:
+    pool, prefix, worker, task, done, shut = pool_and_worker
+    await pool.enqueue_job("short", _queue_name=f"{prefix}:queue", _job_id=f"{prefix}:1")
+    await pool.enqueue_job("long", _queue_name=f"{prefix}:queue", _job_id=f"{prefix}:2")
+    await _running(worker, 2)
+    await stop_worker(worker, grace=1.0)  # raises nothing, though "long" is cancelled
+    assert done == ["short"]
+    assert shut == ["closed"]
+    assert not worker.tasks
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.done()
+
+
+async def test_no_job_is_started_after_stop_begins(
+        pool_and_worker: tuple[Any, str, Worker, asyncio.Task[None], list[str], list[str]]) -> None:
+    pool, prefix, worker, _, done, shut = pool_and_worker
     queue = f"{prefix}:queue"
-    pool = await create_pool(redis_settings(REDIS))
-    shut: list[str] = []
-    worker, task, done = await _worker(queue, shut)
-    try:
-        await pool.enqueue_job("short", _queue_name=queue, _job_id=f"{prefix}:1")
-        await _running(worker, 1)
-        stopping = asyncio.create_task(stop_worker(worker, grace=5.0))
-        await asyncio.sleep(0.05)
-        await pool.enqueue_job("short", _queue_name=queue, _job_id=f"{prefix}:2")  # arrives while the first finishes
-        await stopping
-        assert done == ["short"]
-        assert await pool.zcard(queue) == 1  # still waiting for the next worker
-        assert shut == ["closed"]
-        await asyncio.gather(task, return_exceptions=True)
-    finally:
-        await pool.aclose()
-        await delete_keys(REDIS, prefix)
+    await pool.enqueue_job("short", _queue_name=queue, _job_id=f"{prefix}:1")
+    await _running(worker, 1)
+    stopping = asyncio.create_task(stop_worker(worker, grace=5.0))
+    await asyncio.sleep(0.05)
+    await pool.enqueue_job("short", _queue_name=queue, _job_id=f"{prefix}:2")  # arrives while the first finishes
+    await stopping
+    assert done == ["short"]
+    assert await pool.zcard(queue) == 1  # still waiting for the next worker
+    assert shut == ["closed"]
