@@ -8,9 +8,10 @@ together (:mod:`engine.services.inbound_batch`) and written in one flush. The
 decisions are the engine's (:func:`engine.core.flow.on_reply`); this module only
 loads what it needs and applies the events it returns
 (:mod:`engine.services.inbound_events`). Messages back are delivery rows sent
-after commit. An event is processed once: it is locked and re-read before it is
-processed, so a redelivered job, or one whose event another batch took, finds it
-no longer ``received`` and stops.
+after commit. An event is processed once: a transaction processes only the events
+its compare-and-set moved from ``received`` (on PostgreSQL they are also locked
+first), so a redelivered job, or one whose event another batch took, finds it no
+longer ``received`` and stops.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -69,9 +72,10 @@ async def process_inbound_batch(rt: Runtime, event_id: int, *, batch_size: int =
     """Processes one stored event, and up to ``batch_size - 1`` other waiting ones (one per
     learner) in the same transaction; returns what was done with each, by event id.
 
-    Every event is locked (``FOR UPDATE``) and checked ``received`` before it is
-    processed, so each is processed once however many jobs reach it; the
-    learners are locked before anything of theirs is read. An event another
+    Every event is moved ``received → processed`` by compare-and-set before it is
+    processed (PostgreSQL locks it ``FOR UPDATE`` first), so each is processed once
+    however many jobs reach it; the learners are locked (on SQLite, the database's
+    write lock is held) before anything of theirs is read. An event another
     job's batch holds is left to that batch (:data:`IN_ANOTHER_BATCH`); the batch
     processes on their own, after its commit, the events it held but could not
     take (their learner busy), and every event of a batch that failed.
@@ -120,10 +124,38 @@ async def _process(rt: Runtime, event_id: int, batch_size: int, taken: list[int]
         if batch_size > 1:
             batch += await _others(session, event, learner, now, batch_size - 1, postgres,
                                    deferred if deferred is not None else [])
-            taken[:] = [e.id or 0 for e, _ in batch]
+        won = await _claim(session, [e for e, _ in batch], now)
+        outcomes = {e.id or 0: "already processed" for e, _ in batch if e.id not in won}
+        batch = [(e, who) for e, who in batch if e.id in won]
+        taken[:] = [e.id or 0 for e, _ in batch]
         loaded = await load_replies(session, {who.id for _, who in batch if who is not None and who.id is not None},
                                     now)
-        return {e.id or 0: await _process_one(session, rt, e, who, loaded, now) for e, who in batch}
+        for e, who in batch:
+            outcomes[e.id or 0] = await _process_one(session, rt, e, who, loaded, now)
+        return outcomes
+
+
+async def _claim(session: AsyncSession, events: list[InboundEvent], now: datetime) -> set[int]:
+    """Moves the batch's events ``received → processed`` (compare-and-set); returns those it moved.
+
+    The first write of the transaction, before anything of the learners is read. On PostgreSQL
+    the events are already locked and it moves them all. SQLite has no row locks: another job
+    may have read the same events (a batch takes waiting events whose own jobs are running);
+    this write waits for the database's one writer, then sees what that writer committed (the
+    driver begins SQLite's transaction at its first write: the reads before it hold no snapshot), so an
+    event is processed only by the transaction that moved it, and everything read after it is
+    read under the write lock (no other transaction commits before this one ends).
+    """
+    values = {"status": InboundStatus.PROCESSED, "processed_at": now}
+    result = await session.exec(update(InboundEvent).where(
+        col(InboundEvent.id).in_([e.id for e in events]), col(InboundEvent.status) == InboundStatus.RECEIVED,
+    ).values(**values).returning(col(InboundEvent.id)).execution_options(synchronize_session=False))
+    won = set(result.scalars().all())
+    for event in events:
+        if event.id in won:  # as saved: no second UPDATE of these at flush
+            for key, value in values.items():
+                set_committed_value(event, key, value)
+    return won
 
 
 async def _others(session: AsyncSession, event: InboundEvent, learner: Learner | None, now: datetime,

@@ -4,14 +4,18 @@ one at a time. In-process, on both backends."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import select
 
 from engine.channels.base import MemoryChannel
+from engine.services import inbound
 from engine.services.inbound import process_inbound, process_inbound_batch
 from engine.store.inbound import store_inbound_event
 from engine.store.models import Delivery, InboundEvent, Reply
@@ -77,12 +81,58 @@ async def test_one_job_processes_the_waiting_replies_once_each(store_url: str, t
     assert feedback == Counter(ids[:3])
 
 
-async def test_concurrent_jobs_process_each_reply_exactly_once(store_url: str, tmp_path: Path) -> None:
+async def test_concurrent_jobs_process_each_reply_exactly_once(store_url: str, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
     engine = await _engine(store_url, tmp_path)
     ids = await _store(engine, [(phone, "B") for phone in PHONES])
-    outcomes = await asyncio.gather(*(process_inbound(engine.rt, i) for i in ids * 2))
+    with caplog.at_level(logging.ERROR, logger="ancrage.inbound"):
+        outcomes = await asyncio.gather(*(process_inbound(engine.rt, i) for i in ids * 2))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [], "no batch failed"
     assert sum(o.startswith("answered") for o in outcomes) <= len(ids)
     replies = Counter(r.inbound_event_id for r in await _rows(engine, Reply))
     assert replies == Counter(ids), "every reply recorded exactly once"
     feedback = Counter(d.occurrence for d in await _rows(engine, Delivery) if d.origin == "feedback")
     assert feedback == Counter(ids), "one feedback per reply"
+
+
+async def test_a_batch_and_a_job_reading_the_same_reply_together_process_it_once(
+        store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The demo's IntegrityError: a job's batch took a waiting reply whose own job was processing it.
+
+    Both jobs have read their events before either writes (nothing held them on SQLite), so each
+    applied the same reply and the second insert of its feedback hit the unique key. Each reply
+    must be applied once, in one transaction that commits, and no batch may fail.
+    """
+    engine = await _engine(store_url, tmp_path)
+    ids = await _store(engine, [(PHONES[0], "B"), (PHONES[1], "A")])
+    handled: Counter[int] = Counter()
+    real_handle, real_others = inbound._handle, inbound._others
+
+    async def counting(session, rt, event, *args, **kwargs):  # type: ignore[no-untyped-def]
+        handled[event.id or 0] += 1
+        return await real_handle(session, rt, event, *args, **kwargs)
+
+    arrived: list[int] = []
+    both = asyncio.Event()
+
+    async def meeting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found = await real_others(*args, **kwargs)
+        arrived.append(1)
+        if len(arrived) == 2:
+            both.set()
+        with contextlib.suppress(TimeoutError):  # PostgreSQL: the second job may find its reply held
+            await asyncio.wait_for(both.wait(), 2)
+        return found
+
+    monkeypatch.setattr(inbound, "_handle", counting)
+    monkeypatch.setattr(inbound, "_others", meeting)
+    with caplog.at_level(logging.ERROR, logger="ancrage.inbound"):
+        outcomes = await asyncio.gather(process_inbound_batch(engine.rt, ids[0]),
+                                        process_inbound_batch(engine.rt, ids[1]))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert handled == Counter(ids), "each reply applied once, none in a transaction rolled back"
+    answered = Counter(i for done in outcomes for i, what in done.items() if what.startswith("answered"))
+    assert answered == Counter(ids), outcomes
+    assert Counter(r.inbound_event_id for r in await _rows(engine, Reply)) == Counter(ids)
+    feedback = Counter(d.occurrence for d in await _rows(engine, Delivery) if d.origin == "feedback")
+    assert feedback == Counter(ids)
