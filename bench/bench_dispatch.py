@@ -215,42 +215,42 @@ class RssSampler:
 # -- database ------------------------------------------------------------------
 
 
-async def create_database() -> None:
+async def create_database(database: str = DATABASE) -> None:
     import asyncpg
 
     admin = await asyncpg.connect(f"{PG_SERVER}/postgres")
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await admin.execute(f"CREATE DATABASE {DATABASE}")
+        await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {database}")
     finally:
         await admin.close()
     from engine.store.db import create_engine
     from engine.store.migrate import upgrade_async
 
-    engine = create_engine(f"{PG_SERVER}/{DATABASE}".replace("postgresql://", "postgresql+asyncpg://"))
+    engine = create_engine(f"{PG_SERVER}/{database}".replace("postgresql://", "postgresql+asyncpg://"))
     try:
         await upgrade_async(engine)
     finally:
         await engine.dispose()
 
 
-async def drop_database() -> None:
+async def drop_database(database: str = DATABASE) -> None:
     import asyncpg
 
     admin = await asyncpg.connect(f"{PG_SERVER}/postgres")
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     finally:
         await admin.close()
 
 
-async def delete_redis_keys() -> int:
+async def delete_redis_keys(prefix: str = PREFIX) -> int:
     from redis.asyncio import Redis
 
     redis = Redis.from_url(REDIS_URL)
     deleted = 0
     try:
-        async for key in redis.scan_iter(match=f"*{PREFIX}*", count=1000):
+        async for key in redis.scan_iter(match=f"*{prefix}*", count=1000):
             deleted += int(await redis.delete(key))
     finally:
         await redis.aclose()

@@ -69,12 +69,13 @@ class WrkResult:
     p99_ms: float
 
 
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip()).groups()  # type: ignore[union-attr]
-    return float(value) * _UNITS[unit]
+    """wrk's ``1.23ms``, ``4.56s``, ``1.02m``; NaN for what it prints when it has no figure."""
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    return float(found.group(1)) * _UNITS[found.group(2)] if found else float("nan")
 
 
 def run_wrk(url: str, script: Path, *, connections: int, duration: int) -> WrkResult:

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,12 +39,12 @@ from engine.jobs import (
     job_key,
     queue_name,
 )
-from engine.services.activity import Activity
+from engine.services.activity import NOT_PROCESSED, Activity
 from engine.services.bootstrap import build_runtime, close_runtime
 from engine.services.catalog import Catalog
 from engine.services.dispatch import send_batch
 from engine.services.runtime import Clock
-from engine.services.scheduler import run_step, tick
+from engine.services.scheduler import claim_batches, run_step, tick
 from engine.settings import Settings
 
 #: A reply still unprocessed is enqueued again at most once per window (real seconds).
@@ -91,6 +92,8 @@ async def startup(ctx: Ctx) -> None:
 
 
 async def shutdown(ctx: Ctx) -> None:
+    if "feedback_claims" in ctx:
+        await ctx["feedback_claims"].aclose()
     if "rt" in ctx:
         await close_runtime(ctx["rt"])
 
@@ -146,15 +149,86 @@ async def send_batch_job(ctx: Ctx, delivery_ids: list[int]) -> dict[str, int]:
 
 
 async def process_inbound_job(ctx: Ctx, event_id: int) -> str:
-    """Processes one reply, then claims what it made due (feedback) without waiting for the tick."""
-    from engine.services.inbound import process_inbound
-    from engine.services.scheduler import claim_batches
+    """Processes one reply (and others waiting, in one batch), then has what they made due
+    (feedback) claimed without waiting for the tick."""
+    from engine.services.inbound import process_inbound_batch
 
-    rt = ctx["rt"]
-    outcome = await process_inbound(rt, event_id)
-    ctx.setdefault("activity", Activity()).add_reply(outcome)
-    await claim_batches(rt, now=rt.now(), enqueue=ctx["enqueue"], max_batches=1)
-    return outcome
+    processed, claims = _reply_helpers(ctx)
+    if event_id in processed:  # committed by a batch of this process: no need to ask the database
+        return "already processed"
+    outcomes = await process_inbound_batch(ctx["rt"], event_id)
+    activity = ctx.setdefault("activity", Activity())
+    done = [i for i, outcome in outcomes.items() if outcome not in NOT_PROCESSED]
+    for i in done:
+        activity.add_reply(outcomes[i])
+        processed.add(i)
+    if done:
+        await claims.request()
+    return outcomes[event_id]
+
+
+def _reply_helpers(ctx: Ctx) -> tuple[RecentIds, FeedbackClaims]:
+    """This process's recently processed ids and its shared feedback claim (made on first use)."""
+    if "feedback_claims" not in ctx:
+        rt = ctx["rt"]
+        ctx["processed"] = RecentIds()
+        ctx["feedback_claims"] = FeedbackClaims(
+            lambda: claim_batches(rt, now=rt.now(), enqueue=ctx["enqueue"], max_batches=10))
+    return ctx["processed"], ctx["feedback_claims"]
+
+
+class RecentIds:
+    """The last ``size`` event ids this process committed as processed (they never go back)."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._order: deque[int] = deque(maxlen=size)
+        self._ids: set[int] = set()
+
+    def add(self, event_id: int) -> None:
+        if len(self._order) == self._order.maxlen:
+            self._ids.discard(self._order[0])
+        self._order.append(event_id)
+        self._ids.add(event_id)
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+
+class FeedbackClaims:
+    """Claims due deliveries for every reply job that asks, one claim at a time.
+
+    Replies finishing together share a claim, so their feedback goes out in one
+    send batch instead of one batch (and job) each. A job waits for a claim that
+    began after it asked (one under way may have read before its reply
+    committed), so its feedback is queued when the job ends, as before.
+    """
+
+    def __init__(self, claim: Callable[[], Awaitable[Any]]) -> None:
+        self._claim = claim
+        self._task: asyncio.Task[None] | None = None
+        self._next: asyncio.Future[None] | None = None
+
+    async def request(self) -> None:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        waiting = self._next
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        await asyncio.shield(waiting)
+
+    async def _run(self) -> None:
+        while self._next is not None:
+            waiting, self._next = self._next, None
+            try:
+                await self._claim()
+            except Exception:  # the tick claims them a second later
+                log.exception("claiming feedback after replies failed")
+            finally:
+                waiting.set_result(None)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
 
 def worker_settings(settings: Settings, redis_url: str, *, tick_every: float | None = 1.0,

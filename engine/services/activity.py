@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from engine.services.scheduler import TickReport
 
 FAILED_OUTCOMES = ("retry", "fallback", "failed", "failed_permanent")
-NOT_PROCESSED = ("missing", "already processed")
+NOT_PROCESSED = ("missing", "already processed", "in another batch")
 
 
 @dataclass

@@ -1,19 +1,27 @@
 """Processing one stored inbound event: load the learner's conversation, ask the engine, apply.
 
 The webhook stored the raw event and acknowledged it; this job does the rest in
-one transaction per event, with the learner's row locked so that a reply and a
-scheduled send for the same learner never interleave. The decisions are the
-engine's (:func:`engine.core.flow.on_reply`); this module only loads what it needs
-and applies the events it returns (:mod:`engine.services.inbound_events`). Messages
-back are delivery rows sent by the next tick, after commit. An event is processed
-once: a redelivered job finds it no longer ``received`` and stops.
+one transaction, with the learner's row locked so that a reply and a scheduled
+send for the same learner never interleave. At volume one transaction takes a
+batch: the job's own event and other waiting ones (one per learner), loaded
+together (:mod:`engine.services.inbound_batch`) and written in one flush. The
+decisions are the engine's (:func:`engine.core.flow.on_reply`); this module only
+loads what it needs and applies the events it returns
+(:mod:`engine.services.inbound_events`). Messages back are delivery rows sent
+after commit. An event is processed once: a transaction processes only the events
+its compare-and-set moved from ``received`` (on PostgreSQL they are also locked
+first), so a redelivered job, or one whose event another batch took, finds it no
+longer ``received`` and stops.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,43 +36,175 @@ from engine.core.flow import (
 )
 from engine.core.rules import LATE_REPLY_WINDOW
 from engine.services.catalog import PinnedCampaign, load_pinned
+from engine.services.inbound_batch import LoadedReplies, load_replies
 from engine.services.inbound_events import Applying, apply_events
 from engine.services.runtime import Runtime
 from engine.services.texts import faq_entries
-from engine.store.base import EnrollmentStatus, InboundStatus, PromptStatus
-from engine.store.models import Enrollment, InboundEvent, Learner, Prompt, Reply, ReviewCard
-from engine.store.queries import find_learner_by_phone
+from engine.store.base import InboundStatus, PromptStatus
+from engine.store.models import Enrollment, InboundEvent, Learner, Prompt
+from engine.store.queries import find_learner_by_phone, find_learners_by_phone
+
+#: Replies processed in one transaction: the job's own event and other waiting ones.
+BATCH_SIZE = 50
+#: Other events join a batch while this fresh; older ones (a reply that keeps failing,
+#: say) are left to their own job and the sweep, so one bad event does not fail every
+#: batch for long. A backlog of replies is far younger than this.
+FRESH = timedelta(minutes=10)
+
+log = logging.getLogger("ancrage.inbound")
+
+Batch = list[tuple[InboundEvent, Learner | None]]
 
 
-async def process_inbound(rt: Runtime, event_id: int) -> str:
-    """Processes one stored event; returns what was done (for logs and tests)."""
+#: What a job did with its event when another job's batch holds it (and will process it).
+IN_ANOTHER_BATCH = "in another batch"
+
+
+async def process_inbound(rt: Runtime, event_id: int, *, batch_size: int = BATCH_SIZE) -> str:
+    """Processes one stored event; returns what was done with it (for logs and tests).
+
+    See :func:`process_inbound_batch`: other waiting events may be processed with it.
+    """
+    return (await process_inbound_batch(rt, event_id, batch_size=batch_size))[event_id]
+
+
+async def process_inbound_batch(rt: Runtime, event_id: int, *, batch_size: int = BATCH_SIZE) -> dict[int, str]:
+    """Processes one stored event, and up to ``batch_size - 1`` other waiting ones (one per
+    learner) in the same transaction; returns what was done with each, by event id.
+
+    Every event is moved ``received → processed`` by compare-and-set before it is
+    processed (PostgreSQL locks it ``FOR UPDATE`` first), so each is processed once
+    however many jobs reach it; the learners are locked (on SQLite, the database's
+    write lock is held) before anything of theirs is read. An event another
+    job's batch holds is left to that batch (:data:`IN_ANOTHER_BATCH`); the batch
+    processes on their own, after its commit, the events it held but could not
+    take (their learner busy), and every event of a batch that failed.
+    """
+    if batch_size <= 1:
+        return await _process(rt, event_id, 1, [])
+    taken: list[int] = []
+    deferred: list[int] = []
+    try:
+        outcomes = await _process(rt, event_id, batch_size, taken, deferred)
+    except Exception:
+        log.exception("a batch of %d replies failed; processing each on its own", len(taken))
+        outcomes = {}
+        deferred = [*taken, *deferred]
+    for other in sorted(set(deferred)):  # held by the batch, whose own jobs may have passed by
+        if other != event_id:
+            try:
+                outcomes.update(await _process(rt, other, 1, []))
+            except Exception:  # left ``received``: the sweep enqueues it again
+                log.exception("processing event %s failed", other)
+    if event_id not in outcomes:
+        outcomes.update(await _process(rt, event_id, 1, []))
+    return outcomes
+
+
+async def _process(rt: Runtime, event_id: int, batch_size: int, taken: list[int],
+                   deferred: list[int] | None = None) -> dict[int, str]:
+    """One transaction; ``taken`` receives the ids of the events it processes (to retry them if
+    it fails), ``deferred`` those it held but left for after its commit."""
     now = rt.now()
+    postgres = rt.engine.dialect.name == "postgresql"
     async with rt.sessions() as session, session.begin():
-        event = await session.get(InboundEvent, event_id)
+        own = select(InboundEvent).where(col(InboundEvent.id) == event_id)
+        if postgres:  # alone, wait for whoever holds it; in a batch, leave it to them
+            own = own.with_for_update(skip_locked=batch_size > 1)
+        event = (await session.exec(own)).first()
         if event is None:
-            return "missing"
+            return {event_id: IN_ANOTHER_BATCH if await session.get(InboundEvent, event_id) else "missing"}
         if event.status != InboundStatus.RECEIVED:
-            return "already processed"
+            return {event_id: "already processed"}
+        taken.append(event_id)
         learner = await _sender(session, event)
-        if learner is None:
-            event.status = InboundStatus.IGNORED
-            event.error = "unknown sender"
-            event.processed_at = now
-            session.add(event)
-            return "unknown sender"
-        if rt.engine.dialect.name == "postgresql":
+        if learner is not None and postgres:  # the only lock waited for while holding one
             await session.exec(select(Learner.id).where(Learner.id == learner.id).with_for_update())
-            # Read again under the learner's lock: a second job for the same event (swept again
-            # while the first one's worker died, or simply running alongside) waited here for the
-            # first to commit, and must not process it twice.
-            await session.refresh(event, with_for_update=True)
-            if event.status != InboundStatus.RECEIVED:
-                return "already processed"
-        event.learner_id = learner.id
-        outcome = await _handle(session, rt, event, learner, now)
-        event.status = InboundStatus.PROCESSED
+        batch: Batch = [(event, learner)]
+        if batch_size > 1:
+            batch += await _others(session, event, learner, now, batch_size - 1, postgres,
+                                   deferred if deferred is not None else [])
+        won = await _claim(session, [e for e, _ in batch], now)
+        outcomes = {e.id or 0: "already processed" for e, _ in batch if e.id not in won}
+        batch = [(e, who) for e, who in batch if e.id in won]
+        taken[:] = [e.id or 0 for e, _ in batch]
+        loaded = await load_replies(session, {who.id for _, who in batch if who is not None and who.id is not None},
+                                    now)
+        for e, who in batch:
+            outcomes[e.id or 0] = await _process_one(session, rt, e, who, loaded, now)
+        return outcomes
+
+
+async def _claim(session: AsyncSession, events: list[InboundEvent], now: datetime) -> set[int]:
+    """Moves the batch's events ``received → processed`` (compare-and-set); returns those it moved.
+
+    The first write of the transaction, before anything of the learners is read. On PostgreSQL
+    the events are already locked and it moves them all. SQLite has no row locks: another job
+    may have read the same events (a batch takes waiting events whose own jobs are running);
+    this write waits for the database's one writer, then sees what that writer committed (the
+    driver begins SQLite's transaction at its first write: the reads before it hold no snapshot), so an
+    event is processed only by the transaction that moved it, and everything read after it is
+    read under the write lock (no other transaction commits before this one ends).
+    """
+    values = {"status": InboundStatus.PROCESSED, "processed_at": now}
+    result = await session.exec(update(InboundEvent).where(
+        col(InboundEvent.id).in_([e.id for e in events]), col(InboundEvent.status) == InboundStatus.RECEIVED,
+    ).values(**values).returning(col(InboundEvent.id)).execution_options(synchronize_session=False))
+    won = set(result.scalars().all())
+    for event in events:
+        if event.id in won:  # as saved: no second UPDATE of these at flush
+            for key, value in values.items():
+                set_committed_value(event, key, value)
+    return won
+
+
+async def _others(session: AsyncSession, event: InboundEvent, learner: Learner | None, now: datetime,
+                  limit: int, postgres: bool, deferred: list[int]) -> Batch:
+    """Other fresh events no other job holds, the earliest of each learner whose learner is free.
+
+    The events are taken ``SKIP LOCKED`` (concurrent jobs share the waiting events out), then
+    their learners ``SKIP LOCKED``: nothing is waited for while they are held. An event held
+    but not processed here (its learner busy, or a second one of a learner) goes to
+    ``deferred``: the job processes it on its own after this commit.
+    """
+    statement = select(InboundEvent).where(
+        col(InboundEvent.status) == InboundStatus.RECEIVED, col(InboundEvent.id) != event.id,
+        col(InboundEvent.received_at) > now - FRESH).order_by(col(InboundEvent.id)).limit(limit)
+    events = list((await session.exec(statement.with_for_update(skip_locked=True) if postgres else statement)).all())
+    phones = {e.sender.removeprefix("whatsapp:") for e in events if not e.sender.startswith("learner:")}
+    found = await find_learners_by_phone(session, phones=phones)
+    taken = {learner.id} if learner is not None else set()
+    candidates: Batch = []
+    for other in events:
+        who = None if other.sender.startswith("learner:") else found.get(other.sender.removeprefix("whatsapp:"))
+        if other.sender.startswith("learner:") or (who is not None and who.id in taken):
+            deferred.append(other.id or 0)  # an app answer, or a learner's next message: after this one
+            continue
+        if who is not None:
+            taken.add(who.id)
+        candidates.append((other, who))
+    wanted = sorted(who.id for _, who in candidates if who is not None and who.id is not None)
+    if not postgres or not wanted:
+        return candidates
+    locked = set((await session.exec(select(Learner.id).where(col(Learner.id).in_(wanted))
+                                     .order_by(col(Learner.id)).with_for_update(skip_locked=True))).all())
+    deferred += [e.id or 0 for e, who in candidates if who is not None and who.id not in locked]
+    return [(e, who) for e, who in candidates if who is None or who.id in locked]
+
+
+async def _process_one(session: AsyncSession, rt: Runtime, event: InboundEvent, learner: Learner | None,
+                       loaded: LoadedReplies, now: datetime) -> str:
+    if learner is None:
+        event.status = InboundStatus.IGNORED
+        event.error = "unknown sender"
         event.processed_at = now
         session.add(event)
+        return "unknown sender"
+    event.learner_id = learner.id
+    outcome = await _handle(session, rt, event, learner, loaded, now)
+    event.status = InboundStatus.PROCESSED
+    event.processed_at = now
+    session.add(event)
     return outcome
 
 
@@ -80,16 +220,18 @@ async def _sender(session: AsyncSession, event: InboundEvent) -> Learner | None:
     return await find_learner_by_phone(session, phone=phone)
 
 
-async def _handle(session: AsyncSession, rt: Runtime, event: InboundEvent, learner: Learner, now: datetime) -> str:
-    enrollment = await _latest_enrollment(session, learner)
-    prompts = await _open_prompts(session, event, learner, now)
+async def _handle(session: AsyncSession, rt: Runtime, event: InboundEvent, learner: Learner,
+                  loaded: LoadedReplies, now: datetime) -> str:
+    learner_id = learner.id or 0
+    enrollment = loaded.latest_enrollment(learner_id)
+    prompts = await _open_prompts(session, event, learner, loaded, now)
     pinned: dict[int, PinnedCampaign] = {}
     for enrollment_id in {p.enrollment_id for p in prompts} | ({enrollment.id} if enrollment and enrollment.id else set()):
         row = enrollment if enrollment is not None and enrollment.id == enrollment_id \
             else await session.get(Enrollment, enrollment_id)
         if row is not None:
             pinned[enrollment_id] = await load_pinned(session, row.campaign_version_id)
-    state = (await _state(session, learner, enrollment, prompts, event.channel, now)).model_copy(
+    state = (await _state(session, learner, enrollment, prompts, event.channel, loaded, now)).model_copy(
         update={"ticket_response_hours": rt.settings.ticket_response_hours})
     versions = {key: Version(value.campaign, value.content) for key, value in pinned.items()}
     reply = IncomingReply(event.body, event.channel, event.id or 0,
@@ -98,18 +240,13 @@ async def _handle(session: AsyncSession, rt: Runtime, event: InboundEvent, learn
     resumed = on_reply(state, versions, reply, now=now, faq=faq)
     applying = Applying(session=session, rt=rt, event=event, learner=learner, now=now,
                         enrollment=enrollment, prompts={p.id or 0: p for p in prompts}, pinned=pinned,
-                        question=resumed.question)
+                        question=resumed.question, cards=loaded.cards_of(learner_id))
     await apply_events(applying, resumed.events)
     return resumed.outcome
 
 
-async def _latest_enrollment(session: AsyncSession, learner: Learner) -> Enrollment | None:
-    return (await session.exec(select(Enrollment).where(Enrollment.learner_id == learner.id)
-                                .order_by(col(Enrollment.status) != EnrollmentStatus.ACTIVE,
-                                          col(Enrollment.created_at).desc()))).first()
-
-
-async def _open_prompts(session: AsyncSession, event: InboundEvent, learner: Learner, now: datetime) -> list[Prompt]:
+async def _open_prompts(session: AsyncSession, event: InboundEvent, learner: Learner, loaded: LoadedReplies,
+                        now: datetime) -> list[Prompt]:
     """The questions this message may answer, latest first: the one its answer link names, or
     every open question on its channel."""
     prompt_id = (event.raw or {}).get("prompt_id")
@@ -119,10 +256,7 @@ async def _open_prompts(session: AsyncSession, event: InboundEvent, learner: Lea
                 and prompt.expires_at > now:
             return [prompt]
         return []
-    return list((await session.exec(select(Prompt).where(
-        col(Prompt.learner_id) == learner.id, col(Prompt.channel) == event.channel,
-        col(Prompt.status) == PromptStatus.OPEN, col(Prompt.opened_at) <= now, col(Prompt.expires_at) > now,
-    ).order_by(col(Prompt.opened_at).desc(), col(Prompt.id).desc()))).all())
+    return loaded.open_prompts(learner.id or 0, event.channel)
 
 
 def open_question(prompt: Prompt) -> OpenQuestion:
@@ -136,16 +270,13 @@ def open_question(prompt: Prompt) -> OpenQuestion:
 
 
 async def _state(session: AsyncSession, learner: Learner, enrollment: Enrollment | None, prompts: list[Prompt],
-                 channel: str, now: datetime) -> ConversationState:
-    grades = (await session.exec(select(Reply.correct).where(
-        Reply.learner_id == learner.id, col(Reply.correct).is_not(None)).order_by(col(Reply.id).desc()).limit(8))).all()
-    refs = {p.question_ref for p in prompts if p.kind in ("quiz", "review")}
+                 channel: str, loaded: LoadedReplies, now: datetime) -> ConversationState:
+    learner_id = learner.id or 0
+    grades = loaded.grades.get(learner_id, [])
     cards: dict[str, dict[str, Any]] = {}
-    for ref in refs:
+    for ref in {p.question_ref for p in prompts if p.kind in ("quiz", "review")}:
         bank_ref, _, item_id = ref.partition("#")
-        card = (await session.exec(select(ReviewCard).where(
-            ReviewCard.learner_id == learner.id, ReviewCard.bank_ref == bank_ref,
-            ReviewCard.item_id == item_id))).first()
+        card = loaded.cards_of(learner_id).get((bank_ref, item_id))
         if card is not None:
             cards[ref] = dict(card.state)
     anchors: dict[int, datetime] = {}
@@ -163,7 +294,7 @@ async def _state(session: AsyncSession, learner: Learner, enrollment: Enrollment
             closed = ClosedQuestion(prompt_id=recent.id or 0, question_ref=recent.question_ref)
     return ConversationState(locale=learner.locale, timezone=learner.timezone, anchors=anchors,
                              open_questions=tuple(open_question(p) for p in prompts),
-                             recent_grades=tuple(bool(g) for g in grades), cards=cards, recently_closed=closed,
+                             recent_grades=tuple(grades), cards=cards, recently_closed=closed,
                              enrollment_id=enrollment.id if enrollment else None)
 
 

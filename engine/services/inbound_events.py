@@ -56,6 +56,8 @@ class Applying:
     question: OpenQuestion | None = None
     #: The ticket this message opened (its acknowledgement is stamped on it).
     ticket: Ticket | None = None
+    #: The learner's review cards by (bank, item), when loaded with the batch; None: look them up.
+    cards: dict[tuple[str, str], ReviewCard] | None = None
     _enrollments: dict[int, Enrollment] = field(default_factory=dict)
 
     @property
@@ -129,12 +131,17 @@ async def _answer_graded(a: Applying, e: ev.AnswerGraded) -> None:
 
 
 async def _card_scheduled(a: Applying, e: ev.CardScheduled) -> None:
-    card = (await a.session.exec(select(ReviewCard).where(
-        ReviewCard.learner_id == a.learner.id, ReviewCard.bank_ref == e.bank_ref,
-        ReviewCard.item_id == e.item_id))).first()
+    if a.cards is not None:
+        card = a.cards.get((e.bank_ref, e.item_id))
+    else:
+        card = (await a.session.exec(select(ReviewCard).where(
+            ReviewCard.learner_id == a.learner.id, ReviewCard.bank_ref == e.bank_ref,
+            ReviewCard.item_id == e.item_id))).first()
     if card is None:
         card = ReviewCard(learner_id=a.learner.id or 0, bank_ref=e.bank_ref, item_id=e.item_id, state=e.state,
                           due_at=e.due, retired=e.retired)
+        if a.cards is not None:
+            a.cards[(e.bank_ref, e.item_id)] = card
     else:
         card.state, card.due_at, card.retired, card.updated_at = e.state, e.due, e.retired, a.now
     a.session.add(card)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -49,20 +50,29 @@ async def find_learner_by_phone(
     with an open question on ``channel`` (SMS or WhatsApp when not given), else
     to the one enrolled most recently, else to the newest record.
     """
+    return (await find_learners_by_phone(session, phones=[phone], channel=channel)).get(phone)
+
+
+async def find_learners_by_phone(
+    session: AsyncSession, *, phones: Iterable[str], channel: str | None = None
+) -> dict[str, Learner]:
+    """:func:`find_learner_by_phone` for many numbers in one query (a batch of replies)."""
+    wanted = sorted(set(phones))
+    if not wanted:
+        return {}
     channels = [channel] if channel else [Channel.SMS.value, Channel.WHATSAPP.value]
     asking = exists(select(Prompt.id).where(
         col(Prompt.learner_id) == col(Learner.id), col(Prompt.status) == PromptStatus.OPEN,
         col(Prompt.channel).in_(channels)))
     enrolled = (select(func.max(Enrollment.created_at))
                 .where(col(Enrollment.learner_id) == col(Learner.id)).scalar_subquery())
-    statement = (
-        select(Learner)
-        .where(col(Learner.phone) == phone, col(Learner.erased_at).is_(None))
-        .order_by(case((asking, 0), else_=1), enrolled.desc().nulls_last(),
-                  col(Learner.id).desc())
-        .limit(1)
-    )
-    return (await session.exec(statement)).first()
+    rank = func.row_number().over(
+        partition_by=col(Learner.phone),
+        order_by=(case((asking, 0), else_=1), enrolled.desc().nulls_last(), col(Learner.id).desc()))
+    ranked = (select(col(Learner.id).label("id"), rank.label("rank"))
+              .where(col(Learner.phone).in_(wanted), col(Learner.erased_at).is_(None)).subquery())
+    statement = select(Learner).join(ranked, col(Learner.id) == ranked.c.id).where(ranked.c.rank == 1)
+    return {learner.phone or "": learner for learner in (await session.exec(statement)).all()}
 
 
 async def record_opt_out(
