@@ -116,12 +116,16 @@ class Catalog:
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
         catalog = cls.load(campaigns_dir, content_dir)
+        _catalogs.pop(key, None)
         _catalogs[key] = (fingerprint, catalog)
+        while len(_catalogs) > _CATALOGS_KEPT:  # tests point at many folders: keep the latest few
+            del _catalogs[next(iter(_catalogs))]
         return catalog
 
 
 #: (campaigns folder, content folder) -> (what their files held, the catalog parsed from them).
 _catalogs: dict[tuple[str, str], tuple[str, Catalog]] = {}
+_CATALOGS_KEPT = 4
 
 
 def _fingerprint(*folders: Path) -> str:
