@@ -11,11 +11,13 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT
 from sqlalchemy import insert, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -349,11 +351,38 @@ _NO = frozenset({"non", "n", "no", "0", "false", "faux"})
 
 def normalise_email(raw: str) -> str:
     """An e-mail address as the standard reads it (``emma.garnier@exemple`` is refused: no domain);
-    deliverability is not checked (no DNS look-up at import)."""
+    deliverability is not checked (no DNS look-up at import).
+
+    ``email_validator`` decides every address; a plain one (a dot-atom before the
+    @-sign, no special mailbox name) only has its domain checked once per import's
+    worth of rows (a file has a few domains for thousands of rows): the same
+    answer, without checking ``exemple.fr`` again for each learner.
+    """
+    local, at, domain = raw.partition("@")
+    if at and "@" not in domain and len(local) <= 64 and DOT_ATOM_TEXT.match(local) \
+            and local.lower() not in _MAILBOX_NAMES:
+        known = _email_domain(domain)
+        if known is not None:
+            normalised = f"{local}@{known[0]}"
+            if max(len(raw), len(normalised), len(local) + 1 + len(known[1])) <= 254:
+                return normalised
     try:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValueError(f"'{raw}' is not a valid e-mail address: {exc}") from None
+
+
+_MAILBOX_NAMES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)  # lowercased by email_validator
+
+
+@lru_cache(maxsize=1024)
+def _email_domain(domain: str) -> tuple[str, str] | None:
+    """(normalised, ASCII) form of an address's domain as ``email_validator`` reads it, or None."""
+    try:
+        checked = validate_email(f"a@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return checked.domain, checked.ascii_domain
 
 
 def check_emails(values: dict[str, str]) -> list[str]:

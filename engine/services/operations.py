@@ -98,23 +98,17 @@ async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campa
     report = EnrolReport(errors=[e.format() for e in errors])
     if errors:
         return report
-    loading = asyncio.ensure_future(asyncio.to_thread(Catalog.load_cached, settings.campaigns_dir,
-                                                      settings.content_dir))
     try:
-        await _enrol_rows(settings, report, learners, loading, session_id=session_id, campaign=campaign,
+        await _enrol_rows(settings, report, learners, session_id=session_id, campaign=campaign,
                           start=start, progress=progress)
     except _Refused as refused:
         report.errors.append(str(refused))
-    finally:
-        await asyncio.wait([loading])  # a thread cannot be cancelled: never leave it running
-        if not loading.cancelled():
-            loading.exception()  # seen (raised above when the import needed the catalog)
     return report
 
 
-async def _enrol_rows(settings: Settings, report: EnrolReport, learners: list[LearnerCreate],
-                      loading: asyncio.Future[Catalog], *, session_id: int, campaign: str | None,
-                      start: str | None, progress: ImportProgress | None) -> None:
+async def _enrol_rows(settings: Settings, report: EnrolReport, learners: list[LearnerCreate], *,
+                      session_id: int, campaign: str | None, start: str | None,
+                      progress: ImportProgress | None) -> None:
     now = datetime.now(UTC)
     consent = settings.consent_defaults
     async with _sessions(settings) as maker, maker() as session, session.begin():
@@ -125,9 +119,16 @@ async def _enrol_rows(settings: Settings, report: EnrolReport, learners: list[Le
                           limit_days=settings.late_enrolment_days, choice=start, forced=campaign is not None)
         if plan.refused:
             raise _Refused(plan.refused)
-        imported = await add_attendees(session, training=training, learners=learners, now=now,
-                                       consent=consent)
-        catalog = await loading
+        # The campaigns are read (CPU) while this process mostly waits for the database to take the
+        # attendees; started earlier, the thread would slow the connection and migration check.
+        loading = asyncio.ensure_future(asyncio.to_thread(Catalog.load_cached, settings.campaigns_dir,
+                                                          settings.content_dir))
+        try:
+            imported = await add_attendees(session, training=training, learners=learners, now=now,
+                                           consent=consent)
+        finally:
+            await asyncio.wait([loading])  # a thread cannot be cancelled: never leave it running
+        catalog = loading.result()
         if campaign is not None and campaign not in catalog.campaigns:
             raise _Refused(f"unknown campaign '{campaign}'")
         rows = [entry.learner for entry in imported]
