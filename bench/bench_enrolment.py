@@ -16,15 +16,23 @@ One run on a private database (``ancrage_bench_enrol``, dropped at the end):
 Each figure is the median of the rounds (A B A B), with the ratio and the
 machine's load during the run (``/proc/stat``; other engineers share the cores).
 
+``--against OLD`` times the CSV import of this checkout against the engine code
+in the folder OLD (``git archive <commit> engine | tar -x -C OLD``), A B A B,
+each round in a fresh child process, as ``ancrage enrol`` runs: nothing parsed
+or cached by an earlier round helps the next one (the child's imports are not
+timed, its ``Catalog.load`` is).
+
 usage: .venv/bin/python bench/bench_enrolment.py [--rounds 2] [--learners 10000] [--rows 3000]
-       [--part both|session|csv]
+       [--part both|session|csv] [--no-row-by-row] [--against OLD]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,8 +41,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+if os.environ.get("ANCRAGE_BENCH_CODE"):  # a child timing another checkout's engine (--against)
+    sys.path.insert(0, os.environ["ANCRAGE_BENCH_CODE"])
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-DATABASE = "ancrage_bench_enrol_intake"
+DATABASE = os.environ.get("ANCRAGE_BENCH_ENROL_DB", "ancrage_bench_enrol_intake")  # two benches at once
 ASYNC_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DATABASE}"
 
 
@@ -184,6 +194,34 @@ async def engine_csv(settings: Any, text: str) -> float:
     return elapsed
 
 
+async def child_csv(code: Path, rows: int, offset: int) -> tuple[float, float]:
+    """One CSV import by the engine code under ``code``, in a child process: its time, and the
+    child's own CPU time in it (the client's share, what the machine's load changes least)."""
+    session_id = await add_ended_session()
+    env = {**os.environ, "ANCRAGE_BENCH_CODE": str(code)}
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, __file__, "--child-csv", str(session_id), "--rows", str(rows),
+                         "--offset", str(offset)], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"child import failed: {result.stderr[-2000:]}")
+    elapsed, cpu = result.stdout.split()[-2:]
+    return float(elapsed), float(cpu)
+
+
+async def run_child_csv(args: argparse.Namespace) -> None:
+    from engine.services.operations import enrol_csv
+    from engine.settings import Settings
+
+    settings = Settings(database_url=f"{PG_SERVER}/{DATABASE}", campaigns_dir=ROOT / "campaigns",
+                        content_dir=ROOT / "content")
+    text = csv_text(args.rows, args.offset)
+    started, cpu = time.perf_counter(), time.process_time()
+    report = await enrol_csv(settings, session_id=args.child_csv, csv_text=text, campaign=None)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    assert not report.errors, report.errors[:3]
+    print(f"{elapsed:.4f} {cpu:.4f}")
+
+
 async def row_by_row_csv(settings: Any, catalog: Any, text: str) -> float:
     """The import as it was: one lookup, one flush and one single enrolment per row."""
     from sqlmodel import select
@@ -260,6 +298,17 @@ async def drive(args: argparse.Namespace) -> None:
             if args.row_by_row:
                 csv_old.append(await row_by_row_csv(settings, catalog, csv_text(
                     args.rows, 40_000_000 + (2 * round_number + 1) * args.rows)))
+        new_child: list[tuple[float, float]] = []
+        old_child: list[tuple[float, float]] = []
+        for round_number in range(args.rounds if args.against else 0):
+            base = 45_000_000 + 2 * round_number * args.rows
+            new_child.append(await child_csv(ROOT, args.rows, base))
+            old_child.append(await child_csv(args.against.resolve(), args.rows, base + args.rows))
+        if new_child:
+            label = f"CSV import, {args.rows:,} rows, one child process per import"
+            for index, what in ((0, "time"), (1, "client CPU")):
+                print(_line(f"{label} ({what})", [r[index] for r in new_child], [r[index] for r in old_child],
+                            "this checkout", "OLD", args.rows, "rows"), flush=True)
         if csv_engine and not csv_old:
             print(f"CSV import, {args.rows:,} rows into an ended session: engine "
                   f"{statistics.median(csv_engine):.2f} s | rounds {', '.join(f'{x:.2f}' for x in csv_engine)}")
@@ -280,9 +329,17 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=3_000)
     parser.add_argument("--part", choices=("both", "session", "csv"), default="both",
                         help="only the end of session, or only the CSV import (its row-by-row baseline is slow)")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="also time the CSV import against the engine code in this folder, A B A B")
+    parser.add_argument("--child-csv", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--no-row-by-row", dest="row_by_row", action="store_false",
                         help="skip the CSV import's row-by-row baseline (minutes on a loaded machine)")
-    asyncio.run(drive(parser.parse_args()))
+    args = parser.parse_args()
+    if args.child_csv is not None:
+        asyncio.run(run_child_csv(args))
+        return 0
+    asyncio.run(drive(args))
     return 0
 
 

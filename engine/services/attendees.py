@@ -11,11 +11,13 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT
 from sqlalchemy import insert, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -190,6 +192,27 @@ def _roster(trainer_id: int | None) -> Any:
 _BATCH = 2_000
 
 
+class _NewLearner:
+    """A row that becomes a new learner: its values, inserted with the others in one statement."""
+
+    id = None
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    @property
+    def external_id(self) -> str | None:
+        return self.values.get("external_id")
+
+    @property
+    def phone(self) -> str | None:
+        return self.values.get("phone")
+
+    @property
+    def email(self) -> str | None:
+        return self.values.get("email")
+
+
 class _Known:
     """The roster's learners an import can match, by external id, phone and e-mail.
 
@@ -198,10 +221,10 @@ class _Known:
     """
 
     def __init__(self) -> None:
-        self.by: dict[str, dict[str, Learner]] = {"external_id": {}, "phone": {}, "email": {}}
+        self.by: dict[str, dict[str, Learner | _NewLearner]] = {"external_id": {}, "phone": {}, "email": {}}
 
-    def add(self, learner: Learner) -> None:
-        """Indexes ``learner``; one not yet flushed (no id) is the newest of all."""
+    def add(self, learner: Learner | _NewLearner) -> None:
+        """Indexes ``learner``; one not yet inserted (no id) is the newest of all."""
         newest = learner.id is None
         for field, index in self.by.items():
             value = getattr(learner, field)
@@ -209,12 +232,28 @@ class _Known:
                           or (index[value].id or 0) < (learner.id or 0)):
                 index[value] = learner
 
-    def match(self, data: LearnerCreate) -> Learner | None:
+    def match(self, data: LearnerCreate) -> Learner | _NewLearner | None:
         for field, index in self.by.items():
             value = getattr(data, field)
             if value and value in index:
                 return index[value]
         return None
+
+
+async def _insert_learners(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Learner]:
+    """New learners in one ORM bulk INSERT ... RETURNING (in ``rows``' order), without building
+    and validating one table model per row first: the rows come from validated ``LearnerCreate``s,
+    the columns they leave out take the model's defaults."""
+    if not rows:
+        return []
+    fields = {name: info for name, info in Learner.model_fields.items() if name != "id"}
+    defaults = {name: info.default for name, info in fields.items()
+                if not info.is_required() and info.default_factory is None}
+    factories = {name: info.default_factory for name, info in fields.items() if info.default_factory}
+    params = [{**defaults, **{name: make() for name, make in factories.items()},  # type: ignore[call-arg]
+               **{name: row[name] for name in fields if name in row}} for row in rows]
+    statement = insert(Learner).returning(Learner, sort_by_parameter_order=True)
+    return list((await session.exec(statement, params=params)).scalars().all())
 
 
 async def _known_learners(session: AsyncSession, *, training: TrainingSession,
@@ -252,20 +291,28 @@ async def add_attendees(session: AsyncSession, *, training: TrainingSession,
     """
     assert training.id is not None
     known = await _known_learners(session, training=training, learners=learners)
-    matched: list[tuple[Learner, bool]] = []
+    rows: list[tuple[Learner | _NewLearner, bool]] = []
     for data in learners:
-        learner = known.match(data)
-        created = learner is None
-        if learner is None:
-            learner = Learner.model_validate({**(consent or {}), **data.model_dump(exclude_unset=True)})
+        found = known.match(data)
+        values = data.model_dump(exclude_unset=True)
+        if found is None:
+            new = _NewLearner({**(consent or {}), **values})
+            known.add(new)  # a later row of the same file matches this learner
+            rows.append((new, True))
+            continue
+        if isinstance(found, _NewLearner):
+            found.values.update(values)
         else:
-            for name, value in data.model_dump(exclude_unset=True).items():
-                setattr(learner, name, value)
-        session.add(learner)
-        matched.append((learner, created))
-        if created:
-            known.add(learner)  # a later row of the same file matches this learner
-    await session.flush()  # new learners in one batch
+            for name, value in values.items():
+                setattr(found, name, value)
+            session.add(found)
+        rows.append((found, False))
+    fresh = [learner for learner, created in rows if created and isinstance(learner, _NewLearner)]
+    inserted = dict(zip((id(new) for new in fresh),
+                        await _insert_learners(session, [new.values for new in fresh]), strict=True))
+    matched = [(inserted[id(learner)] if isinstance(learner, _NewLearner) else learner, created)
+               for learner, created in rows]
+    await session.flush()  # known learners' changes in one batch
     ids = [learner.id or 0 for learner, _ in matched]
     present: set[int] = set()
     for first in range(0, len(ids), _BATCH):
@@ -304,11 +351,38 @@ _NO = frozenset({"non", "n", "no", "0", "false", "faux"})
 
 def normalise_email(raw: str) -> str:
     """An e-mail address as the standard reads it (``emma.garnier@exemple`` is refused: no domain);
-    deliverability is not checked (no DNS look-up at import)."""
+    deliverability is not checked (no DNS look-up at import).
+
+    ``email_validator`` decides every address; a plain one (a dot-atom before the
+    @-sign, no special mailbox name) only has its domain checked once per import's
+    worth of rows (a file has a few domains for thousands of rows): the same
+    answer, without checking ``exemple.fr`` again for each learner.
+    """
+    local, at, domain = raw.partition("@")
+    if at and "@" not in domain and len(local) <= 64 and DOT_ATOM_TEXT.match(local) \
+            and local.lower() not in _MAILBOX_NAMES:
+        known = _email_domain(domain)
+        if known is not None:
+            normalised = f"{local}@{known[0]}"
+            if max(len(raw), len(normalised), len(local) + 1 + len(known[1])) <= 254:
+                return normalised
     try:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValueError(f"'{raw}' is not a valid e-mail address: {exc}") from None
+
+
+_MAILBOX_NAMES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)  # lowercased by email_validator
+
+
+@lru_cache(maxsize=1024)
+def _email_domain(domain: str) -> tuple[str, str] | None:
+    """(normalised, ASCII) form of an address's domain as ``email_validator`` reads it, or None."""
+    try:
+        checked = validate_email(f"a@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return checked.domain, checked.ascii_domain
 
 
 def check_emails(values: dict[str, str]) -> list[str]:

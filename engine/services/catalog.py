@@ -7,6 +7,7 @@ hash, or stores a new one.
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,6 +99,47 @@ class Catalog:
             if loaded.campaign is not None and not has_errors(found):
                 campaigns[loaded.campaign.campaign] = loaded.campaign
         return cls(campaigns, library, diagnostics)
+
+    @classmethod
+    def load_cached(cls, campaigns_dir: Path, content_dir: Path) -> Catalog:
+        """:meth:`load`, parsed once per process while no file under either folder changes.
+
+        Every file under both folders is read and hashed on each call (a few
+        milliseconds; parsing and linting the YAML is what costs), so an edit, a new
+        file or a removed one is seen at once, whatever the clock or the file
+        system's time stamps say. The catalog returned is shared: read it, never
+        change it.
+        """
+        key = (str(campaigns_dir.resolve()), str(content_dir.resolve()))
+        fingerprint = _fingerprint(campaigns_dir, content_dir)
+        cached = _catalogs.get(key)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        catalog = cls.load(campaigns_dir, content_dir)
+        _catalogs.pop(key, None)
+        _catalogs[key] = (fingerprint, catalog)
+        while len(_catalogs) > _CATALOGS_KEPT:  # tests point at many folders: keep the latest few
+            del _catalogs[next(iter(_catalogs))]
+        return catalog
+
+
+#: (campaigns folder, content folder) -> (what their files held, the catalog parsed from them).
+_catalogs: dict[tuple[str, str], tuple[str, Catalog]] = {}
+_CATALOGS_KEPT = 4
+
+
+def _fingerprint(*folders: Path) -> str:
+    """A hash of every file's path and bytes under ``folders`` (a missing folder counts too)."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        digest.update(f"\0folder {folder.resolve()} {folder.is_dir()}\0".encode())
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []:
+            digest.update(f"\0{path.relative_to(folder).as_posix()}\0".encode())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:  # removed while being read: the next call sees the folder as it is
+                digest.update(b"\0unreadable\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Starting the worker and the web app is the commands' own business: :mod:`engine.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from engine.services.enrolment import enrol_many, late_start
 from engine.settings import Settings
 from engine.store.db import create_engine, session_factory
 from engine.store.migrate import upgrade_async
-from engine.store.models import TrainingSession
+from engine.store.models import LearnerCreate, TrainingSession
 
 
 @contextlib.asynccontextmanager
@@ -77,6 +78,10 @@ def _consent_text(defaults: dict[str, bool]) -> str:
     return ", ".join(chosen) if chosen else "none"
 
 
+class _Refused(Exception):
+    """Ends an import's transaction with nothing written: the message is the report's error."""
+
+
 async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campaign: str | None,
                     start: str | None = None, progress: ImportProgress | None = None) -> EnrolReport:
     """Adds a CSV's attendees to a session, all or nothing; enrols them at once if it has ended.
@@ -84,31 +89,48 @@ async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campa
     A session that ended more than ``settings.late_enrolment_days`` ago is refused
     unless ``start`` says when its campaigns begin (see :func:`late_start`). Learners
     already known (same phone, else same e-mail) are reused, not duplicated; the
-    work is done in bulk (a few statements per 2,000 rows).
+    work is done in bulk (a few statements per 2,000 rows). The campaigns are read
+    (YAML parsed and linted: tenths of a second) in a thread while the database
+    takes the attendees; an unknown ``campaign`` rolls the attendees back.
     """
     learners, errors = parse_attendees(csv_text, region=settings.default_region,
                                        default_timezone=settings.default_timezone)
     report = EnrolReport(errors=[e.format() for e in errors])
     if errors:
         return report
-    catalog = Catalog.load(settings.campaigns_dir, settings.content_dir)
-    if campaign is not None and campaign not in catalog.campaigns:
-        report.errors.append(f"unknown campaign '{campaign}'")
-        return report
+    try:
+        await _enrol_rows(settings, report, learners, session_id=session_id, campaign=campaign,
+                          start=start, progress=progress)
+    except _Refused as refused:
+        report.errors.append(str(refused))
+    return report
+
+
+async def _enrol_rows(settings: Settings, report: EnrolReport, learners: list[LearnerCreate], *,
+                      session_id: int, campaign: str | None, start: str | None,
+                      progress: ImportProgress | None) -> None:
     now = datetime.now(UTC)
     consent = settings.consent_defaults
     async with _sessions(settings) as maker, maker() as session, session.begin():
         training = await session.get(TrainingSession, session_id)
         if training is None:
-            report.errors.append(f"no session {session_id}")
-            return report
+            raise _Refused(f"no session {session_id}")
         plan = late_start(ends_at=training.ends_at, tz=ZoneInfo(training.timezone), now=now,
                           limit_days=settings.late_enrolment_days, choice=start, forced=campaign is not None)
         if plan.refused:
-            report.errors.append(plan.refused)
-            return report
-        imported = await add_attendees(session, training=training, learners=learners, now=now,
-                                       consent=consent)
+            raise _Refused(plan.refused)
+        # The campaigns are read (CPU) while this process mostly waits for the database to take the
+        # attendees; started earlier, the thread would slow the connection and migration check.
+        loading = asyncio.ensure_future(asyncio.to_thread(Catalog.load_cached, settings.campaigns_dir,
+                                                          settings.content_dir))
+        try:
+            imported = await add_attendees(session, training=training, learners=learners, now=now,
+                                           consent=consent)
+        finally:
+            await asyncio.wait([loading])  # a thread cannot be cancelled: never leave it running
+        catalog = loading.result()
+        if campaign is not None and campaign not in catalog.campaigns:
+            raise _Refused(f"unknown campaign '{campaign}'")
         rows = [entry.learner for entry in imported]
         added = sum(1 for entry in imported if entry.joined)
         known = sum(1 for entry in imported if not entry.created)
@@ -129,7 +151,6 @@ async def enrol_csv(settings: Settings, *, session_id: int, csv_text: str, campa
                           f"known, matched by external id, phone or e-mail); {enrolled} enrolment(s) created{already}; "
                           f"{plan.message}. Consent where the file says nothing: {_consent_text(consent)} "
                           f"(ANCRAGE_DEFAULT_CONSENT)")
-    return report
 
 
 async def export_learner_data(settings: Settings, *, learner_id: int) -> dict[str, Any] | None:

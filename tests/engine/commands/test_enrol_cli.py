@@ -14,7 +14,7 @@ from sqlmodel import select
 from engine.cli import main
 from engine.settings import Settings
 from engine.store.db import create_engine, session_factory
-from engine.store.models import Delivery, Enrollment, Learner
+from engine.store.models import Attendance, Delivery, Enrollment, Learner
 
 ROOT = Path(__file__).resolve().parents[3]
 GOOD = """prénom;nom;téléphone;courriel
@@ -146,3 +146,29 @@ def test_readme_operator_example_works_whenever_it_is_read(env: Path, capsys: py
     columns = readme[readme.index("CSV columns"):]
     for name in ("prénom", "téléphone", "courriel", "consentement_sms"):
         assert name in columns
+
+
+def test_an_unknown_campaign_imports_nobody(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The campaigns are read while the attendees are written: an unknown one rolls them back."""
+    _session("yesterday 17:30")
+    capsys.readouterr()
+    assert main(["enrol", "--session", "1", "--csv", _csv(env), "--campaign", "suivi-standar"]) == 1
+    assert "unknown campaign 'suivi-standar'" in capsys.readouterr().err
+    assert _rows(Learner) == [] and _rows(Attendance) == [] and _rows(Enrollment) == []
+    assert main(["enrol", "--session", "9", "--csv", _csv(env)]) == 1
+    assert "no session 9" in capsys.readouterr().err
+
+
+def test_two_rows_of_one_file_with_one_external_id_are_one_new_learner(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rows are matched before the new learners are inserted together: the later row updates the first."""
+    rows = ["matricule;prenom;nom;telephone", "E-1;Camille;Martin;06 12 34 56 78",
+            "E-1;Camille;Martin-Durand;07 81 23 45 67", "E-2;Yanis;Benali;06 11 22 33 44"]
+    _session("yesterday 17:30")
+    assert main(["enrol", "--session", "1", "--csv", _csv(env, "\n".join(rows) + "\n")]) == 0
+    learners = sorted(_rows(Learner), key=lambda learner: learner.id)
+    assert [(lr.external_id, lr.last_name, lr.phone, lr.locale, lr.consent_sms) for lr in learners] == [
+        ("E-1", "Martin-Durand", "+33781234567", "fr", True), ("E-2", "Benali", "+33611223344", "fr", True)]
+    assert all(learner.created_at is not None for learner in learners)
+    assert sorted(a.learner_id for a in _rows(Attendance)) == [learner.id for learner in learners]
+    assert len(_rows(Enrollment)) == 2
