@@ -415,7 +415,9 @@ async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[
         twice = {d: n for d, n in providers["per_delivery"].items() if n > 1}
         results.append(Check("no delivery accepted twice", not twice,
                              f"{sum(providers['per_delivery'].values())} accepted by providers "
-                             f"({providers['counts']}); twice or more: {dict(list(twice.items())[:5]) or 'none'}",
+                             f"({providers['counts']}); twice or more: {dict(list(twice.items())[:5]) or 'none'}"
+                             + (f"; SMS copies: {dict(list(providers.get('sms_twice', {}).items())[:3])}"
+                                if twice else ""),
                              sum(providers["per_delivery"].values())))
         events = await rows("SELECT provider_id, status FROM inbound_event WHERE provider = 'twilio'")
         by_sid = Counter(sid for sid, _ in events)

@@ -65,8 +65,12 @@ async def replay_callbacks(twilio: Any, auth_token: str, quiet: asyncio.Event, c
 
 def summary(twilio: Any, fcm: Any, smtp: Any, faults: list[Any], replayed: Counter[str]) -> dict[str, Any]:
     per: Counter[int] = Counter()
+    copies: dict[int, list[dict[str, str]]] = {}
     for message in list(twilio.messages):
-        per[int(parse_qs(urlsplit(message.get("status_callback") or "").query)["d"][0])] += 1
+        delivery = int(parse_qs(urlsplit(message.get("status_callback") or "").query)["d"][0])
+        per[delivery] += 1
+        copies.setdefault(delivery, []).append({"created": message["date_created"], "sid": message["sid"],
+                                                "body": message["body"][:60]})
     for push in list(fcm.sent):
         per[int(push["message"]["data"]["delivery_id"])] += 1
     for mail in list(smtp.received):
@@ -75,6 +79,9 @@ def summary(twilio: Any, fcm: Any, smtp: Any, faults: list[Any], replayed: Count
     for fault in faults:
         injected.update({k: v for k, v in fault.counts.items() if k != "ok"})
     return {"per_delivery": {str(k): v for k, v in per.items()},
+            # Each copy of an SMS accepted twice: when the fake created it (virtual time) and its start,
+            # to line up with the delivery's audit trail (``--keep``).
+            "sms_twice": {str(k): copies[k] for k, n in per.items() if n > 1 and k in copies},
             "counts": {"sms": len(twilio.messages), "push": len(fcm.sent), "email": len(smtp.received),
                        "faults injected": dict(injected)},
             "callbacks": dict(Counter(str(attempt.status_code) for attempt in list(twilio.callbacks))),
