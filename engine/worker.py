@@ -29,6 +29,7 @@ from arq.connections import RedisSettings
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.jobs import (
@@ -93,9 +94,10 @@ async def startup(ctx: Ctx) -> None:
 
 async def shutdown(ctx: Ctx) -> None:
     if "feedback_claims" in ctx:
-        await ctx["feedback_claims"].aclose()
-    if "rt" in ctx:
-        await close_runtime(ctx["rt"])
+        await ctx.pop("feedback_claims").aclose()
+    rt = ctx.pop("rt", None)  # once: stop_worker may call it again when Redis is gone
+    if rt is not None:
+        await close_runtime(rt)
 
 
 async def stop_worker(worker: Any, *, grace: float = 5.0) -> None:
@@ -117,7 +119,12 @@ async def stop_worker(worker: Any, *, grace: float = 5.0) -> None:
             task.cancel()
     await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     worker.tasks.clear()
-    await worker.close()
+    try:
+        await worker.close()
+    except (RedisError, OSError) as exc:  # Redis already gone (a terminal's Ctrl-C reaches a private one too)
+        log.warning("worker closed without Redis (%s); its runtime is closed all the same", exc)
+        if worker.on_shutdown is not None:
+            await worker.on_shutdown(worker.ctx)
 
 
 async def tick_job(ctx: Ctx) -> dict[str, int]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from arq import create_pool, func
 from arq.worker import Worker
 
+from engine.redis_server import PrivateRedis
 from engine.worker import redis_settings, stop_worker
 from tests.support.worker_harness import delete_keys
 
@@ -91,3 +93,33 @@ async def test_no_job_is_started_after_stop_begins(
     assert done == ["short"]
     assert await pool.zcard(queue) == 1  # still waiting for the next worker
     assert shut == ["closed"]
+
+
+async def test_a_worker_whose_redis_is_gone_still_closes_its_runtime(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal reaches the demo's private Redis too: it may be gone before the worker closes."""
+    redis = PrivateRedis(tmp_path / "redis")
+    url = redis.start()
+    shut: list[str] = []
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        shut.append("closed")
+
+    async def noop(ctx: dict[str, Any]) -> None:
+        return None
+
+    worker = Worker(functions=[func(noop, name="noop")], redis_settings=redis_settings(url),
+                    queue_name="stopworker-gone:queue", handle_signals=False, poll_delay=0.02, on_shutdown=on_shutdown)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        for _ in range(500):  # started: its pool is in ctx
+            if "redis" in worker.ctx:
+                break
+            await asyncio.sleep(0.01)
+        assert "redis" in worker.ctx
+        redis.stop()
+        await stop_worker(worker, grace=1.0)  # no ConnectionError
+        assert shut == ["closed"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        redis.stop()
