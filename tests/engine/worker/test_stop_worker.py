@@ -97,8 +97,6 @@ async def test_no_job_is_started_after_stop_begins(
 
 async def test_a_worker_whose_redis_is_gone_still_closes_its_runtime(tmp_path: Path) -> None:
     """Ctrl-C in a terminal reaches the demo's private Redis too: it may be gone before the worker closes."""
-    redis = PrivateRedis(tmp_path / "redis")
-    url = redis.start()
     shut: list[str] = []
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -107,8 +105,15 @@ async def test_a_worker_whose_redis_is_gone_still_closes_its_runtime(tmp_path: P
     async def noop(ctx: dict[str, Any]) -> None:
         return None
 
-    worker = Worker(functions=[func(noop, name="noop")], redis_settings=redis_settings(url),
-                    queue_name="stopworker-gone:queue", handle_signals=False, poll_delay=0.02, on_shutdown=on_shutdown)
+    with PrivateRedis(tmp_path / "redis") as redis:
+        worker = Worker(functions=[func(noop, name="noop")], redis_settings=redis_settings(redis.url),
+                        queue_name="stopworker-gone:queue", handle_signals=False, poll_delay=0.02,
+                        on_shutdown=on_shutdown)
+        await _stop_with_redis_gone(worker, redis)
+    assert shut == ["closed"]
+
+
+async def _stop_with_redis_gone(worker: Worker, redis: PrivateRedis) -> None:
     task = asyncio.create_task(worker.async_run())
     try:
         for _ in range(500):  # started: its pool is in ctx
@@ -118,8 +123,6 @@ async def test_a_worker_whose_redis_is_gone_still_closes_its_runtime(tmp_path: P
         assert "redis" in worker.ctx
         redis.stop()
         await stop_worker(worker, grace=1.0)  # no ConnectionError
-        assert shut == ["closed"]
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        redis.stop()
