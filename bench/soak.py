@@ -317,9 +317,8 @@ def learners_class() -> Any:
             """
             from sqlmodel import col, select
 
-            from engine.demo.learners import reply_text
-            from engine.services.catalog import load_pinned
-            from engine.store.models import Delivery, Enrollment, Prompt
+            from engine.demo.learners import planned_answer
+            from engine.store.models import Prompt
 
             now = self.clock()
             since, self.looked = (self.looked or now) - timedelta(days=2), now
@@ -330,24 +329,10 @@ def learners_class() -> Any:
                     if prompt.id is None or prompt.id in self.seen or prompt.learner_id not in self.personas:
                         continue
                     self.seen.add(prompt.id)
-                    persona_replies = replies[prompt.learner_id]
-                    if not persona_replies.answers():
-                        continue
-                    enrollment = await session.get(Enrollment, prompt.enrollment_id)
-                    if enrollment is None:
-                        continue
-                    pinned = await load_pinned(session, enrollment.campaign_version_id)
-                    text = reply_text(persona_replies, pinned, prompt)
-                    link = None
-                    if prompt.channel in ("email", "push"):
-                        delivery = await session.get(Delivery, prompt.delivery_id)
-                        link = (delivery.rendered or {}).get("link") if delivery is not None else None
-                        if not link:
-                            continue
-                    if text:
-                        phone = self.personas[prompt.learner_id][1]
-                        self.pending.append(_Pending(prompt.id, prompt.opened_at + persona_replies.delay(), text,
-                                                     phone, link))
+                    answer = await planned_answer(session, prompt, replies[prompt.learner_id],
+                                                  self.personas[prompt.learner_id][1])
+                    if answer is not None:
+                        self.pending.append(answer)
 
         async def _post(self, client: Any, item: _Pending) -> None:
             params = {"MessageSid": getattr(item, "sid", None) or "SM" + secrets.token_hex(16),

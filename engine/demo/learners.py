@@ -11,6 +11,7 @@ from datetime import datetime
 
 import httpx
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from twilio.request_validator import RequestValidator
 
 from engine.clock import WarpedClock
@@ -82,24 +83,10 @@ class SimulatedLearners:
                 if prompt.id is None or prompt.id in self.seen:
                     continue
                 self.seen.add(prompt.id)
-                persona_replies = replies[prompt.learner_id]
-                if not persona_replies.answers():
-                    continue
-                enrollment = await session.get(Enrollment, prompt.enrollment_id)
-                if enrollment is None:
-                    continue
-                pinned = await load_pinned(session, enrollment.campaign_version_id)
-                text = reply_text(persona_replies, pinned, prompt)
-                link = None
-                if prompt.channel in ("email", "push"):
-                    delivery = await session.get(Delivery, prompt.delivery_id)
-                    link = (delivery.rendered or {}).get("link") if delivery is not None else None
-                    if not link:
-                        continue
-                if text:
-                    phone = self.personas[prompt.learner_id][1]
-                    self.pending.append(_Pending(prompt.id, prompt.opened_at + persona_replies.delay(), text,
-                                                 phone, link))
+                answer = await planned_answer(session, prompt, replies[prompt.learner_id],
+                                              self.personas[prompt.learner_id][1])
+                if answer is not None:
+                    self.pending.append(answer)
 
     async def _post(self, client: httpx.AsyncClient, item: _Pending) -> None:
         if item.link is not None:
@@ -118,3 +105,25 @@ class SimulatedLearners:
             self.posted += 1
         except httpx.HTTPError:
             self.pending.append(item)  # the app is starting or busy: try again
+
+
+async def planned_answer(session: AsyncSession, prompt: Prompt, persona_replies: PersonaReplies,
+                         phone: str) -> _Pending | None:
+    """What a persona answers to ``prompt``, and when: by SMS, or on the one-tap page an e-mail
+    or push question links to. None when the persona stays silent or there is nothing to answer on."""
+    if not persona_replies.answers():
+        return None
+    enrollment = await session.get(Enrollment, prompt.enrollment_id)
+    if enrollment is None or prompt.id is None:
+        return None
+    pinned = await load_pinned(session, enrollment.campaign_version_id)
+    text = reply_text(persona_replies, pinned, prompt)
+    link = None
+    if prompt.channel in ("email", "push"):
+        delivery = await session.get(Delivery, prompt.delivery_id)
+        link = (delivery.rendered or {}).get("link") if delivery is not None else None
+        if not link:
+            return None
+    if not text:
+        return None
+    return _Pending(prompt.id, prompt.opened_at + persona_replies.delay(), text, phone, link)
