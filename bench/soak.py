@@ -317,7 +317,6 @@ def learners_class() -> Any:
             """
             from sqlmodel import col, select
 
-            from engine.demo.learners import planned_answer
             from engine.store.models import Prompt
 
             now = self.clock()
@@ -325,14 +324,7 @@ def learners_class() -> Any:
             async with self.rt.sessions() as session:
                 prompts = (await session.exec(select(Prompt).where(
                     col(Prompt.opened_at) >= since, Prompt.status == "open"))).all()
-                for prompt in prompts:
-                    if prompt.id is None or prompt.id in self.seen or prompt.learner_id not in self.personas:
-                        continue
-                    self.seen.add(prompt.id)
-                    answer = await planned_answer(session, prompt, replies[prompt.learner_id],
-                                                  self.personas[prompt.learner_id][1])
-                    if answer is not None:
-                        self.pending.append(answer)
+                await self._plan(session, prompts, replies)
 
         async def _post(self, client: Any, item: _Pending) -> None:
             params = {"MessageSid": getattr(item, "sid", None) or "SM" + secrets.token_hex(16),

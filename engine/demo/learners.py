@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -79,14 +80,19 @@ class SimulatedLearners:
         async with self.rt.sessions() as session:
             prompts = (await session.exec(select(Prompt).where(
                 col(Prompt.learner_id).in_(list(self.personas)), Prompt.status == PromptStatus.OPEN))).all()
-            for prompt in prompts:
-                if prompt.id is None or prompt.id in self.seen:
-                    continue
-                self.seen.add(prompt.id)
-                answer = await planned_answer(session, prompt, replies[prompt.learner_id],
-                                              self.personas[prompt.learner_id][1])
-                if answer is not None:
-                    self.pending.append(answer)
+            await self._plan(session, prompts, replies)
+
+    async def _plan(self, session: AsyncSession, prompts: Sequence[Prompt],
+                    replies: dict[int, PersonaReplies]) -> None:
+        """Queues the answer to each prompt not seen yet of one of these learners."""
+        for prompt in prompts:
+            if prompt.id is None or prompt.id in self.seen or prompt.learner_id not in self.personas:
+                continue
+            self.seen.add(prompt.id)
+            answer = await planned_answer(session, prompt, replies[prompt.learner_id],
+                                          self.personas[prompt.learner_id][1])
+            if answer is not None:
+                self.pending.append(answer)
 
     async def _post(self, client: httpx.AsyncClient, item: _Pending) -> None:
         if item.link is not None:
