@@ -112,6 +112,7 @@ class FakeTwilio:
     callbacks: list[CallbackAttempt] = field(default_factory=list)
     failures: dict[str, Failure] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    _client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = field(default=None, repr=False)
 
     def fail(self, number: str, failure: Failure) -> None:
         """Make every send to `number` (with or without "whatsapp:") fail this way."""
@@ -300,39 +301,55 @@ class FakeTwilio:
                 message["error_code"], message["error_message"] = 30003, "Unreachable destination handset"
         return message
 
+    def _callback_client(self) -> httpx.AsyncClient:
+        """One keep-alive client for every status callback, as Twilio's own senders keep connections.
+
+        A client per message opened a connection per message: under a burst of sends that was a
+        TCP accept and a new HTTP protocol in our web process for every message, and the client's
+        construction in the fake's. Bound to the running loop (a fake serves one loop at a time;
+        a test may restart it on another). Waiting for a free connection has no time limit: a
+        callback is delayed under load, never dropped by the fake itself.
+        """
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client[0] is not loop:
+            client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, pool=None), verify=_tls(),
+                                       limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
+            self._client = (loop, client)
+        return self._client[1]
+
     async def _post_callbacks(self, url: str, resource: dict[str, Any], final: str) -> None:
         validator = RequestValidator(self.auth_token)
-        async with httpx.AsyncClient(timeout=5.0, verify=_tls()) as client:
-            for status in ("queued", "sent", final):
-                await asyncio.sleep(self.callback_delay)
-                while status != "queued" and resource["to"].removeprefix("whatsapp:") in self.hold_queued:
-                    await asyncio.sleep(0.02)
-                params = {
-                    "AccountSid": self.account_sid,
-                    "ApiVersion": API_VERSION,
-                    "From": resource["from"] or "",
-                    "MessageSid": resource["sid"],
-                    "MessageStatus": status,
-                    "SmsSid": resource["sid"],
-                    "SmsStatus": status,
-                    "To": resource["to"],
-                }
-                if resource["messaging_service_sid"]:
-                    params["MessagingServiceSid"] = resource["messaging_service_sid"]
-                if status == "undelivered":
-                    params["ErrorCode"] = "30003"
-                signature = validator.compute_signature(url, params)
-                code: int | None
-                try:
-                    response = await client.post(
-                        url,
-                        data=params,
-                        headers={"X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1"},
-                    )
-                    code = response.status_code
-                except httpx.HTTPError:
-                    code = None
-                self.callbacks.append(CallbackAttempt(url, params, signature, code))
+        client = self._callback_client()
+        for status in ("queued", "sent", final):
+            await asyncio.sleep(self.callback_delay)
+            while status != "queued" and resource["to"].removeprefix("whatsapp:") in self.hold_queued:
+                await asyncio.sleep(0.02)
+            params = {
+                "AccountSid": self.account_sid,
+                "ApiVersion": API_VERSION,
+                "From": resource["from"] or "",
+                "MessageSid": resource["sid"],
+                "MessageStatus": status,
+                "SmsSid": resource["sid"],
+                "SmsStatus": status,
+                "To": resource["to"],
+            }
+            if resource["messaging_service_sid"]:
+                params["MessagingServiceSid"] = resource["messaging_service_sid"]
+            if status == "undelivered":
+                params["ErrorCode"] = "30003"
+            signature = validator.compute_signature(url, params)
+            code: int | None
+            try:
+                response = await client.post(
+                    url,
+                    data=params,
+                    headers={"X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1"},
+                )
+                code = response.status_code
+            except httpx.HTTPError:
+                code = None
+            self.callbacks.append(CallbackAttempt(url, params, signature, code))
 
 
 @cache
