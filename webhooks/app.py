@@ -72,6 +72,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None,
             if state.writer is not None:
                 await state.writer.aclose()
                 state.writer = None
+            if state.statuses is not None:
+                await state.statuses.aclose()
+                state.statuses = None
             if state.redis is not None:
                 await state.redis.aclose()
                 state.redis = None

@@ -28,6 +28,7 @@ from engine.store.models import ApiKey, Learner
 from webhooks.fields import MAX_ROW_ID, RowId, row_id
 from webhooks.inbound_writer import InboundWriter
 from webhooks.queue import Enqueue, discard
+from webhooks.status_writer import StatusWriter
 
 __all__ = ["MAX_ROW_ID", "RowId", "create_api_key", "hash_api_key"]
 
@@ -45,6 +46,7 @@ class AppState:
     redis: ArqRedis | None = None
     campaign_names: frozenset[str] | None = None
     writer: InboundWriter | None = None
+    statuses: StatusWriter | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -79,6 +81,14 @@ def inbound_writer(request: Request) -> InboundWriter:
     if state.writer is None:
         state.writer = InboundWriter(rt.engine)
     return state.writer
+
+
+def status_writer(request: Request) -> StatusWriter:
+    """The app's group-commit writer for delivery status callbacks (one per runtime)."""
+    state, rt = state_of(request), runtime_of(request)
+    if state.statuses is None:
+        state.statuses = StatusWriter(rt)
+    return state.statuses
 
 
 async def settings_of(request: Request) -> Settings:

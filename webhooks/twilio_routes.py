@@ -27,8 +27,7 @@ from engine.channels.twilio import (
 )
 from engine.jobs import PROCESS_INBOUND_JOB
 from engine.settings import Settings
-from engine.store.deliveries import advance_delivery_status
-from webhooks.deps import inbound_writer, runtime_of, state_of
+from webhooks.deps import inbound_writer, runtime_of, state_of, status_writer
 from webhooks.intake import (
     MAX_ADDRESS,
     MAX_PROVIDER_ID,
@@ -36,6 +35,7 @@ from webhooks.intake import (
     read_body,
 )
 from webhooks.queue import enqueue_safely
+from webhooks.status_writer import StatusUpdate
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
 
@@ -107,6 +107,7 @@ async def status_callback(request: Request) -> Response:
     compare-and-set that only moves a delivery forward, so reordered or repeated
     callbacks are harmless, it involves no learner-facing decision, and a row
     plus a job per callback (four per message) would cost more than the update.
+    Callbacks arriving together share one transaction (:mod:`webhooks.status_writer`).
     A callback that beats our own commit of the MessageSid is matched by the
     delivery id in the callback URL (``d``, covered by the signature).
     Statuses we do not act on are acknowledged (204) and ignored, never a 400:
@@ -123,10 +124,8 @@ async def status_callback(request: Request) -> Response:
     if len(update.provider_id) > MAX_PROVIDER_ID:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "MessageSid too long")
     error_code = (update.error_code or "")[:64] or None
-    async with rt.sessions() as session:
-        await advance_delivery_status(session, provider_id=update.provider_id,
-                                      status=update.status, error_code=error_code, now=rt.now(),
-                                      delivery_id=update.delivery_id
-                                      if update.delivery_id and 0 < update.delivery_id < 2**31 else None)
-        await session.commit()
+    delivery_id = update.delivery_id if update.delivery_id and 0 < update.delivery_id < 2**31 else None
+    await status_writer(request).apply(StatusUpdate(
+        provider_id=update.provider_id, status=update.status, error_code=error_code,
+        delivery_id=delivery_id, at=rt.now()))
     return Response(status_code=204)

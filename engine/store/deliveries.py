@@ -220,11 +220,12 @@ async def advance_delivery_status(
     if target is None:
         return False
     moment = now or utc_now()
-    row = (
+    found_row = (
         await session.exec(
-            select(Delivery.id).where(col(Delivery.provider_id) == provider_id).limit(1)
+            select(Delivery.id, Delivery.status).where(col(Delivery.provider_id) == provider_id).limit(1)
         )
     ).first()
+    row, known = (found_row[0], DeliveryStatus(found_row[1])) if found_row is not None else (None, None)
     if row is None and delivery_id is not None:
         claimed = await session.exec(
             update(Delivery)
@@ -265,6 +266,7 @@ async def advance_delivery_status(
         values=values,
         action="status_callback",
         detail={"provider_status": status, "error_code": error_code},
+        known=known,
     )
 
 
@@ -296,24 +298,31 @@ async def _compare_and_set(
     action: str,
     detail: dict[str, Any] | None = None,
     unchanged: Mapping[str, Any] | None = None,
+    known: DeliveryStatus | None = None,
 ) -> bool:
     # Read the current state, then update only if it is still that state: the
     # audit row then knows exactly which state was left. A concurrent change
     # makes the UPDATE match nothing, and we look again (unless the change must
-    # apply to one version of the row: then another version means no).
+    # apply to one version of the row: then another version means no). ``known``:
+    # the status the caller has just read, which saves the first read.
     expected = dict(unchanged or {})
     table = Delivery.__table__  # type: ignore[attr-defined]
     scalar = {key: value for key, value in expected.items() if not isinstance(value, dict | list)}
     guards = [table.c[key].is_(None) if value is None else table.c[key] == value for key, value in scalar.items()]
-    for _ in range(1 if expected else _CAS_RETRIES):
-        row = (
-            await session.exec(select(table.c.status, table.c.id,
-                                      *[table.c[key] for key in expected]).where(table.c.id == delivery_id))
-        ).first()
-        if row is None or row[0] not in allowed_from:
-            return False
-        current = row[0]
-        if any(row[index + 2] != value for index, value in enumerate(expected.values())):
+    for attempt in range(1 if expected else _CAS_RETRIES):
+        if attempt == 0 and known is not None and not expected:
+            current = known
+        else:
+            row = (
+                await session.exec(select(table.c.status, table.c.id,
+                                          *[table.c[key] for key in expected]).where(table.c.id == delivery_id))
+            ).first()
+            if row is None:
+                return False
+            current = row[0]
+            if any(row[index + 2] != value for index, value in enumerate(expected.values())):
+                return False
+        if current not in allowed_from:
             return False
         statement = (
             update(Delivery)
