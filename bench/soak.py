@@ -167,8 +167,9 @@ def scale_real_time(speed: float) -> None:
     (15 s timeout) could last": at x14,400 five clock minutes are 21 real
     milliseconds, and every call in flight would look stale. It becomes 30 real
     seconds (the 15 s timeout, plus the wait for one of :data:`SEND_CONCURRENCY`
-    slots on loaded cores); ``scheduler.REQUEUE_AFTER`` (a job lost with Redis) 5
-    real seconds. They follow the shared clock's speed (``soak_clock``).
+    slots on loaded cores); ``scheduler.REQUEUE_AFTER`` (a job lost with Redis) 15
+    real seconds (at 5, rows merely waiting behind a burst, up to ``MAX_QUEUED``,
+    were taken for lost and enqueued again). They follow the shared clock's speed (``soak_clock``).
     ``catchup.LATE_AFTER`` (1 hour: "a busy queue, not a late message") stood
     for a quarter of a real second: one slow tick on the loaded shared cores
     (several seconds were seen) made the messages due meanwhile "overdue",
@@ -177,14 +178,18 @@ def scale_real_time(speed: float) -> None:
     the provider has answered the request we gave up on) would be 8 real
     milliseconds: the retry after a timeout looked Twilio up before the fake had
     created the late message, found nothing and sent a second copy. It becomes 30
-    real seconds, as ``STALE_AFTER``.
+    real seconds, as ``STALE_AFTER``. So does ``inbound.SWEEP_AFTER`` (30 s: a reply
+    whose job was lost): two real milliseconds re-enqueued every reply still waiting
+    in the queue at each tick, 70 % of the inbound jobs a run did, and the queue they
+    filled kept the workers' own ticks waiting five minutes.
     """
     from engine.core import catchup
-    from engine.services import dispatch, recovery, scheduler
+    from engine.services import dispatch, inbound, recovery, scheduler
 
     recovery.STALE_AFTER = timedelta(seconds=30 * speed)
+    inbound.SWEEP_AFTER = timedelta(seconds=30 * speed)
     dispatch.AMBIGUOUS_SETTLE = timedelta(seconds=30 * speed)
-    scheduler.REQUEUE_AFTER = timedelta(seconds=5 * speed)
+    scheduler.REQUEUE_AFTER = timedelta(seconds=15 * speed)
     catchup.LATE_AFTER = late_after(speed)
 
 

@@ -208,6 +208,20 @@ def log_at_info() -> None:
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_client_logs()
+
+
+#: HTTP clients that log every request at INFO: twilio's, ten lines per message (its headers and
+#: URL), and httpx's (a line per FCM call). At volume that was most of a worker's log, and a share
+#: of its CPU; their warnings and errors still show.
+CHATTY_LOGGERS = ("twilio.http_client", "twilio.async_http_client", "httpx", "httpcore")
+
+
+def quiet_client_logs() -> None:
+    import logging
+
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

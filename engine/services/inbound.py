@@ -298,7 +298,12 @@ async def _state(session: AsyncSession, learner: Learner, enrollment: Enrollment
                              enrollment_id=enrollment.id if enrollment else None)
 
 
-async def sweep_unprocessed(rt: Runtime, *, now: datetime, enqueue: Any, older_than: timedelta = timedelta(seconds=30)) -> int:
+#: An event still unprocessed this long after it arrived lost its job (Redis down at intake, its
+#: worker killed). A real duration: a time-warped run keeps it in real seconds.
+SWEEP_AFTER = timedelta(seconds=30)
+
+
+async def sweep_unprocessed(rt: Runtime, *, now: datetime, enqueue: Any, older_than: timedelta | None = None) -> int:
     """Events stored but never processed (Redis was down at intake, or the job's worker died): enqueue them again.
 
     ``enqueue`` must give each sweep's job an id of its own: a job whose worker was
@@ -309,7 +314,7 @@ async def sweep_unprocessed(rt: Runtime, *, now: datetime, enqueue: Any, older_t
     async with rt.sessions() as session:
         ids = (await session.exec(select(InboundEvent.id).where(
             InboundEvent.status == InboundStatus.RECEIVED,
-            col(InboundEvent.received_at) < now - older_than).limit(500))).all()
+            col(InboundEvent.received_at) < now - (older_than or SWEEP_AFTER)).limit(500))).all()
     for event_id in ids:
         if event_id is not None:
             await enqueue(event_id)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,6 +39,11 @@ from engine.store.models import Alert, Delivery, Enrollment, Learner, TrainingSe
 #: transactions, the lock and look-up statements) is shared by 250 rather than 100.
 BATCH_SIZE = 250
 REQUEUE_AFTER = timedelta(seconds=60)
+#: Claimed rows waiting for a send job, at most: a tick claims no more once the queue holds this
+#: many (20 jobs). Claims that run ahead of the senders only lengthen the Redis queue, where the
+#: workers' own ticks and the reply jobs then wait behind them (five minutes were seen), and rows
+#: left waiting past ``REQUEUE_AFTER`` are taken for lost and enqueued again.
+MAX_QUEUED = 5000
 #: Alert kind of a session whose follow-up cannot start (session-level: no learner).
 SESSION_PROBLEM = "session_problem"
 
@@ -165,17 +170,28 @@ async def catch_up_overdue(session: AsyncSession, *, now: datetime, limit: int =
 async def claim_batches(rt: Runtime, *, now: datetime, enqueue: Enqueue, max_batches: int = 50) -> int:
     """Claims due deliveries batch by batch and enqueues a send job for each batch."""
     claimed = 0
+    room = MAX_QUEUED - await _queued(rt)
     for _ in range(max_batches):
+        if room <= 0:
+            break
         async with rt.sessions() as session, session.begin():
-            ids = await claim_due_ids(session, now=now, limit=BATCH_SIZE, worker_id=rt.worker_id)
+            ids = await claim_due_ids(session, now=now, limit=min(BATCH_SIZE, room), worker_id=rt.worker_id)
         if not ids:
             break
+        room -= len(ids)
         if not await enqueue(batch_job_id(ids, now), ids):
             log.warning("send batch of %d not enqueued (id taken): requeued after %s", len(ids), REQUEUE_AFTER)
         claimed += len(ids)
         if len(ids) < BATCH_SIZE:
             break
     return claimed
+
+
+async def _queued(rt: Runtime) -> int:
+    """Rows claimed and not yet taken by a send job, counted up to :data:`MAX_QUEUED` (an index scan)."""
+    async with rt.sessions() as session:
+        waiting = select(Delivery.id).where(col(Delivery.status) == DeliveryStatus.QUEUED).limit(MAX_QUEUED)
+        return int((await session.exec(select(func.count()).select_from(waiting.subquery()))).one())
 
 
 async def requeue_lost(rt: Runtime, *, now: datetime, enqueue: Enqueue) -> int:
