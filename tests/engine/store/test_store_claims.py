@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import timedelta
+from types import SimpleNamespace
 
+import pytest
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -146,3 +148,33 @@ async def test_messages_due_together_are_claimed_together(session: AsyncSession,
     enrollment = await seed.enrollment()
     await seed.many_deliveries(enrollment=enrollment, count=5, due_at=T0)
     assert len(await claim_due_deliveries(session, now=T0, limit=10, worker_id="w")) == 5
+
+
+async def test_claims_stop_while_the_send_queue_is_full(
+    session_maker: async_sessionmaker[AsyncSession], seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No more than ``MAX_QUEUED`` rows wait for a send job: a tick claims the rest once the
+    senders have taken some."""
+    from engine.services import scheduler
+
+    monkeypatch.setattr(scheduler, "MAX_QUEUED", 30)
+    monkeypatch.setattr(scheduler, "BATCH_SIZE", 20)
+    for _ in range(10):  # ten learners, five messages each to their manager (no per-learner hold)
+        await seed.many_deliveries(enrollment=await seed.enrollment(), count=5, due_at=T0, recipient="manager")
+    jobs: list[list[int]] = []
+
+    async def enqueue(_key: str, ids: list[int]) -> bool:
+        jobs.append(ids)
+        return True
+
+    rt = SimpleNamespace(sessions=session_maker, worker_id="w")
+    assert await scheduler.claim_batches(rt, now=T0, enqueue=enqueue) == 30  # type: ignore[arg-type]
+    assert [len(ids) for ids in jobs] == [20, 10]
+    assert await scheduler.claim_batches(rt, now=T0, enqueue=enqueue) == 0  # type: ignore[arg-type]
+    async with session_maker() as session:  # a sender takes the first job
+        await session.exec(update(Delivery).where(col(Delivery.id).in_(jobs[0])).values(status="sending"))
+        await session.commit()
+    assert await scheduler.claim_batches(rt, now=T0, enqueue=enqueue) == 20  # type: ignore[arg-type]
+    async with session_maker() as session:
+        queued = (await session.exec(select(func.count()).where(col(Delivery.status) == "queued"))).one()
+    assert queued == 30
