@@ -113,6 +113,10 @@ class FakeTwilio:
     failures: dict[str, Failure] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
     _client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = field(default=None, repr=False)
+    #: ``messages`` by recipient and by sid, brought up to date on each look-up (see :meth:`_indexed`).
+    _by_to: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _by_sid: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _seen: int = field(default=0, repr=False)
 
     def fail(self, number: str, failure: Failure) -> None:
         """Make every send to `number` (with or without "whatsapp:") fail this way."""
@@ -180,7 +184,8 @@ class FakeTwilio:
         try:
             size = min(max(int(query.get("PageSize", "50")), 1), _MAX_PAGE_SIZE)
             page = max(int(query.get("Page", "0")), 0)
-            wanted = [self._advance(m) for m in reversed(self.messages)]
+            candidates = self._indexed().get(query["To"], []) if "To" in query else self.messages
+            wanted = [self._advance(m) for m in reversed(candidates)]
             wanted = [m for m in wanted if _listed(m, query)]
         except ValueError as exc:
             return _error(400, 20001, f"Invalid list filter: {exc}")
@@ -213,9 +218,10 @@ class FakeTwilio:
         if denied is not None:
             return denied
         sid = request.path_params["sid"]
-        for message in self.messages:
-            if message["sid"] == sid:
-                return JSONResponse(_public(self._advance(message)))
+        self._indexed()
+        message = self._by_sid.get(sid)
+        if message is not None:
+            return JSONResponse(_public(self._advance(message)))
         return _error(
             404,
             20404,
@@ -224,6 +230,21 @@ class FakeTwilio:
         )
 
     # -- internals ------------------------------------------------------------
+
+    def _indexed(self) -> dict[str, list[dict[str, Any]]]:
+        """``messages`` by recipient (in the order sent), indexing what was added since the last call.
+
+        A look-up used to scan (and advance) every message: with the tens of thousands of an
+        endurance run, the retries' and recovery's look-ups took most of the fake's CPU. A test
+        that empties ``messages`` gets the index rebuilt.
+        """
+        if len(self.messages) < self._seen:
+            self._by_to, self._by_sid, self._seen = {}, {}, 0
+        for message in self.messages[self._seen:]:
+            self._by_to.setdefault(message["to"], []).append(message)
+            self._by_sid[message["sid"]] = message
+        self._seen = len(self.messages)
+        return self._by_to
 
     def _authenticate(self, request: Request) -> Response | None:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
