@@ -112,7 +112,8 @@ class FakeTwilio:
     callbacks: list[CallbackAttempt] = field(default_factory=list)
     failures: dict[str, Failure] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
-    _client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = field(default=None, repr=False)
+    _client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient, asyncio.Semaphore] | None = field(
+        default=None, repr=False)
     #: ``messages`` by recipient and by sid, brought up to date on each look-up (see :meth:`_indexed`).
     _by_to: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     _by_sid: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
@@ -322,25 +323,28 @@ class FakeTwilio:
                 message["error_code"], message["error_message"] = 30003, "Unreachable destination handset"
         return message
 
-    def _callback_client(self) -> httpx.AsyncClient:
-        """One keep-alive client for every status callback, as Twilio's own senders keep connections.
+    def _callback_client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        """One keep-alive client for every status callback, as Twilio's own senders keep connections,
+        and the gate that lets :data:`_CALLBACK_CONNECTIONS` callbacks at a time reach it.
 
         A client per message opened a connection per message: under a burst of sends that was a
         TCP accept and a new HTTP protocol in our web process for every message, and the client's
-        construction in the fake's. Bound to the running loop (a fake serves one loop at a time;
-        a test may restart it on another). Waiting for a free connection has no time limit: a
-        callback is delayed under load, never dropped by the fake itself.
+        construction in the fake's. The gate: httpcore's pool scans every request waiting for a
+        connection each time one frees, so thousands of queued callbacks made each one cost the
+        whole queue (65 % of the fake's CPU in the endurance run). Bound to the running loop (a
+        fake serves one loop at a time; a test may restart it on another). Waiting has no time
+        limit: a callback is delayed under load, never dropped by the fake itself.
         """
         loop = asyncio.get_running_loop()
         if self._client is None or self._client[0] is not loop:
-            client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, pool=None), verify=_tls(),
-                                       limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
-            self._client = (loop, client)
-        return self._client[1]
+            client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, pool=None), verify=_tls(), limits=httpx.Limits(
+                max_connections=_CALLBACK_CONNECTIONS, max_keepalive_connections=_CALLBACK_CONNECTIONS))
+            self._client = (loop, client, asyncio.Semaphore(_CALLBACK_CONNECTIONS))
+        return self._client[1], self._client[2]
 
     async def _post_callbacks(self, url: str, resource: dict[str, Any], final: str) -> None:
         validator = RequestValidator(self.auth_token)
-        client = self._callback_client()
+        client, gate = self._callback_client()
         for status in ("queued", "sent", final):
             await asyncio.sleep(self.callback_delay)
             while status != "queued" and resource["to"].removeprefix("whatsapp:") in self.hold_queued:
@@ -362,15 +366,20 @@ class FakeTwilio:
             signature = validator.compute_signature(url, params)
             code: int | None
             try:
-                response = await client.post(
-                    url,
-                    data=params,
-                    headers={"X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1"},
-                )
+                async with gate:
+                    response = await client.post(
+                        url,
+                        data=params,
+                        headers={"X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1"},
+                    )
                 code = response.status_code
             except httpx.HTTPError:
                 code = None
             self.callbacks.append(CallbackAttempt(url, params, signature, code))
+
+
+#: Status callbacks in flight at once (each on a kept-alive connection).
+_CALLBACK_CONNECTIONS = 32
 
 
 @cache
