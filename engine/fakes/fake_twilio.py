@@ -378,8 +378,10 @@ class FakeTwilio:
             self.callbacks.append(CallbackAttempt(url, params, signature, code))
 
 
-#: Status callbacks in flight at once (each on a kept-alive connection).
-_CALLBACK_CONNECTIONS = 32
+#: Status callbacks in flight at once, each on a kept-alive connection. Few: httpcore checks every
+#: connection of its pool (a ``select`` on each socket) for each request; 32 took a third of the
+#: fake's CPU in the endurance run. Eight carry well over a thousand callbacks a second here.
+_CALLBACK_CONNECTIONS = 8
 
 
 @cache
