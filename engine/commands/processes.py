@@ -28,7 +28,7 @@ def resolve_redis(settings: Settings) -> tuple[str, PrivateRedis | None]:
 
 
 def run_worker(settings: Settings) -> int:
-    """Runs one arq worker until interrupted."""
+    """Runs one arq worker until interrupted, on uvloop where it is installed (as the web app)."""
     from arq.worker import Worker
 
     from engine.heap import freeze_startup_heap
@@ -39,6 +39,10 @@ def run_worker(settings: Settings) -> int:
     url, private = resolve_redis(settings)
     try:
         freeze_startup_heap()
+        if fast_http()["loop"] == "uvloop":  # arq runs on the loop set here (``get_event_loop``)
+            import uvloop
+
+            asyncio.set_event_loop(uvloop.new_event_loop())
         Worker(**worker_settings(settings.model_copy(update={"redis_url": url}), url)).run()
     finally:
         if private is not None:
