@@ -510,16 +510,18 @@ class Pacer:
         """How far behind the engine is (virtual). Messages held behind a learner's earlier one
         still on its way (the claim's per-learner hold: a retry waiting out ``AMBIGUOUS_SETTLE``,
         a send cut by a kill waiting for recovery) wait for the campaign's order, not for the
-        engine, and do not count: 30 real seconds each, they alone made every run look late."""
+        engine, and do not count: 30 real seconds each, they alone made every run look late. Nor
+        do those of a paused enrolment (a learner who asked for a pause), which nothing sends."""
         from sqlalchemy import func
         from sqlmodel import col, select
 
         from engine.store.deliveries import _held_behind_earlier
-        from engine.store.models import Delivery, InboundEvent
+        from engine.store.models import Delivery, Enrollment, InboundEvent
 
         now = self.clock()
-        due = (select(Delivery.due_at).where(col(Delivery.status).in_(["planned", "queued"]),
-                                             col(Delivery.due_at) <= now, ~_held_behind_earlier())
+        due = (select(Delivery.due_at).join(Enrollment, col(Enrollment.id) == col(Delivery.enrollment_id))
+               .where(col(Delivery.status).in_(["planned", "queued"]), col(Delivery.due_at) <= now,
+                      col(Enrollment.status) == "active", ~_held_behind_earlier())
                .order_by(col(Delivery.due_at)).offset(self.k - 1).limit(1).scalar_subquery())
         waiting = (select(InboundEvent.received_at).where(InboundEvent.status == "received")
                    .order_by(col(InboundEvent.received_at)).offset(self.k - 1).limit(1).scalar_subquery())
