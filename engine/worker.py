@@ -17,6 +17,7 @@ twice, and they carry our Redis prefix (:mod:`engine.jobs` names them):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -32,6 +33,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from engine import orphans
 from engine.jobs import (
     PROCESS_INBOUND_JOB,
     batch_enqueuer,
@@ -90,9 +92,14 @@ async def startup(ctx: Ctx) -> None:
     ctx["enqueue"] = batch_enqueuer(ctx["redis"], settings)
     ctx["enqueue_inbound"] = enqueue_inbound
     ctx["sweep_inbound"] = sweep_inbound
+    ctx["heartbeat"] = asyncio.create_task(orphans.heartbeat(ctx["redis"], queue_name(settings), rt.worker_id))
 
 
 async def shutdown(ctx: Ctx) -> None:
+    if "heartbeat" in ctx:
+        beating = ctx.pop("heartbeat")
+        beating.cancel()
+        await asyncio.gather(beating, return_exceptions=True)
     if "feedback_claims" in ctx:
         await ctx.pop("feedback_claims").aclose()
     rt = ctx.pop("rt", None)  # once: stop_worker may call it again when Redis is gone
@@ -134,6 +141,8 @@ async def tick_job(ctx: Ctx) -> dict[str, int]:
     report = await tick(rt, catalog=ctx["catalog"], enqueue=ctx["enqueue"])
     swept = await run_step("sweep_inbound",
                            lambda: sweep_unprocessed(rt, now=rt.now(), enqueue=ctx["sweep_inbound"]), 0)
+    await run_step("release_orphans",
+                   lambda: orphans.release_orphans(ctx["redis"], queue_name(rt.settings)), 0)
     log.info(ctx.setdefault("activity", Activity()).tick_line(report, swept=swept))
     figures = {k: v for k, v in vars(report).items() if v}
     if swept:
@@ -149,7 +158,15 @@ async def digest_job(ctx: Ctx) -> int:
     return await send_due_digests(rt, now=rt.now())
 
 
+async def _own(ctx: Ctx) -> None:
+    """Records this worker as the job's (see :mod:`engine.orphans`); a Redis blip only loses that."""
+    if "job_id" in ctx:
+        with contextlib.suppress(RedisError):
+            await orphans.own(ctx["redis"], queue_name(ctx["rt"].settings), ctx["job_id"], ctx["rt"].worker_id)
+
+
 async def send_batch_job(ctx: Ctx, delivery_ids: list[int]) -> dict[str, int]:
+    await _own(ctx)
     counts = await send_batch(ctx["rt"], delivery_ids)
     ctx.setdefault("activity", Activity()).add_sends(counts)
     return counts
@@ -163,6 +180,7 @@ async def process_inbound_job(ctx: Ctx, event_id: int) -> str:
     processed, claims = _reply_helpers(ctx)
     if event_id in processed:  # committed by a batch of this process: no need to ask the database
         return "already processed"
+    await _own(ctx)
     outcomes = await process_inbound_batch(ctx["rt"], event_id)
     activity = ctx.setdefault("activity", Activity())
     done = [i for i, outcome in outcomes.items() if outcome not in NOT_PROCESSED]
