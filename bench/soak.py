@@ -160,7 +160,7 @@ sys.exit(main(["worker"]))
 """
 
 
-def scale_real_time(speed: float) -> None:
+def scale_real_time(span: Any) -> None:
     """Thresholds that stand for real durations, kept real under the warp.
 
     ``recovery.STALE_AFTER`` (5 minutes) means "longer than any provider call
@@ -169,7 +169,8 @@ def scale_real_time(speed: float) -> None:
     seconds (the 15 s timeout, plus the wait for one of :data:`SEND_CONCURRENCY`
     slots on loaded cores); ``scheduler.REQUEUE_AFTER`` (a job lost with Redis) 15
     real seconds (at 5, rows merely waiting behind a burst, up to ``MAX_QUEUED``,
-    were taken for lost and enqueued again). They follow the shared clock's speed (``soak_clock``).
+    were taken for lost and enqueued again). Each lasts what that many real seconds
+    lasted on the shared clock (``soak_clock``).
     ``catchup.LATE_AFTER`` (1 hour: "a busy queue, not a late message") stood
     for a quarter of a real second: one slow tick on the loaded shared cores
     (several seconds were seen) made the messages due meanwhile "overdue",
@@ -182,15 +183,20 @@ def scale_real_time(speed: float) -> None:
     whose job was lost): two real milliseconds re-enqueued every reply still waiting
     in the queue at each tick, 70 % of the inbound jobs a run did, and the queue they
     filled kept the workers' own ticks waiting five minutes.
+
+    ``span``: the shared clock's :meth:`~soak_clock.SharedClock.span` (the virtual
+    length of the last so many real seconds, whatever the speed did meanwhile), or
+    a fixed speed (the driver's first call).
     """
     from engine.core import catchup
     from engine.services import dispatch, inbound, recovery, scheduler
 
-    recovery.STALE_AFTER = timedelta(seconds=30 * speed)
-    inbound.SWEEP_AFTER = timedelta(seconds=30 * speed)
-    dispatch.AMBIGUOUS_SETTLE = timedelta(seconds=30 * speed)
-    scheduler.REQUEUE_AFTER = timedelta(seconds=15 * speed)
-    catchup.LATE_AFTER = late_after(speed)
+    real = span if callable(span) else (lambda seconds: seconds * span)
+    recovery.STALE_AFTER = timedelta(seconds=real(30))
+    inbound.SWEEP_AFTER = timedelta(seconds=real(30))
+    dispatch.AMBIGUOUS_SETTLE = timedelta(seconds=real(30))
+    scheduler.REQUEUE_AFTER = timedelta(seconds=real(15))
+    catchup.LATE_AFTER = max(timedelta(hours=1), timedelta(seconds=real(5)))
 
 
 def late_after(speed: float) -> timedelta:
@@ -476,7 +482,8 @@ class Pacer:
     oldest due delivery still ``planned``/``queued`` was due, or the ``k``-th
     oldest reply still unprocessed arrived (``k`` = 1 % of the learners, at least
     5: a few sends held by the timeout fault do not count). What is controlled is
-    that lag in real seconds at the clock's current speed, the engine's backlog:
+    that lag in real seconds (how long ago, in real time, the clock read that
+    instant: :meth:`~soak_clock.SharedClock.real_span`), the engine's backlog:
     over :attr:`target`, the speed is halved per doubling of it, down to
     1/:attr:`floor` of the nominal speed; under it, the nominal speed again.
 
@@ -498,9 +505,8 @@ class Pacer:
     slowed: float = 0.0
     samples: list[tuple[float, float, float, float]] = field(default_factory=list)
 
-    def factor(self, lag: timedelta, speed: float) -> float:
-        """The share of the nominal speed for a virtual ``lag`` seen at clock ``speed``."""
-        backlog = lag.total_seconds() / speed
+    def factor(self, backlog: float) -> float:
+        """The share of the nominal speed for a ``backlog`` of so many real seconds."""
         if backlog <= self.target or time.monotonic() > self.budget:
             return 1.0
         halvings = min(math.ceil(math.log2(backlog / self.target)), int(math.log2(self.floor)))
@@ -536,14 +542,14 @@ class Pacer:
                 lag = await self.lag(rt)
             except Exception:
                 lag = timedelta(0)
-            speed = self.clock.speed()
-            factor = self.factor(lag, speed)
+            backlog = self.clock.real_span(lag.total_seconds())
+            factor = self.factor(backlog)
             self.clock.set_speed(self.clock.nominal * factor)
             now = time.monotonic()
             if factor < 1.0:
                 self.slowed += now - last
             last = now
-            self.samples.append((now, lag.total_seconds() / 3600, factor, lag.total_seconds() / speed))
+            self.samples.append((now, lag.total_seconds() / 3600, factor, backlog))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 
@@ -620,7 +626,7 @@ async def run(args: argparse.Namespace) -> int:
         work = Path(folder)
         clock = SharedClock.create(work / "clock.json", start=session_end - timedelta(minutes=10),
                                    origin=time.time() + 8.0, speed=args.speed)
-        clock.on_speed = scale_real_time  # the driver ticks too
+        clock.on_span = scale_real_time  # the driver ticks too
         scale_real_time(args.speed)
         os.environ.update(clock_env(clock))
         providers = Providers(work, {**os.environ, "PYTHONPATH": str(ROOT)})

@@ -26,24 +26,28 @@ from pathlib import Path
 ENV = "ANCRAGE_SOAK_CLOCK"
 LEAD = 0.5
 RECHECK = 0.05
-#: Real seconds a slower speed waits before it is reported to ``on_speed``: the longest threshold
-#: kept in real seconds (``recovery.STALE_AFTER``, 30 s). A send in flight when the clock slows
-#: has aged at the old speed; measured against the new one it looked stale seconds after the
-#: change, and was sent again while its first call could still be accepted.
-TRAILING = 30.0
+#: Speed changes kept in the file besides the first segment: enough to cover the longest threshold
+#: kept in real seconds (30 s) at one change a second.
+KEPT = 400
+
+#: What a threshold kept in real seconds is told: ``span(r)``, the virtual seconds the last ``r``
+#: real seconds lasted.
+Span = Callable[[float], float]
 
 
 class SharedClock:
     """Virtual now from the last segment that has begun; before the first, its start (stands still)."""
 
-    def __init__(self, path: Path, on_speed: Callable[[float], None] | None = None, *,
-                 trailing: float = TRAILING) -> None:
+    def __init__(self, path: Path, on_span: Callable[[Span], None] | None = None) -> None:
         self.path = path
-        #: Called, whenever it changes, with the fastest speed in force over the last ``trailing``
-        #: real seconds or announced: a threshold kept in real seconds never gets shorter than meant.
-        self.on_speed = on_speed
-        self.trailing = trailing
-        self._announced = 0.0
+        #: Called at each look at the file (every :data:`RECHECK` s while the clock is read) with
+        #: :meth:`span`: a threshold that stands for ``r`` real seconds becomes ``span(r)``, the
+        #: virtual time those seconds actually lasted. Something begun less than ``r`` real seconds
+        #: ago is then younger than the threshold whatever the speed did meanwhile. (The fastest
+        #: speed of the last 30 s, used before, kept them at the full speed's length while the
+        #: clock ran at 1/16: a send cut by a killed worker waited 8 real minutes for recovery,
+        #: and the learner's next messages with it.)
+        self.on_span = on_span
         self.segments: list[tuple[float, float, float]] = []
         self._checked = 0.0
         self._mtime = -1
@@ -81,9 +85,22 @@ class SharedClock:
     def real_seconds(self, virtual: timedelta) -> float:
         return virtual.total_seconds() / self.speed()
 
-    def fastest_since(self, real: float) -> float:
-        """The fastest speed in force at any moment from ``real`` on, announced changes included."""
-        return max([self._segment(real)[2], *(speed for since, _, speed in self.segments[1:] if since > real)])
+    def real_span(self, virtual_seconds: float, at: float | None = None) -> float:
+        """Real seconds ago (before ``at``) the virtual clock read ``virtual_seconds`` less than it
+        does now: the inverse of :meth:`span` (an hour at most)."""
+        end = time.time() if at is None else at
+        low, high = 0.0, 3600.0
+        if self.span(high, at=end) <= virtual_seconds:
+            return high
+        for _ in range(40):
+            middle = (low + high) / 2
+            low, high = (middle, high) if self.span(middle, at=end) < virtual_seconds else (low, middle)
+        return high
+
+    def span(self, real_seconds: float, at: float | None = None) -> float:
+        """Virtual seconds that passed during the last ``real_seconds`` real seconds (before ``at``)."""
+        end = time.time() if at is None else at
+        return self.virtual(end) - self.virtual(end - real_seconds)
 
     def set_speed(self, speed: float) -> None:
         """The driver's change, from :data:`LEAD` seconds on (the one writer)."""
@@ -91,7 +108,7 @@ class SharedClock:
             return
         at = time.time() + LEAD
         segments = [*self.segments, (at, self.virtual(at), speed)]
-        _write(self.path, [segments[0], *segments[1:][-20:]])
+        _write(self.path, [segments[0], *segments[1:][-KEPT:]])
         self._reload(force=True)
 
     def _segment(self, real: float) -> tuple[float, float, float]:
@@ -110,12 +127,8 @@ class SharedClock:
         if mtime != self._mtime or force:
             self._mtime = mtime
             self.segments = [tuple(s) for s in json.loads(self.path.read_text(encoding="utf-8"))]
-        # While a change is announced, and for ``trailing`` seconds after a slowdown, the faster speed:
-        # thresholds kept in real seconds are then never shorter in real time than meant.
-        fastest = self.fastest_since(self._checked - self.trailing)
-        if self.on_speed is not None and fastest != self._announced:
-            self._announced = fastest
-            self.on_speed(fastest)
+        if self.on_span is not None:
+            self.on_span(self.span)
 
 
 def _write(path: Path, segments: list[tuple[float, float, float]]) -> None:
@@ -125,15 +138,15 @@ def _write(path: Path, segments: list[tuple[float, float, float]]) -> None:
 
 
 def from_env(env: dict[str, str] | None = None,
-             on_speed: Callable[[float], None] | None = None) -> SharedClock | None:
+             on_span: Callable[[Span], None] | None = None) -> SharedClock | None:
     path = (env if env is not None else os.environ).get(ENV)
-    return SharedClock(Path(path), on_speed) if path else None
+    return SharedClock(Path(path), on_span) if path else None
 
 
-def install(on_speed: Callable[[float], None] | None = None) -> None:
-    """In a child process: the runtime (and so the engine) reads the shared clock; ``on_speed``
-    follows its speed (the thresholds that stand for real durations)."""
-    clock = from_env(on_speed=on_speed)
+def install(on_span: Callable[[Span], None] | None = None) -> None:
+    """In a child process: the runtime (and so the engine) reads the shared clock; ``on_span``
+    keeps the thresholds that stand for real durations real (see :class:`SharedClock`)."""
+    clock = from_env(on_span=on_span)
     if clock is None:
         return
     from engine.services import bootstrap
