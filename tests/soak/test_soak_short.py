@@ -36,6 +36,10 @@ tick (its 30 s were virtual: 70 % of the inbound jobs), the fake Twilio scanned 
 message it had for each look-up and queued its callbacks in httpcore's pool, which
 rescans its queue whenever a connection frees; and the pacer let a slowed clock lag
 by 48 real seconds (its target was 12 virtual hours), so everything was "overdue".
+A SIGKILLed worker's jobs stayed "in progress" at the head of arq's queue for five
+minutes (``engine/orphans.py`` releases them), and the thresholds kept in real
+seconds followed the fastest recent speed, so at 1/16 recovery took 8 real minutes
+(they now last exactly what that many real seconds lasted: ``SharedClock.span``).
 """
 
 from __future__ import annotations
