@@ -102,6 +102,7 @@ def run_fake(port: int) -> None:
 def run_worker(max_jobs: int, batch_size: int, profile: str = "") -> None:
     from arq.worker import Worker
 
+    from engine.commands.processes import use_fast_loop
     from engine.services import scheduler
     from engine.settings import Settings
     from engine.worker import worker_settings
@@ -112,6 +113,7 @@ def run_worker(max_jobs: int, batch_size: int, profile: str = "") -> None:
     assert settings.redis_url is not None
     options = worker_settings(settings, settings.redis_url, tick_every=1)
     options["max_jobs"] = max_jobs
+    use_fast_loop()  # as ``ancrage worker`` runs
     if not profile:
         Worker(**options).run()
         return

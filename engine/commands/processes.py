@@ -39,15 +39,21 @@ def run_worker(settings: Settings) -> int:
     url, private = resolve_redis(settings)
     try:
         freeze_startup_heap()
-        if fast_http()["loop"] == "uvloop":  # arq runs on the loop set here (``get_event_loop``)
-            import uvloop
-
-            asyncio.set_event_loop(uvloop.new_event_loop())
+        use_fast_loop()
         Worker(**worker_settings(settings.model_copy(update={"redis_url": url}), url)).run()
     finally:
         if private is not None:
             private.stop()
     return 0
+
+
+def use_fast_loop() -> None:
+    """Sets a uvloop event loop where it is installed: arq's ``Worker`` runs on the loop set
+    when it is built (``asyncio.get_event_loop``)."""
+    if fast_http()["loop"] == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop(uvloop.new_event_loop())
 
 
 def fast_http() -> dict[str, str]:
