@@ -55,7 +55,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The short run's arguments (bounded: at most ``slack`` x its nominal 66 s slowed, then full speed).
-SHORT = ["--learners", "200", "--days", "11", "--settle", "60", "--slack", "0.5"]
+SHORT = ["--learners", "200", "--days", "11", "--settle", "120", "--slack", "0.5"]
 
 
 @pytest.fixture(scope="module")
