@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 log = logging.getLogger("ancrage.orphans")
@@ -58,8 +59,6 @@ async def own(redis: Any, queue: str, job_id: str, worker_id: str, *, ttl: int =
 
 async def release_orphans(redis: Any, queue: str, *, now_ms: int | None = None) -> int:
     """Clears arq's in-progress mark of queued jobs whose worker is gone; returns how many."""
-    import time
-
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     ids = [i.decode() if isinstance(i, bytes) else str(i)
            for i in await redis.zrangebyscore(queue, min="-inf", max=now, start=0, num=SCAN)]
