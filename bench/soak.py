@@ -168,9 +168,10 @@ def scale_real_time(span: Any) -> None:
     milliseconds, and every call in flight would look stale. It becomes 60 real
     seconds: the longest call the fakes make (the timeout fault holds a request
     for the client's whole 15 s timeout, and firebase-admin retries a timed-out
-    push once after a backoff: over 30 s, when 226 pushes of a full run still on
-    their way were taken for a dead worker's and failed "outcome unknown"), plus
-    the wait for one of :data:`SEND_CONCURRENCY` slots on loaded cores; ``scheduler.REQUEUE_AFTER`` (a job lost with Redis) 15
+    push once after a backoff: over 30 s), plus the wait for one of
+    :data:`SEND_CONCURRENCY` slots on loaded cores. (At 30 s a full run failed 226
+    pushes "outcome unknown"; at 60 s the next still failed 311: most are sends cut
+    by a kill, which a channel with no look-up never resends.) ``scheduler.REQUEUE_AFTER`` (a job lost with Redis) 15
     real seconds (at 5, rows merely waiting behind a burst, up to ``MAX_QUEUED``,
     were taken for lost and enqueued again). Each lasts what that many real seconds
     lasted on the shared clock (``soak_clock``).
