@@ -45,8 +45,15 @@ def is_overdue(due_at: datetime, now: datetime) -> bool:
 
 
 def catch_up(items: Sequence[OverdueItem], *, now: datetime, tz: ZoneInfo,
-             spacing: timedelta = timedelta(days=1)) -> list[CatchUpDecision]:
-    """Decisions for one learner's overdue messages: oldest first, survivors one per ``spacing``."""
+             spacing: timedelta = timedelta(days=1),
+             upcoming: Sequence[OverdueItem] = ()) -> list[CatchUpDecision]:
+    """Decisions for one learner's overdue messages: oldest first, survivors one per ``spacing``.
+
+    ``upcoming`` are the learner's later planned messages (not overdue): those due
+    before the last survivor's slot plus ``spacing`` are moved after it, each
+    keeping its gap to the one before (at most ``spacing``), so that none is sent
+    before an earlier step of the campaign. Only moved ones get a decision.
+    """
     decisions: list[CatchUpDecision] = []
     slot = now
     for item in sorted(items, key=lambda i: (i.due_at, i.key)):
@@ -61,6 +68,16 @@ def catch_up(items: Sequence[OverdueItem], *, now: datetime, tz: ZoneInfo,
         reason = "overdue: sent at the next window" if due == slot == now else "overdue: spread to the next window"
         decisions.append(CatchUpDecision(item.key, "send", due, reason))
         slot = due + spacing
+    if slot == now:  # nothing spread: nothing to make way for
+        return decisions
+    previous: OverdueItem | None = None
+    for item in sorted(upcoming, key=lambda i: (i.due_at, i.key)):
+        earliest = slot if previous is None else slot + min(item.due_at - previous.due_at, spacing)
+        if item.due_at >= earliest:
+            break  # late enough already, and so is everything after it
+        due = next_open(earliest, item.window, tz)
+        decisions.append(CatchUpDecision(item.key, "send", due, "moved after an earlier overdue message"))
+        previous, slot = item, due
     return decisions
 
 

@@ -23,7 +23,7 @@ from engine.core import catchup
 from engine.core.catchup import OverdueItem, catch_up
 from engine.core.timeline import PlannedSend, plan_timeline
 from engine.services.catalog import load_pinned, pin_version
-from engine.store.base import DeliveryOrigin, DeliveryStatus, EnrollmentStatus
+from engine.store.base import DeliveryOrigin, DeliveryStatus, EnrollmentStatus, Recipient
 from engine.store.models import (
     Attendance,
     AuditEvent,
@@ -288,23 +288,37 @@ async def resume(session: AsyncSession, *, enrollment: Enrollment, learner: Lear
 
 
 async def apply_catch_up(session: AsyncSession, *, enrollment: Enrollment, learner: Learner, now: datetime) -> int:
-    """Applies the catch-up rule to this enrolment's overdue planned messages."""
-    overdue = (await session.exec(select(Delivery).where(
-        Delivery.enrollment_id == enrollment.id, Delivery.status == DeliveryStatus.PLANNED,
-        col(Delivery.due_at) < now - catchup.LATE_AFTER))).all()
+    """Applies the catch-up rule to this enrolment's overdue planned messages.
+
+    Returns how many overdue messages were decided on; the learner's later
+    messages moved out of their way (:func:`~engine.core.catchup.catch_up`) are
+    not counted.
+    """
+    statement = select(Delivery).where(
+        Delivery.enrollment_id == enrollment.id, Delivery.status == DeliveryStatus.PLANNED)
+    if session.get_bind().dialect.name == "postgresql":
+        # A row a claim is taking is going out now: skipped, not waited for (and no deadlock).
+        statement = statement.with_for_update(skip_locked=True)
+    planned = (await session.exec(statement.execution_options(populate_existing=True))).all()
+    overdue = [d for d in planned if d.due_at < now - catchup.LATE_AFTER]
     if not overdue:
         return 0
+    # Later messages that keep the campaign's order with the learner's: as the claim's hold.
+    later = [d for d in planned if d.due_at >= now - catchup.LATE_AFTER
+             and d.recipient == Recipient.LEARNER and d.origin != DeliveryOrigin.FEEDBACK]
     pinned = await load_pinned(session, enrollment.campaign_version_id)
     campaign = pinned.campaign
-    items = []
-    for delivery in overdue:
+
+    def as_item(delivery: Delivery) -> OverdueItem:
         step = campaign.step(delivery.step_id)
         policy = campaign.overdue_for(step) if step else "skip"
         expire_after = (step.expire_after if step and step.expire_after else campaign.defaults.expire_after)
         window = campaign.window_for(step) if step else campaign.defaults.window
-        items.append(OverdueItem(delivery.id or 0, delivery.due_at, policy, expire_after.approx_timedelta(), window))
-    by_id = {d.id: d for d in overdue}
-    for decision in catch_up(items, now=now, tz=ZoneInfo(learner.timezone)):
+        return OverdueItem(delivery.id or 0, delivery.due_at, policy, expire_after.approx_timedelta(), window)
+
+    by_id = {d.id: d for d in planned}
+    for decision in catch_up([as_item(d) for d in overdue], now=now, tz=ZoneInfo(learner.timezone),
+                             upcoming=[as_item(d) for d in later]):
         delivery = by_id[decision.key]
         if decision.action == "send" and decision.due_at is not None:
             delivery.due_at = decision.due_at

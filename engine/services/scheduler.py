@@ -153,11 +153,20 @@ async def flag_session_problem(session: AsyncSession, *, session_id: int, title:
 
 
 async def catch_up_overdue(session: AsyncSession, *, now: datetime, limit: int = 200) -> int:
-    """Applies the catch-up rule for learners with messages overdue by more than an hour."""
-    rows = (await session.exec(select(Delivery.enrollment_id).join(
-        Enrollment, col(Enrollment.id) == col(Delivery.enrollment_id)).where(
-        col(Delivery.status) == DeliveryStatus.PLANNED, col(Delivery.due_at) < now - catchup.LATE_AFTER,
-        col(Enrollment.status) == EnrollmentStatus.ACTIVE).distinct().limit(limit))).all()
+    """Applies the catch-up rule for learners with messages overdue by more than an hour.
+
+    Concurrent ticks take disjoint enrolments (PostgreSQL: ``FOR UPDATE SKIP
+    LOCKED`` on the enrolment, then on its planned rows): two passes over the
+    same learners deadlocked, and one of them was aborted.
+    """
+    overdue = select(Delivery.id).where(
+        col(Delivery.enrollment_id) == col(Enrollment.id), col(Delivery.status) == DeliveryStatus.PLANNED,
+        col(Delivery.due_at) < now - catchup.LATE_AFTER)
+    statement = (select(Enrollment.id).where(col(Enrollment.status) == EnrollmentStatus.ACTIVE, overdue.exists())
+                 .order_by(col(Enrollment.id)).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, of=Enrollment)
+    rows = (await session.exec(statement)).all()
     moved = 0
     for enrollment_id in rows:
         enrollment = await session.get(Enrollment, enrollment_id)

@@ -81,3 +81,35 @@ def test_never_two_sends_within_the_spacing() -> None:
 def test_hours_under_a_day_are_reported_in_hours() -> None:
     decision = catch_up([item(1, 0.25, "skip")], now=NOW, tz=PARIS)[0]
     assert decision.reason == "overdue by 6h: step skips late messages"
+
+
+def ahead(key: int, days: float, hour_shift: float = 0) -> OverdueItem:
+    """A later planned message of the same learner, due ``days`` from now (not overdue)."""
+    return OverdueItem(key, NOW + timedelta(days=days, hours=hour_shift), "next_window", 2 * DAY, WINDOW)
+
+
+def test_later_messages_make_way_for_the_spread_keeping_their_gaps() -> None:
+    # Three overdue reviews spread to Tue, Wed, Thu 10:00; the learner's next steps were due
+    # Tue 15:00 and Wed 12:00 (21 h apart), then next Tuesday: the first two slide after
+    # Thursday (Fri 10:00, then 21 h later: Sat 07:00, the window opens Monday 09:00); the
+    # third, more than a day after that, keeps its time.
+    upcoming = [ahead(10, 0, 5), ahead(11, 1, 2), ahead(12, 7)]
+    decisions = catch_up([item(1, 5), item(2, 3), item(3, 1)], now=NOW, tz=PARIS, upcoming=upcoming)
+    moved = [(d.key, d.due_at, d.reason) for d in decisions if d.key >= 10]
+    assert moved == [(10, at(17, 10), "moved after an earlier overdue message"),
+                     (11, at(20, 9), "moved after an earlier overdue message")]
+    sends = sorted((d.due_at, d.key) for d in decisions if d.due_at is not None)
+    # The campaign's order holds: overdue ones first, then the later steps in their own order.
+    assert [key for _, key in sends] == [1, 2, 3, 10, 11]
+
+
+def test_the_spread_spacing_holds_for_a_step_due_just_after() -> None:
+    # One survivor goes out now; the next step, due in 30 minutes, waits a day; the one after,
+    # two days on, keeps its time.
+    decisions = catch_up([item(1, 3)], now=NOW, tz=PARIS, upcoming=[ahead(10, 0, 0.5), ahead(11, 2)])
+    assert [(d.key, d.due_at) for d in decisions] == [(1, at(14, 10)), (10, at(15, 10))]
+
+
+def test_nothing_spread_moves_nothing() -> None:
+    decisions = catch_up([item(1, 3, "skip")], now=NOW, tz=PARIS, upcoming=[ahead(10, 0, 0.5)])
+    assert [d.key for d in decisions] == [1]

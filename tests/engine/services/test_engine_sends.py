@@ -134,6 +134,16 @@ async def test_transient_errors_retry_with_backoff_and_send_once(store_url: str,
     assert sorted(sent_to) == sorted(set(sent_to)), "a message went out twice"
     assert all(d.status == "sent" for d in welcome)
     assert max(d.attempts for d in welcome) >= 2
+    # The audit trail keeps when the retried message was meant to go, and when it was retried.
+    retried = max(welcome, key=lambda d: d.attempts)
+    async with engine.rt.sessions() as session:
+        retries = (await session.exec(select(AuditEvent).where(
+            AuditEvent.entity == "delivery", AuditEvent.entity_id == retried.id,
+            AuditEvent.to_state == "planned").order_by(AuditEvent.id))).all()  # type: ignore[arg-type]
+    assert len(retries) == retried.attempts - 1
+    planned_for = datetime.fromisoformat(retries[0].detail["was_due_at"])
+    assert planned_for == SESSION_END + timedelta(hours=2)  # "at: +2h", as planned
+    assert all(datetime.fromisoformat(r.detail["due_at"]) > planned_for for r in retries)
 
 
 async def test_opt_out_between_planning_and_sending_skips_that_channel(store_url: str, tmp_path: Path) -> None:
@@ -180,6 +190,51 @@ async def test_pause_then_resume_does_not_fire_the_backlog(store_url: str, tmp_p
     async with engine.rt.sessions() as session:
         reasons = (await session.exec(select(AuditEvent.detail).where(AuditEvent.action == "status"))).all()
     assert reasons
+
+
+DAILY = """
+campaign: daily
+title: Trois jours
+defaults:
+  channels: [sms]
+  window: {days: [mon, tue, wed, thu, fri], from: "09:00", to: "18:00"}
+steps:
+  - {id: one, at: +1d 10:00, message: "Un."}
+  - {id: two, at: +2d 10:00, message: "Deux."}
+  - {id: three, at: +3d 10:00, message: "Trois."}
+"""
+
+
+async def test_after_a_pause_the_spread_backlog_keeps_the_campaigns_order(store_url: str, tmp_path: Path) -> None:
+    # Ended Tuesday 14 April; paused at once, back on Friday at 09:30: "one" (Wednesday) and
+    # "two" (Thursday) are overdue, "three" (Friday 10:00) is not. "one" goes now, "two" is
+    # spread to Monday, and "three" waits behind it (Tuesday) instead of overtaking it.
+    channels = {"sms": MemoryChannel("sms")}
+    folder = tmp_path / "campaigns"
+    write_campaign(folder, DAILY)
+    ended = datetime(2026, 4, 14, 17, 0, tzinfo=PARIS)
+    engine = await make_engine(store_url, tmp_path, folder, start=ended - timedelta(minutes=1),
+                               channels=dict(channels))
+    await add_session(engine, title="Trois jours", ends_at=ended, campaigns=["daily"], learners=LEARNERS[:1])
+    engine.clock.set(ended)
+    await engine.tick()
+    async with engine.rt.sessions() as session, session.begin():
+        row = (await session.exec(select(Enrollment))).one()
+        await enrolment.pause(session, enrollment=row, now=engine.clock.now)
+    back = datetime(2026, 4, 17, 9, 30, tzinfo=PARIS)
+    engine.clock.set(back)
+    async with engine.rt.sessions() as session, session.begin():
+        row = (await session.exec(select(Enrollment))).one()
+        learner = await session.get(Learner, row.learner_id)
+        assert learner is not None
+        assert await enrolment.resume(session, enrollment=row, learner=learner, now=engine.clock.now) == 2
+    await engine.tick()
+    await engine.run_until(back + timedelta(days=6))
+    sent = sorted((d.sent_at, d.step_id, d.status_reason) for d in await engine.deliveries() if d.sent_at)
+    assert [(step, when.astimezone(PARIS).strftime("%a %H:%M")) for when, step, _ in sent] == [
+        ("one", "Fri 09:30"), ("two", "Mon 09:00"), ("three", "Tue 09:00")]
+    assert sent[2][2] == "moved after an earlier overdue message"
+    assert [m.body for m in channels["sms"].sent] == ["Un.", "Deux.", "Trois."]
 
 
 @pytest.mark.parametrize("zone", ["Pacific/Noumea", "Europe/Paris"])
