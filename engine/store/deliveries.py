@@ -132,9 +132,12 @@ def _held_behind_earlier() -> Any:
     The per-learner order of a campaign holds even when a send is delayed: its job
     lost with a killed worker (``queued`` until re-enqueued), its call cut (``sending``
     until recovery settles it), or a retry waiting out its backoff (``planned`` again,
-    ``attempts > 0``, an earlier row). Rows due together are claimed together (no
-    hold between them: one claim sees none of them in flight). Feedback (the answer
-    to a reply) and messages to managers or trainers are neither held nor holding.
+    ``attempts > 0``, an earlier row). "Earlier" is an earlier ``due_at`` or, for a
+    row in flight or retrying, an earlier row (its ``due_at`` is the retry's now,
+    maybe later than the next message's; a learner's planned rows are inserted in
+    the campaign's order). Rows due together are claimed together (no hold between
+    them: one claim sees none of them in flight). Feedback (the answer to a reply)
+    and messages to managers or trainers are neither held nor holding.
     """
     in_flight, retrying = aliased(Delivery), aliased(Delivery)
     # Two EXISTS, each matching one partial index exactly (ix_delivery_in_flight, ix_delivery_retrying):
@@ -146,7 +149,8 @@ def _held_behind_earlier() -> Any:
             exists().where(
                 col(in_flight.enrollment_id) == col(Delivery.enrollment_id),
                 col(in_flight.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
-                col(in_flight.due_at) < col(Delivery.due_at),
+                or_(col(in_flight.due_at) < col(Delivery.due_at),
+                    and_(col(in_flight.attempts) > 0, col(in_flight.id) < col(Delivery.id))),
                 col(in_flight.recipient) == Recipient.LEARNER,
                 col(in_flight.origin) != DeliveryOrigin.FEEDBACK,
             ),

@@ -131,8 +131,11 @@ async def test_a_learners_later_message_waits_while_an_earlier_one_is_on_its_way
     claimed = await claim_due_deliveries(session, now=T0, limit=10, worker_id="w")
     assert {d.id for d in claimed} == {feedback.id, manager.id, other.id}
 
-    # Cut mid-call; then a retry waiting out its backoff (due again after the next message).
-    for status, due_at in (("sending", lost.due_at), ("planned", T0 + timedelta(minutes=2))):
+    # Cut mid-call; then a retry waiting out its backoff (due again after the next message),
+    # and that retry on its way again (its due_at, the retry's, now later than the next one's).
+    retry_at = T0 + timedelta(minutes=2)
+    for status, due_at in (("sending", lost.due_at), ("planned", retry_at), ("queued", retry_at),
+                           ("sending", retry_at)):
         await session.exec(update(Delivery).where(col(Delivery.id) == lost.id).values(
             status=status, attempts=1, due_at=due_at))
         await session.commit()
