@@ -330,6 +330,7 @@ def learners_class() -> Any:
             ticks. A prompt is opened (``opened_at``, virtual) when it is marked sending,
             and committed within seconds: two days' margin (12 real s at x14,400) miss none.
             """
+            from sqlalchemy import or_
             from sqlmodel import col, select
 
             from engine.store.models import Prompt
@@ -337,8 +338,11 @@ def learners_class() -> Any:
             now = self.clock()
             since, self.looked = (self.looked or now) - timedelta(days=2), now
             async with self.rt.sessions() as session:
+                # And those seen before their message reached the learner (a retry can take days).
                 prompts = (await session.exec(select(Prompt).where(
-                    col(Prompt.opened_at) >= since, Prompt.status == "open"))).all()
+                    or_(col(Prompt.opened_at) >= since, col(Prompt.id).in_(list(self.waiting))),
+                    Prompt.status == "open"))).all()
+                self.waiting &= {prompt.id for prompt in prompts}  # closed meanwhile: forgotten
                 await self._plan(session, prompts, replies)
 
         async def _post(self, client: Any, item: _Pending) -> None:
@@ -439,7 +443,17 @@ async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[
         # When the provider was called (the attempt recorded as the delivery was marked ``sending``),
         # not ``sent_at``: that is when the answer was saved, which for a send recovered after its
         # worker was killed is the recovery's time, long after the message went out.
-        sent = await rows("SELECT enrollment_id, id, due_at, COALESCE((rendered->'attempt'->>'at')::timestamptz, "
+        # A retried message counts at the time it had before its first retry (the audit trail's
+        # ``was_due_at``), not at its ``due_at`` now (the retry's): the learner's next message,
+        # held behind it as it should be, would look overtaken. Other moves (a closed send
+        # window, a question asked later while another is open, the catch-up, a review's
+        # adaptive date) are the campaign's own: the message counts at its new time.
+        sent = await rows("SELECT enrollment_id, id, LEAST(due_at, (SELECT min((a.detail->>'was_due_at')"
+                          "::timestamptz) FROM audit_event a WHERE a.entity = 'delivery' AND a.entity_id = "
+                          "delivery.id AND a.action = 'dispatch' AND a.to_state = 'planned' AND ((a.detail->>'status_reason') "
+                          "LIKE 'retry after %' OR (a.detail->>'status_reason') LIKE '% at its rate limit%'))) "
+                          "AS due_at, "
+                          "COALESCE((rendered->'attempt'->>'at')::timestamptz, "
                           "sent_at) AS called, COALESCE(status_reason, '') LIKE 'recovered:%' "
                           "OR COALESCE(error_code, '') IN ('timeout', 'network', 'adapter_error') AS recovered "
                           "FROM delivery WHERE origin = 'plan' AND recipient = 'learner' "

@@ -20,10 +20,12 @@ from engine.commands.processes import pause
 from engine.core.personas import Persona, PersonaReplies
 from engine.services.catalog import PinnedCampaign, load_pinned
 from engine.services.runtime import Runtime
-from engine.store.base import PromptStatus
+from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.models import Delivery, Enrollment, Prompt
 
 DEMO_NUMBER = "+33700000000"
+#: A message in one of these states has reached the learner's phone or inbox.
+RECEIVED = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ)
 
 
 def reply_text(replies: PersonaReplies, pinned: PinnedCampaign, prompt: Prompt) -> str | None:
@@ -58,6 +60,8 @@ class SimulatedLearners:
     auth_token: str
     personas: dict[int, tuple[Persona, str]]  # learner id -> (persona, phone)
     seen: set[int] = field(default_factory=set)
+    #: Open prompts whose message has not reached the learner yet (still on its way, or retried).
+    waiting: set[int] = field(default_factory=set)
     pending: list[_Pending] = field(default_factory=list)
     posted: int = 0
 
@@ -84,10 +88,24 @@ class SimulatedLearners:
 
     async def _plan(self, session: AsyncSession, prompts: Sequence[Prompt],
                     replies: dict[int, PersonaReplies]) -> None:
-        """Queues the answer to each prompt not seen yet of one of these learners."""
-        for prompt in prompts:
-            if prompt.id is None or prompt.id in self.seen or prompt.learner_id not in self.personas:
+        """Queues the answer to each prompt not seen yet of one of these learners.
+
+        Only once its message has reached the learner (the provider took it): a
+        prompt opens as its message is marked sending, and a learner cannot answer a
+        question whose send failed and waits for a retry.
+        """
+        fresh = [p for p in prompts if p.id is not None and p.id not in self.seen and p.learner_id in self.personas]
+        if not fresh:
+            return
+        received = set((await session.exec(select(Delivery.id).where(
+            col(Delivery.id).in_({p.delivery_id for p in fresh}),
+            col(Delivery.status).in_(RECEIVED)))).all())
+        for prompt in fresh:
+            assert prompt.id is not None
+            if prompt.delivery_id not in received:
+                self.waiting.add(prompt.id)
                 continue
+            self.waiting.discard(prompt.id)
             self.seen.add(prompt.id)
             answer = await planned_answer(session, prompt, replies[prompt.learner_id],
                                           self.personas[prompt.learner_id][1])

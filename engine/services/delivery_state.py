@@ -36,10 +36,13 @@ async def set_status(session: AsyncSession, delivery: Delivery, to_status: str, 
     ).values(status=to_status, updated_at=now, **values).execution_options(synchronize_session=False))
     if not result.rowcount:
         return False
+    detail = {k: v for k, v in values.items() if k in ("status_reason", "channel", "error_code")}
+    if "due_at" in values and values["due_at"] != delivery.due_at:
+        # A retry's new time, and the time it had: the audit trail keeps when it was meant to go.
+        detail |= {"due_at": values["due_at"].isoformat(), "was_due_at": delivery.due_at.isoformat()}
     _in_step(delivery, {"status": to_status, **values})
     await record_audits(session, entity="delivery", entity_ids=[delivery.id or 0], action="dispatch",
-                        at=now, from_state=expect, to_state=to_status,
-                        detail={k: v for k, v in values.items() if k in ("status_reason", "channel", "error_code")})
+                        at=now, from_state=expect, to_state=to_status, detail=detail)
     return True
 
 
