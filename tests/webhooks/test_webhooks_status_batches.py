@@ -85,3 +85,36 @@ async def test_a_failing_callback_fails_alone(
     async with session_maker() as session:
         stored = [await session.get(Delivery, d.id) for d in good]
     assert [d.status for d in stored if d is not None] == ["delivered"] * 4
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_a_batch_never_waits_for_a_row_a_send_job_holds(
+        seed: Seed, rt: Runtime, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    """A send job recording its wave holds rows (in its own order): the batch applies the others
+    and commits, then applies the held row's callbacks on their own once the job lets go. It
+    used to wait inside the batch, holding its rows: a deadlock, and the send job aborted."""
+    enrollment = await seed.enrollment()
+    rows = [await seed.delivery(enrollment=enrollment, status="sending", channel="sms",
+                                provider_id=f"SMheld{n}") for n in range(5)]
+    held = rows[2]
+    updates = [status_writer.StatusUpdate(f"SMheld{n}", status, None, rows[n].id, rt.now())
+               for status in ("sent", "delivered") for n in range(5)]
+    writer = status_writer.StatusWriter(rt)
+    async with session_maker() as job, job.begin():
+        await job.exec(select(Delivery.id).where(Delivery.id == held.id).with_for_update())  # type: ignore[call-overload,arg-type]
+        applying = asyncio.create_task(writer._apply(updates))
+        async with session_maker() as reader:
+            for _ in range(100):  # the four free rows are committed while the held one waits
+                statuses = {d.id: d.status for d in (await reader.exec(select(Delivery))).scalars()}
+                if sum(status == "delivered" for status in statuses.values()) == 4:
+                    break
+                await asyncio.sleep(0.05)
+        assert sorted(statuses.values()) == ["delivered"] * 4 + ["sending"], statuses
+        assert statuses[held.id] == "sending" and not applying.done()
+    assert await asyncio.wait_for(applying, timeout=5) == [True] * 10
+    async with session_maker() as session:
+        trail = (await session.exec(select(AuditEvent.to_state).where(  # type: ignore[call-overload]
+            AuditEvent.action == "status_callback", AuditEvent.entity_id == held.id)
+            .order_by(AuditEvent.id))).scalars().all()
+        assert (await session.get(Delivery, held.id)).status == "delivered"  # type: ignore[union-attr]
+    assert trail == ["sent", "delivered"]  # its own callbacks, still in order
