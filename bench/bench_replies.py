@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import secrets
 import signal
@@ -48,6 +49,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -376,6 +378,7 @@ async def latency_phase(port: int, work: Path, rate: int, seconds: float, learne
             if len(rows) >= len(phones) and all(r["sent_at"] is not None for r in rows):
                 break
             await asyncio.sleep(0.3)
+        stages = await conn.fetch(STAGES, first_id)
     finally:
         await conn.close()
     ms = [(r["sent_at"] - r["received_at"]).total_seconds() * 1000 for r in rows if r["sent_at"] is not None]
@@ -387,7 +390,35 @@ async def latency_phase(port: int, work: Path, rate: int, seconds: float, learne
     return (f"{rate:4d}/s target ({connections} connections × 200 ms): achieved {achieved:5.0f}/s, "
             f"{len(ms)}/{len(phones)} fed back; reply → feedback p50 {percentile(ms, 0.5):5.0f} ms, "
             f"p99 {percentile(ms, 0.99):5.0f} ms, max {max(ms, default=float('nan')):5.0f} ms; "
-            f"webhook p99 {result.p99_ms:.0f} ms, non-2xx {result.non_2xx} ({load()})")
+            f"webhook p99 {result.p99_ms:.0f} ms, non-2xx {result.non_2xx} ({load()})\n"
+            f"        {stage_line(stages)}")
+
+
+#: When each step of a reply's way happened, from the timestamps the system records: the
+#: webhook's arrival, the reply job's transaction (``processed_at``), the feedback row
+#: written, claimed (its audit row), marked sending (audit), accepted by the provider.
+STAGES = """
+SELECT e.received_at AS arrived, e.processed_at AS processing, d.created_at AS written,
+       (SELECT min(a.at) FROM audit_event a WHERE a.entity = 'delivery' AND a.entity_id = d.id
+         AND a.to_state = 'queued') AS claimed,
+       (SELECT min(a.at) FROM audit_event a WHERE a.entity = 'delivery' AND a.entity_id = d.id
+         AND a.to_state = 'sending') AS sending,
+       d.sent_at AS accepted
+FROM inbound_event e JOIN delivery d ON d.occurrence = e.id AND d.origin = 'feedback' AND d.status = 'sent'
+WHERE e.id > $1
+"""
+
+
+def stage_line(rows: list[Any]) -> str:
+    """Median and p99 of each step's share of the reply → feedback time (ms)."""
+    names = ["arrived", "processing", "written", "claimed", "sending", "accepted"]
+    parts = []
+    for earlier, later in itertools.pairwise(names):
+        spans = [(r[later] - r[earlier]).total_seconds() * 1000 for r in rows
+                 if r[later] is not None and r[earlier] is not None]
+        if spans:
+            parts.append(f"{earlier}→{later} {percentile(spans, 0.5):.0f}/{percentile(spans, 0.99):.0f}")
+    return "steps, p50/p99 ms: " + ", ".join(parts)
 
 
 # -- driver ---------------------------------------------------------------------------------
