@@ -237,6 +237,10 @@ def plan_deliveries(campaign: Campaign, *, enrollment: Enrollment, learner: Lear
     ]
 
 
+#: Later messages the catch-up looks at to keep the learner's order (a campaign has a few dozen).
+UPCOMING = 60
+
+
 async def end_session(session: AsyncSession, *, training: TrainingSession, campaigns: dict[str, Campaign],
                       library: ContentLibrary, now: datetime) -> list[int]:
     """Enrols every attendee of a session that has ended into its campaigns (once); the new enrolments' ids."""
@@ -292,20 +296,16 @@ async def apply_catch_up(session: AsyncSession, *, enrollment: Enrollment, learn
 
     Returns how many overdue messages were decided on; the learner's later
     messages moved out of their way (:func:`~engine.core.catchup.catch_up`) are
-    not counted.
+    not counted. Rows are read without a lock and changed by compare-and-set
+    (still ``planned``): one a claim took meanwhile is going out, and keeps its
+    time. (Locking every planned row of each enrolment a pass looks at wrote to
+    thousands of rows per tick.)
     """
-    statement = select(Delivery).where(
-        Delivery.enrollment_id == enrollment.id, Delivery.status == DeliveryStatus.PLANNED)
-    if session.get_bind().dialect.name == "postgresql":
-        # A row a claim is taking is going out now: skipped, not waited for (and no deadlock).
-        statement = statement.with_for_update(skip_locked=True)
-    planned = (await session.exec(statement.execution_options(populate_existing=True))).all()
-    overdue = [d for d in planned if d.due_at < now - catchup.LATE_AFTER]
+    overdue = (await session.exec(select(Delivery).where(
+        Delivery.enrollment_id == enrollment.id, Delivery.status == DeliveryStatus.PLANNED,
+        col(Delivery.due_at) < now - catchup.LATE_AFTER))).all()
     if not overdue:
         return 0
-    # Later messages that keep the campaign's order with the learner's: as the claim's hold.
-    later = [d for d in planned if d.due_at >= now - catchup.LATE_AFTER
-             and d.recipient == Recipient.LEARNER and d.origin != DeliveryOrigin.FEEDBACK]
     pinned = await load_pinned(session, enrollment.campaign_version_id)
     campaign = pinned.campaign
 
@@ -316,18 +316,26 @@ async def apply_catch_up(session: AsyncSession, *, enrollment: Enrollment, learn
         window = campaign.window_for(step) if step else campaign.defaults.window
         return OverdueItem(delivery.id or 0, delivery.due_at, policy, expire_after.approx_timedelta(), window)
 
-    by_id = {d.id: d for d in planned}
-    for decision in catch_up([as_item(d) for d in overdue], now=now, tz=ZoneInfo(learner.timezone),
-                             upcoming=[as_item(d) for d in later]):
-        delivery = by_id[decision.key]
+    zone = ZoneInfo(learner.timezone)
+    items = [as_item(d) for d in overdue]
+    decisions = catch_up(items, now=now, tz=zone)
+    if any(d.due_at is not None and d.due_at > now for d in decisions):
+        # Spread over later days: the learner's later messages (as the claim's hold sees them)
+        # that the spread would overtake move after it.
+        later = (await session.exec(select(Delivery).where(
+            Delivery.enrollment_id == enrollment.id, Delivery.status == DeliveryStatus.PLANNED,
+            col(Delivery.due_at) >= now - catchup.LATE_AFTER, Delivery.recipient == Recipient.LEARNER,
+            Delivery.origin != DeliveryOrigin.FEEDBACK).order_by(col(Delivery.due_at)).limit(UPCOMING))).all()
+        decisions = catch_up(items, now=now, tz=zone, upcoming=[as_item(d) for d in later])
+    for decision in decisions:
         if decision.action == "send" and decision.due_at is not None:
-            delivery.due_at = decision.due_at
-            delivery.status_reason = decision.reason
+            values: dict[str, object] = {"due_at": decision.due_at}
         else:
-            delivery.status = DeliveryStatus.SKIPPED if decision.action == "skip" else DeliveryStatus.EXPIRED
-            delivery.status_reason = decision.reason
-            delivery.finished_at = now
-        session.add(delivery)
+            values = {"status": DeliveryStatus.SKIPPED if decision.action == "skip" else DeliveryStatus.EXPIRED,
+                      "finished_at": now}
+        await session.exec(update(Delivery).where(
+            col(Delivery.id) == decision.key, col(Delivery.status) == DeliveryStatus.PLANNED,
+        ).values(status_reason=decision.reason, updated_at=now, **values).execution_options(synchronize_session=False))
     return len(overdue)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, update
+from sqlalchemy import func, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,6 +44,8 @@ REQUEUE_AFTER = timedelta(seconds=60)
 #: workers' own ticks and the reply jobs then wait behind them (five minutes were seen), and rows
 #: left waiting past ``REQUEUE_AFTER`` are taken for lost and enqueued again.
 MAX_QUEUED = 5000
+#: The advisory-lock space of the catch-up's per-enrolment locks (PostgreSQL; any fixed number).
+CATCH_UP_LOCKS = 0x0CA7C4
 #: Alert kind of a session whose follow-up cannot start (session-level: no learner).
 SESSION_PROBLEM = "session_problem"
 
@@ -155,18 +157,22 @@ async def flag_session_problem(session: AsyncSession, *, session_id: int, title:
 async def catch_up_overdue(session: AsyncSession, *, now: datetime, limit: int = 200) -> int:
     """Applies the catch-up rule for learners with messages overdue by more than an hour.
 
-    Concurrent ticks take disjoint enrolments (PostgreSQL: ``FOR UPDATE SKIP
-    LOCKED`` on the enrolment, then on its planned rows): two passes over the
-    same learners deadlocked, and one of them was aborted.
+    Concurrent ticks take disjoint enrolments (PostgreSQL: a transaction-level
+    advisory lock per enrolment, tried without waiting; no row is locked, so
+    nothing else waits for a pass): two passes over the same learners
+    deadlocked, and one of them was aborted.
     """
     overdue = select(Delivery.id).where(
         col(Delivery.enrollment_id) == col(Enrollment.id), col(Delivery.status) == DeliveryStatus.PLANNED,
         col(Delivery.due_at) < now - catchup.LATE_AFTER)
-    statement = (select(Enrollment.id).where(col(Enrollment.status) == EnrollmentStatus.ACTIVE, overdue.exists())
-                 .order_by(col(Enrollment.id)).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True, of=Enrollment)
-    rows = (await session.exec(statement)).all()
+    rows = list((await session.exec(select(Enrollment.id).where(
+        col(Enrollment.status) == EnrollmentStatus.ACTIVE, overdue.exists())
+        .order_by(col(Enrollment.id)).limit(limit))).all())
+    if rows and session.get_bind().dialect.name == "postgresql":
+        taken = await session.exec(text(
+            "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id WHERE pg_try_advisory_xact_lock(:space, id)"
+        ).bindparams(ids=rows, space=CATCH_UP_LOCKS))
+        rows = sorted(int(row[0]) for row in taken)
     moved = 0
     for enrollment_id in rows:
         enrollment = await session.get(Enrollment, enrollment_id)
