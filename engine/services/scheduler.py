@@ -162,12 +162,11 @@ async def catch_up_overdue(session: AsyncSession, *, now: datetime, limit: int =
     nothing else waits for a pass): two passes over the same learners
     deadlocked, and one of them was aborted.
     """
-    overdue = select(Delivery.id).where(
-        col(Delivery.enrollment_id) == col(Enrollment.id), col(Delivery.status) == DeliveryStatus.PLANNED,
-        col(Delivery.due_at) < now - catchup.LATE_AFTER)
-    rows = list((await session.exec(select(Enrollment.id).where(
-        col(Enrollment.status) == EnrollmentStatus.ACTIVE, overdue.exists())
-        .order_by(col(Enrollment.id)).limit(limit))).all())
+    # From the overdue rows (the status/due index), not from every active enrolment.
+    rows = list((await session.exec(select(Delivery.enrollment_id).join(
+        Enrollment, col(Enrollment.id) == col(Delivery.enrollment_id)).where(
+        col(Delivery.status) == DeliveryStatus.PLANNED, col(Delivery.due_at) < now - catchup.LATE_AFTER,
+        col(Enrollment.status) == EnrollmentStatus.ACTIVE).distinct().limit(limit))).all())
     if rows and session.get_bind().dialect.name == "postgresql":
         taken = await session.exec(text(
             "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id WHERE pg_try_advisory_xact_lock(:space, id)"

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +24,7 @@ from engine.core.silence import UnansweredQuestion, on_silence
 from engine.services.actions import run_actions
 from engine.services.catalog import PinnedCampaign, load_pinned
 from engine.services.runtime import Runtime
-from engine.store.base import DeliveryOrigin, PromptStatus
+from engine.store.base import DeliveryOrigin, DeliveryStatus, PromptStatus
 from engine.store.models import Delivery, Enrollment, Learner, Prompt
 
 _REMINDER = {"fr": "Petit rappel : ", "en": "A quick reminder: "}
@@ -130,8 +132,13 @@ async def _remind(session: object, prompt: Prompt, learner: Learner, locale: str
     body = ((original.rendered or {}).get("body") if original else None) or ""
     prompt.reminders_sent += 1
     prompt.expires_at = extended_deadline(prompt.opened_at, prompt.expires_at, now)
-    session.add(Delivery(enrollment_id=prompt.enrollment_id, learner_id=learner.id or 0, step_id=prompt.step_id,
-                         occurrence=(prompt.id or 0) * 10 + prompt.reminders_sent, kind="text",
-                         recipient="learner", channels=[prompt.channel], due_at=now,
-                         rendered={"body": _REMINDER.get(locale, _REMINDER["fr"]) + body},
-                         origin=DeliveryOrigin.REMINDER))
+    # Once per (prompt, reminder number): a second tick that read the prompt before the first
+    # committed (SQLite has no row locks) inserts nothing instead of failing its whole pass.
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.exec(dialect_insert(table).values(  # type: ignore[call-overload]
+        enrollment_id=prompt.enrollment_id, learner_id=learner.id or 0, step_id=prompt.step_id,
+        occurrence=(prompt.id or 0) * 10 + prompt.reminders_sent, kind="text", recipient="learner",
+        channels=[prompt.channel], due_at=now, rendered={"body": _REMINDER.get(locale, _REMINDER["fr"]) + body},
+        origin=DeliveryOrigin.REMINDER, status=DeliveryStatus.PLANNED, attempts=0, created_at=now, updated_at=now,
+    ).on_conflict_do_nothing())

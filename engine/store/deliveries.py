@@ -132,10 +132,12 @@ def _held_behind_earlier() -> Any:
     The per-learner order of a campaign holds even when a send is delayed: its job
     lost with a killed worker (``queued`` until re-enqueued), its call cut (``sending``
     until recovery settles it), or a retry waiting out its backoff (``planned`` again,
-    ``attempts > 0``, an earlier row). "Earlier" is an earlier ``due_at`` or, for a
-    row in flight or retrying, an earlier row (its ``due_at`` is the retry's now,
-    maybe later than the next message's; a learner's planned rows are inserted in
-    the campaign's order). Rows due together are claimed together (no hold between
+    ``attempts > 0``). "Earlier" is an earlier ``due_at``, or, for a message
+    already tried (in flight again or retrying): any message not tried yet, or a
+    tried one of a later row. A retry's ``due_at`` is the retry's time, maybe later
+    than the next message's, and ids are not the campaign's order either (a
+    review's date moves with the learner's answers); two tried messages wait for
+    each other in row order, so none waits forever. Rows due together are claimed together (no hold between
     them: one claim sees none of them in flight). Feedback (the answer to a reply)
     and messages to managers or trainers are neither held nor holding.
     """
@@ -150,7 +152,8 @@ def _held_behind_earlier() -> Any:
                 col(in_flight.enrollment_id) == col(Delivery.enrollment_id),
                 col(in_flight.status).in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
                 or_(col(in_flight.due_at) < col(Delivery.due_at),
-                    and_(col(in_flight.attempts) > 0, col(in_flight.id) < col(Delivery.id))),
+                    and_(col(in_flight.attempts) > 0,
+                         or_(col(in_flight.id) < col(Delivery.id), col(Delivery.attempts) == 0))),
                 col(in_flight.recipient) == Recipient.LEARNER,
                 col(in_flight.origin) != DeliveryOrigin.FEEDBACK,
             ),
@@ -158,7 +161,7 @@ def _held_behind_earlier() -> Any:
                 col(retrying.enrollment_id) == col(Delivery.enrollment_id),
                 col(retrying.status) == DeliveryStatus.PLANNED,
                 col(retrying.attempts) > 0,
-                col(retrying.id) < col(Delivery.id),
+                or_(col(retrying.id) < col(Delivery.id), col(Delivery.attempts) == 0),
                 col(retrying.recipient) == Recipient.LEARNER,
                 col(retrying.origin) != DeliveryOrigin.FEEDBACK,
             ),

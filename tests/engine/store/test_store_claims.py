@@ -181,3 +181,23 @@ async def test_claims_stop_while_the_send_queue_is_full(
     async with session_maker() as session:
         queued = (await session.exec(select(func.count()).where(col(Delivery.status) == "queued"))).one()
     assert queued == 30
+
+
+async def test_a_retried_message_holds_the_learners_untried_ones_whatever_their_row(
+    session: AsyncSession, seed: Seed
+) -> None:
+    """Row ids are not the campaign's order (a review's date moves with the answers): a message
+    retrying holds the learner's untried messages even of lower ids; two tried ones wait in row
+    order, so neither waits for the other forever."""
+    ana = await seed.enrollment()
+    review = await seed.delivery(enrollment=ana, due_at=T0)  # planned first, moved later by answers
+    memo = await seed.delivery(enrollment=ana, due_at=T0 + timedelta(minutes=5), status="planned", attempts=1)
+    assert await claim_due_deliveries(session, now=T0, limit=10, worker_id="w") == []
+    await session.exec(update(Delivery).where(col(Delivery.id) == review.id).values(attempts=1))
+    await session.commit()
+    # Both tried: the lower row goes first, then the other.
+    assert [d.id for d in await claim_due_deliveries(session, now=T0, limit=10, worker_id="w")] == [review.id]
+    await session.exec(update(Delivery).where(col(Delivery.id) == review.id).values(status="sent"))
+    await session.commit()
+    claimed = await claim_due_deliveries(session, now=T0 + timedelta(minutes=5), limit=10, worker_id="w")
+    assert [d.id for d in claimed] == [memo.id]
