@@ -32,7 +32,7 @@ printed; the exit status is 1 if any fails:
 Each invariant counts the items it checked; one that checked nothing fails.
 
 usage: .venv/bin/python bench/soak.py [--learners 2000] [--days 92] [--speed 14400] [--slack 2.5]
-       (short, as in tests/soak: --learners 200 --days 11 --settle 120 --slack 0.5)
+       (short, as in tests/soak: --learners 200 --days 11 --settle 120 --slack 2.0)
 """
 
 from __future__ import annotations
