@@ -197,9 +197,44 @@ def _reply_helpers(ctx: Ctx) -> tuple[RecentIds, FeedbackClaims]:
     if "feedback_claims" not in ctx:
         rt = ctx["rt"]
         ctx["processed"] = RecentIds()
+        sends = InlineSends(rt, ctx.setdefault("activity", Activity()))
         ctx["feedback_claims"] = FeedbackClaims(
-            lambda: claim_batches(rt, now=rt.now(), enqueue=ctx["enqueue"], max_batches=10))
+            lambda: claim_batches(rt, now=rt.now(), enqueue=sends.enqueue, max_batches=10), sends)
     return ctx["processed"], ctx["feedback_claims"]
+
+
+class InlineSends:
+    """Sends the batches a reply's claim took in this process, instead of queueing a send job.
+
+    The feedback's second trip through arq's queue was most of a reply's wait: at
+    90 replies/s the send job waited 100-450 ms behind reply jobs for a slot
+    (``bench/bench_replies.py`` (b), step "claimed → sending"). The batch is sent
+    by the same :func:`~engine.services.dispatch.send_batch` a send job runs, with
+    the same guarantees: its rows were claimed (``planned → queued``,
+    compare-and-set) before, and a worker killed meanwhile leaves them ``queued``
+    (the tick's ``requeue_lost`` hands them out again) or ``sending`` (the
+    stale-send recovery asks the provider), exactly as a killed send job does.
+    """
+
+    def __init__(self, rt: Any, activity: Activity) -> None:
+        self._rt = rt
+        self._activity = activity
+        self.started: list[asyncio.Task[None]] = []
+
+    async def enqueue(self, key: str, delivery_ids: list[int]) -> bool:
+        self.started.append(asyncio.create_task(self._send(delivery_ids)))
+        return True
+
+    async def _send(self, delivery_ids: list[int]) -> None:
+        try:
+            self._activity.add_sends(await send_batch(self._rt, delivery_ids))
+        except Exception:  # left queued: the tick's requeue hands the batch out again
+            log.exception("sending a batch of %d after replies failed", len(delivery_ids))
+
+    def take(self) -> list[asyncio.Task[None]]:
+        """The sends started since the last call."""
+        started, self.started = self.started, []
+        return started
 
 
 class RecentIds:
@@ -223,13 +258,16 @@ class FeedbackClaims:
     """Claims due deliveries for every reply job that asks, one claim at a time.
 
     Replies finishing together share a claim, so their feedback goes out in one
-    send batch instead of one batch (and job) each. A job waits for a claim that
-    began after it asked (one under way may have read before its reply
-    committed), so its feedback is queued when the job ends, as before.
+    send batch instead of one batch each. A job waits for a claim that began
+    after it asked (one under way may have read before its reply committed) and
+    for the sends it started (:class:`InlineSends`), so its feedback has been
+    sent, or left to the tick, when the job ends.
     """
 
-    def __init__(self, claim: Callable[[], Awaitable[Any]]) -> None:
+    def __init__(self, claim: Callable[[], Awaitable[Any]], sends: InlineSends | None = None) -> None:
         self._claim = claim
+        self._sends = sends
+        self._sending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._next: asyncio.Future[None] | None = None
 
@@ -249,11 +287,23 @@ class FeedbackClaims:
             except Exception:  # the tick claims them a second later
                 log.exception("claiming feedback after replies failed")
             finally:
-                waiting.set_result(None)
+                sent = self._sends.take() if self._sends is not None else []
+                if sent:  # the next claim need not wait for this one's sends; its askers do
+                    self._sending.add(asyncio.create_task(self._release(waiting, sent)))
+                else:
+                    waiting.set_result(None)
+
+    async def _release(self, waiting: asyncio.Future[None], sent: list[asyncio.Task[None]]) -> None:
+        try:
+            await asyncio.gather(*sent)
+        finally:
+            waiting.set_result(None)
+            self._sending.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     async def aclose(self) -> None:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.gather(*self._sending, return_exceptions=True)
 
 
 def worker_settings(settings: Settings, redis_url: str, *, tick_every: float | None = 1.0,

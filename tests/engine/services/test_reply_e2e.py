@@ -111,7 +111,8 @@ async def _engine(store_url: str, tmp_path: Path, twilio_url: str, public_url: s
     return engine
 
 
-async def _drain(engine: Engine, redis_url: str, prefix: str) -> None:
+async def _drain(engine: Engine, redis_url: str, prefix: str,
+                 functions: tuple[Any, ...] = (process_inbound_job, send_batch_job)) -> None:
     """Runs a real arq worker (burst) on this test's queue with the test's runtime and clock."""
     settings = engine.rt.settings
     pool = await create_pool(RedisSettings.from_dsn(redis_url))
@@ -121,7 +122,7 @@ async def _drain(engine: Engine, redis_url: str, prefix: str) -> None:
     async def startup(ctx: dict[str, Any]) -> None:
         ctx.update(rt=engine.rt, enqueue=enqueue)
 
-    worker = Worker(functions=[process_inbound_job, send_batch_job], on_startup=startup, burst=True,
+    worker = Worker(functions=list(functions), on_startup=startup, burst=True,
                     redis_settings=RedisSettings.from_dsn(redis_url), queue_name=queue_name(settings),
                     poll_delay=0.05, handle_signals=False, keep_result=0)
     try:
@@ -193,6 +194,43 @@ async def test_signed_reply_is_graded_fed_back_and_moves_the_review(
             assert data["quiz"]["accuracy"] in (0.0, 1.0)
         await pool.aclose()
     finally:
+        await _cleanup(redis_url, prefix)
+        await close_runtime(engine.rt)
+
+
+async def test_the_reply_job_sends_its_feedback_itself(
+        store_url: str, tmp_path: Path, fake_twilio: tuple[FakeTwilio, str], redis_url: str) -> None:
+    """The feedback goes out from the reply's own job (no send job queued behind other replies):
+    a worker that runs reply jobs only has sent it when its job ends, and nothing is left queued."""
+    fake, twilio_url = fake_twilio
+    prefix = f"test-inline-{uuid.uuid4().hex[:8]}"
+    port = _free_port()
+    public_url = f"https://ancrage.example.org:{port}"
+    engine = await _engine(store_url, tmp_path, twilio_url, public_url, redis_url, prefix)
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        await engine.run_until(datetime(2026, 3, 25, 10, 0, tzinfo=PARIS), step=timedelta(hours=1))
+        assert len([m for m in fake.messages if m["to"] == PHONE]) == 1
+        app = create_app(engine.rt.settings, runtime=engine.rt, enqueue=arq_enqueue(pool, engine.rt.settings))
+        async with _serve(app, port) as local_url, httpx.AsyncClient() as client:
+            form = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": FakeTwilio.account_sid,
+                    "From": PHONE, "To": "+33700000000", "Body": "a", "NumMedia": "0"}
+            signature = RequestValidator(FakeTwilio.auth_token).compute_signature(
+                f"{public_url}/webhooks/twilio/sms", form)
+            response = await client.post(f"{local_url}/webhooks/twilio/sms", data=form,
+                                         headers={"X-Twilio-Signature": signature})
+            assert response.status_code == 200
+        engine.clock.advance(minutes=1)
+        await _drain(engine, redis_url, prefix, functions=(process_inbound_job,))
+
+        feedback = [m["body"] for m in fake.messages if m["to"] == PHONE][1:]
+        assert len(feedback) == 1 and feedback[0].startswith(("Bravo", "Pas tout à fait")), feedback
+        assert await pool.zcard(queue_name(engine.rt.settings)) == 0  # no send job was queued
+        async with engine.rt.sessions() as session:
+            rows = (await session.exec(select(Delivery).where(Delivery.origin == "feedback"))).all()
+        assert [(row.status, row.attempts) for row in rows] == [("sent", 1)]
+    finally:
+        await pool.aclose()
         await _cleanup(redis_url, prefix)
         await close_runtime(engine.rt)
 
