@@ -203,7 +203,7 @@ class TwilioChannel(ChannelBase):
             _retry_after.reset(token)
 
     async def find_sent(self, *, to: str, body: str, since: datetime,
-                        exclude: Collection[str] = ()) -> str | None:
+                        exclude: Collection[str] = (), until: datetime | None = None) -> str | None:
         """The sid of the message Twilio holds for an attempt to send `body` to `to` at `since`, if any.
 
         Twilio's Messages API has no idempotency key, so a send whose answer was
@@ -213,8 +213,9 @@ class TwilioChannel(ChannelBase):
           Twilio sets ``date_sent`` only once a message has left, so one still
           ``accepted`` or ``queued`` would be missed and sent twice);
         - a candidate was created (``date_created``) no earlier than the attempt,
-          less :data:`CLOCK_SKEW`, and is not one of ``exclude`` (sids other
-          deliveries already own);
+          less :data:`CLOCK_SKEW`, and before ``until`` if given (when another
+          delivery of the same body was tried: a copy created after may be its),
+          and is not one of ``exclude`` (sids other deliveries already own);
         - bodies are compared after folding what Smart Encoding rewrites (curly
           quotes, guillemets, dashes, ellipsis, unusual spaces), so the stored
           body need not equal the posted one.
@@ -234,7 +235,8 @@ class TwilioChannel(ChannelBase):
             (m for m in found
              if m.sid not in exclude and (m.to or "") == address
              and str(m.direction or "").startswith("outbound")
-             and m.date_created is not None and m.date_created >= earliest),
+             and m.date_created is not None and m.date_created >= earliest
+             and (until is None or m.date_created < until)),
             key=lambda m: m.date_created)
         for instance in candidates:  # oldest first: the first copy after the attempt is the attempt's
             if fold_smart_encoding(instance.body or "") == wanted:

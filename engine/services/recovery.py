@@ -91,9 +91,9 @@ async def _settle(rt: Runtime, delivery: Delivery, learner: Learner | None) -> t
     since = at or delivery.claimed_at
     if finder is None or not to or since is None:
         return DeliveryStatus.FAILED, {"finished_at": now, "error_code": "outcome_unknown", "status_reason": _UNKNOWN}
+    exclude, until = await _elsewhere(rt, delivery, since)
     try:
-        found = await finder(to=to, body=rendered.get("body", ""), since=since,
-                             exclude=await _owned_elsewhere(rt, delivery, since))
+        found = await finder(to=to, body=rendered.get("body", ""), since=since, exclude=exclude, until=until)
     except LookupIncomplete:
         return DeliveryStatus.FAILED, {"finished_at": now, "error_code": "outcome_unknown", "status_reason": _UNKNOWN}
     except Exception:
@@ -105,11 +105,21 @@ async def _settle(rt: Runtime, delivery: Delivery, learner: Learner | None) -> t
                                    "status_reason": "recovered: not at the provider, sending again"}
 
 
-async def _owned_elsewhere(rt: Runtime, delivery: Delivery, since: datetime) -> set[str]:
-    """Provider ids the learner's other deliveries hold from around the attempt: never this one's."""
-    async with rt.sessions() as session:
-        rows = (await session.exec(select(Delivery.provider_id).where(
-            col(Delivery.learner_id) == delivery.learner_id, col(Delivery.id) != delivery.id,
-            col(Delivery.provider_id).is_not(None), col(Delivery.updated_at) >= since - CLOCK_SKEW))).all()
-    return {row for row in rows if row}
+async def _elsewhere(rt: Runtime, delivery: Delivery, since: datetime) -> tuple[set[str], datetime | None]:
+    """What of the provider's log may be the learner's other deliveries', never this one's.
 
+    The provider ids they hold from around the attempt; and the first later attempt of
+    another delivery with the same body (a review item sent again while this one was stuck
+    in ``sending``): a copy created after it may be that one's. The endurance run found one:
+    an earlier review whose call never went out took, by its body, the copy of the same
+    question sent a week later, which then looked absent and was sent a second time.
+    """
+    body = (delivery.rendered or {}).get("body")
+    async with rt.sessions() as session:
+        rows = (await session.exec(select(Delivery).where(
+            col(Delivery.learner_id) == delivery.learner_id, col(Delivery.id) != delivery.id,
+            col(Delivery.updated_at) >= since - CLOCK_SKEW))).all()
+    owned = {row.provider_id for row in rows if row.provider_id}
+    later = [at for row in rows if body and (row.rendered or {}).get("body") == body
+             for _, at in [recorded_attempt(row)] if at is not None and at > since]
+    return owned, min(later, default=None)

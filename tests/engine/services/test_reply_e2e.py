@@ -111,6 +111,13 @@ async def _engine(store_url: str, tmp_path: Path, twilio_url: str, public_url: s
     return engine
 
 
+def _signed(public_url: str, body: str) -> tuple[dict[str, str], str]:
+    """A learner's inbound SMS as Twilio posts it, and its signature for the public URL."""
+    form = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": FakeTwilio.account_sid,
+            "From": PHONE, "To": "+33700000000", "Body": body, "NumMedia": "0"}
+    return form, RequestValidator(FakeTwilio.auth_token).compute_signature(f"{public_url}/webhooks/twilio/sms", form)
+
+
 async def _drain(engine: Engine, redis_url: str, prefix: str,
                  functions: tuple[Any, ...] = (process_inbound_job, send_batch_job)) -> None:
     """Runs a real arq worker (burst) on this test's queue with the test's runtime and clock."""
@@ -158,10 +165,7 @@ async def test_signed_reply_is_graded_fed_back_and_moves_the_review(
         pool = await create_pool(RedisSettings.from_dsn(redis_url))
         app = create_app(engine.rt.settings, runtime=engine.rt, enqueue=arq_enqueue(pool, engine.rt.settings))
         async with _serve(app, port) as local_url, httpx.AsyncClient() as client:
-            form = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": FakeTwilio.account_sid,
-                    "From": PHONE, "To": "+33700000000", "Body": "b)", "NumMedia": "0"}
-            signature = RequestValidator(FakeTwilio.auth_token).compute_signature(
-                f"{public_url}/webhooks/twilio/sms", form)
+            form, signature = _signed(public_url, "b)")
             for _ in range(3):  # Twilio retries: the same message three times is one reply
                 response = await client.post(f"{local_url}/webhooks/twilio/sms", data=form,
                                              headers={"X-Twilio-Signature": signature})
@@ -213,10 +217,7 @@ async def test_the_reply_job_sends_its_feedback_itself(
         assert len([m for m in fake.messages if m["to"] == PHONE]) == 1
         app = create_app(engine.rt.settings, runtime=engine.rt, enqueue=arq_enqueue(pool, engine.rt.settings))
         async with _serve(app, port) as local_url, httpx.AsyncClient() as client:
-            form = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": FakeTwilio.account_sid,
-                    "From": PHONE, "To": "+33700000000", "Body": "a", "NumMedia": "0"}
-            signature = RequestValidator(FakeTwilio.auth_token).compute_signature(
-                f"{public_url}/webhooks/twilio/sms", form)
+            form, signature = _signed(public_url, "a")
             response = await client.post(f"{local_url}/webhooks/twilio/sms", data=form,
                                          headers={"X-Twilio-Signature": signature})
             assert response.status_code == 200
@@ -271,10 +272,7 @@ async def test_the_reported_scenario_end_to_end_loses_no_answer(
         async with _serve(app, port) as local_url, httpx.AsyncClient() as client:
 
             async def reply(body: str) -> None:
-                form = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": FakeTwilio.account_sid,
-                        "From": PHONE, "To": "+33700000000", "Body": body, "NumMedia": "0"}
-                signature = RequestValidator(FakeTwilio.auth_token).compute_signature(
-                    f"{public_url}/webhooks/twilio/sms", form)
+                form, signature = _signed(public_url, body)
                 response = await client.post(f"{local_url}/webhooks/twilio/sms", data=form,
                                              headers={"X-Twilio-Signature": signature})
                 assert response.status_code == 200
