@@ -264,7 +264,7 @@ class FeedbackClaims:
     sent, or left to the tick, when the job ends.
     """
 
-    def __init__(self, claim: Callable[[], Awaitable[Any]], sends: InlineSends | None = None) -> None:
+    def __init__(self, claim: Callable[[], Awaitable[Any]], sends: InlineSends) -> None:
         self._claim = claim
         self._sends = sends
         self._sending: set[asyncio.Task[None]] = set()
@@ -287,7 +287,7 @@ class FeedbackClaims:
             except Exception:  # the tick claims them a second later
                 log.exception("claiming feedback after replies failed")
             finally:
-                sent = self._sends.take() if self._sends is not None else []
+                sent = self._sends.take()
                 if sent:  # the next claim need not wait for this one's sends; its askers do
                     self._sending.add(asyncio.create_task(self._release(waiting, sent)))
                 else:
