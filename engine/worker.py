@@ -25,8 +25,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from arq import cron
+from arq import ArqRedis, cron
 from arq.connections import RedisSettings
+from arq.constants import job_key_prefix
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -52,6 +53,8 @@ from engine.settings import Settings
 
 #: A reply still unprocessed is enqueued again at most once per window (real seconds).
 SWEEP_WINDOW_SECONDS = 30
+#: Earlier windows whose sweep job, still queued, a new sweep waits for (10 minutes).
+SWEEP_LOOKBACK = 20
 
 log = logging.getLogger("ancrage.worker")
 
@@ -82,17 +85,44 @@ async def startup(ctx: Ctx) -> None:
         return await enqueue_job(ctx["redis"], settings, PROCESS_INBOUND_JOB, event_id,
                                  key=job_key(PROCESS_INBOUND_JOB, event_id))
 
-    async def sweep_inbound(event_id: int) -> bool:
-        # An id per sweep window: the first job's id stays taken (in progress on a dead worker,
-        # for arq's whole job timeout), which would keep the reply waiting five minutes.
-        window = int(time.time() // SWEEP_WINDOW_SECONDS)
-        return await enqueue_job(ctx["redis"], settings, PROCESS_INBOUND_JOB, event_id,
-                                 key=f"{job_key(PROCESS_INBOUND_JOB, event_id)}:swept:{window}")
+    async def sweep_inbound(event_ids: list[int]) -> int:
+        return await sweep_enqueue(ctx["redis"], settings, event_ids, window=int(time.time() // SWEEP_WINDOW_SECONDS))
 
     ctx["enqueue"] = batch_enqueuer(ctx["redis"], settings)
     ctx["enqueue_inbound"] = enqueue_inbound
     ctx["sweep_inbound"] = sweep_inbound
     ctx["heartbeat"] = asyncio.create_task(orphans.heartbeat(ctx["redis"], queue_name(settings), rt.worker_id))
+
+
+def _swept_key(event_id: int, window: int) -> str:
+    return f"{job_key(PROCESS_INBOUND_JOB, event_id)}:swept:{window}"
+
+
+async def sweep_enqueue(pool: ArqRedis, settings: Settings, event_ids: list[int], *, window: int) -> int:
+    """Enqueues again the replies left unprocessed whose job is no longer in the queue; returns how many.
+
+    A job of its own per sweep window: the first job's id may stay taken (arq keeps a
+    finished job's result under its id). But a reply whose job is still waiting (the
+    intake's, or an earlier sweep's of the last :data:`SWEEP_LOOKBACK` windows) is left
+    to it: once the queue was slower than a window, every sweep added one more job per
+    waiting reply, each of them ran ("already processed"), and the endurance run's queue
+    grew to jobs waiting 100 s, sends among them. A job lost with Redis, or in progress on
+    a dead worker (:mod:`engine.orphans` releases it), is no longer there or runs again.
+    """
+    if not event_ids:
+        return 0
+    async with pool.pipeline(transaction=False) as pipe:
+        for event_id in event_ids:
+            keys = [job_key(PROCESS_INBOUND_JOB, event_id)] + [
+                _swept_key(event_id, w) for w in range(window - SWEEP_LOOKBACK, window + 1)]
+            pipe.exists(*(job_key_prefix + job_id(settings, key) for key in keys))
+        waiting = await pipe.execute()
+    enqueued = 0
+    for event_id, queued in zip(event_ids, waiting, strict=True):
+        if not queued:
+            enqueued += await enqueue_job(pool, settings, PROCESS_INBOUND_JOB, event_id,
+                                          key=_swept_key(event_id, window))
+    return enqueued
 
 
 async def shutdown(ctx: Ctx) -> None:

@@ -306,16 +306,12 @@ SWEEP_AFTER = timedelta(seconds=30)
 async def sweep_unprocessed(rt: Runtime, *, now: datetime, enqueue: Any, older_than: timedelta | None = None) -> int:
     """Events stored but never processed (Redis was down at intake, or the job's worker died): enqueue them again.
 
-    ``enqueue`` must give each sweep's job an id of its own: a job whose worker was
-    killed keeps its id (and arq's in-progress mark) for the whole job timeout, and
-    a re-enqueue under that id would be refused until then. Processing twice is
+    ``enqueue`` takes the ids and returns how many it queued (``engine.worker.sweep_enqueue``:
+    those with no job left in the queue, each under an id of its own). Processing twice is
     harmless (:func:`process_inbound` re-reads the event under the learner's lock).
     """
     async with rt.sessions() as session:
         ids = (await session.exec(select(InboundEvent.id).where(
             InboundEvent.status == InboundStatus.RECEIVED,
             col(InboundEvent.received_at) < now - (older_than or SWEEP_AFTER)).limit(500))).all()
-    for event_id in ids:
-        if event_id is not None:
-            await enqueue(event_id)
-    return len(ids)
+    return int(await enqueue([event_id for event_id in ids if event_id is not None]))
