@@ -46,7 +46,7 @@ from engine.ratelimit import MAX_WAIT_SECONDS
 from engine.services.delivery_state import recorded_attempt, set_many, set_status
 from engine.services.marking import mark_wave
 from engine.services.runtime import Runtime
-from engine.services.send_checks import Outgoing, decide
+from engine.services.send_checks import Outgoing, decide, prefetch
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.models import Delivery, Enrollment, Learner, Prompt, PushToken
 
@@ -120,6 +120,7 @@ async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> tuple
         tokens = {t.learner_id: t.token for t in (await session.exec(select(PushToken).where(
             col(PushToken.learner_id).in_(learner_ids), col(PushToken.disabled_at).is_(None))
             .order_by(col(PushToken.created_at)))).all()}
+        known = await prefetch(session, rows)
         busy: set[int | None] = set()  # learners with a delivery to send this round
         for delivery, enrollment, learner in rows:
             if learner.id in busy:
@@ -127,7 +128,7 @@ async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> tuple
                 later.append(delivery.id or 0)
                 continue
             decision, item = await decide(session, rt, delivery, enrollment, learner,
-                                           tokens.get(learner.id or 0), now)
+                                           tokens.get(learner.id or 0), now, known)
             counts[decision] = counts.get(decision, 0) + 1
             if item is not None:
                 outgoing.append(item)
