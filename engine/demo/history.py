@@ -19,8 +19,10 @@ campaign for 125 learners replays in seconds.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -43,6 +45,7 @@ from engine.store.migrate import upgrade_async
 from engine.store.models import Alert, Delivery, Enrollment, Prompt, Ticket
 
 MIN_STEP = timedelta(hours=1)
+PROGRESS_PHASE = "historique : jours rejoués"
 #: Questions sent on these channels are answered on their one-tap page.
 LINKED_CHANNELS = ("email", "push")
 QUESTIONS = (
@@ -113,6 +116,8 @@ class _Replay:
     last_prompt: int = 0
     last_ticket: int = 0
     seq: int = 0
+    #: ``(phase, days replayed, days in all)``, about twenty times over the replay.
+    progress: Callable[[str, int, int], None] | None = None
 
     def post(self, at: datetime, learner_id: int, text: str, *, free_text: bool = False,
              prompt: Prompt | None = None) -> None:
@@ -123,11 +128,19 @@ class _Replay:
 
     async def run(self, start: datetime) -> None:
         self.clock.now = start
+        days = max(1, math.ceil((self.until - start) / timedelta(days=1)))
+        every, told = max(1, days // 20), 0
         while True:
+            done = min(days, int((self.clock.now - start) / timedelta(days=1)))
+            if self.progress is not None and (done >= told + every or (done == days and told < days)):
+                self.progress(PROGRESS_PHASE, done, days)
+                told = done
             await self._tick()
             await self._discover()
             await self._schedule_answers()
             if self.clock.now >= self.until:
+                if self.progress is not None and told < days:
+                    self.progress(PROGRESS_PHASE, days, days)
                 break
             following = min(max(await self._next_event(), self.clock.now + MIN_STEP), self.until)
             await self._deliver(following)
@@ -269,8 +282,10 @@ def _recent_question(replay: _Replay, cohorts: list[Cohort]) -> None:
         replay.post(at, latest.learners[0][0], QUESTIONS[0], free_text=True)
 
 
-async def seed_history(rt: Runtime, catalog: Catalog, *, plan: HistoryPlan, until: datetime) -> HistoryReport:
-    """Writes ``plan``'s people and plays their sessions through the engine up to ``until``."""
+async def seed_history(rt: Runtime, catalog: Catalog, *, plan: HistoryPlan, until: datetime,
+                       progress: Callable[[str, int, int], None] | None = None) -> HistoryReport:
+    """Writes ``plan``'s people and plays their sessions through the engine up to ``until``;
+    ``progress`` hears how many days of it are replayed (the demo's bar: a few minutes' work)."""
     started = time.perf_counter()
     await upgrade_async(rt.engine)
     until = until.astimezone(UTC)
@@ -282,7 +297,7 @@ async def seed_history(rt: Runtime, catalog: Catalog, *, plan: HistoryPlan, unti
     saved: Clock = rt.clock
     clock = _HandClock(until)
     rt.clock = clock
-    replay = _Replay(rt, catalog, clock, until, random.Random(plan.seed), report)
+    replay = _Replay(rt, catalog, clock, until, random.Random(plan.seed), report, progress=progress)
     for cohort in cohorts:
         _script(replay, cohort)
     _recent_question(replay, cohorts)

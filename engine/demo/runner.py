@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from sqlmodel import col, select
 
 from engine.clock import WarpedClock
 from engine.commands.processes import pause, resolve_redis, serve_all
+from engine.commands.progress import progress
 from engine.core.personas import PERSONAS
 from engine.demo.cohort import (
     DEMO_PASSWORD,
@@ -252,7 +254,9 @@ async def _prepare(settings: Settings, *, campaign: str, session_end: datetime, 
         if new and history_learners > 0:
             print("historique : sessions passées jouées par le moteur…", flush=True)
             catalog = Catalog.load(settings.campaigns_dir, settings.content_dir)
-            report = await seed_history(rt, catalog, plan=with_learners(DEMO_PLAN, history_learners), until=until)
+            with progress(threshold=1, stream=sys.stdout) as report_days:
+                report = await seed_history(rt, catalog, plan=with_learners(DEMO_PLAN, history_learners),
+                                            until=until, progress=report_days)
             print(f"historique : {report.sessions} sessions, {report.learners} apprenants, "
                   f"{report.messages} réponses traitées en {report.seconds:.1f} s", flush=True)
         return live, simulated

@@ -27,6 +27,10 @@ PLAN = HistoryPlan(trainers=DEMO_TRAINERS, seed=7, sessions=(
 CRITERIA = {"accueil", "contenu", "equipe-pedagogique", "moyens", "accompagnement"}
 
 
+#: What the replay told its progress bar, as ``(phase, days replayed, days in all)``.
+HEARD: list[tuple[str, int, int]] = []
+
+
 def _seed(folder: Path, plan: HistoryPlan) -> tuple[sqlite3.Connection, HistoryReport]:
     # One key for every folder, so that answer links (signed) are equal across two runs.
     settings = Settings(data_dir=folder, database_url=None, sandbox=True,
@@ -36,7 +40,8 @@ def _seed(folder: Path, plan: HistoryPlan) -> tuple[sqlite3.Connection, HistoryR
         rt = await build_runtime(settings)
         try:
             catalog = Catalog.load(settings.campaigns_dir, settings.content_dir)
-            return await seed_history(rt, catalog, plan=plan, until=UNTIL)
+            return await seed_history(rt, catalog, plan=plan, until=UNTIL,
+                                      progress=lambda *told: HEARD.append(told))
         finally:
             await close_runtime(rt)
 
@@ -127,6 +132,20 @@ def test_history_went_through_the_engine(seeded: tuple[sqlite3.Connection, Histo
     assert max(sent) <= UNTIL
     assert _one(db, "SELECT count(*) FROM delivery WHERE status = 'planned' AND due_at > ?".replace(
         "?", f"'{(UNTIL - timedelta(hours=1)).strftime('%Y-%m-%d %H:%M')}'"))
+
+
+def test_the_replay_tells_its_progress_in_days(seeded: tuple[sqlite3.Connection, HistoryReport]) -> None:
+    """The demo's bar: about twenty reports, days only forward, the last one at the end. The
+    earliest session ended 130 days before the clock, and the replay starts an hour before."""
+    assert seeded and HEARD
+    # The fixture's replay: up to where the days start again (another test's replay may follow).
+    ends = next((i for i in range(1, len(HEARD)) if HEARD[i][1] < HEARD[i - 1][1]), len(HEARD))
+    run = HEARD[:ends]
+    assert {phase for phase, _, _ in run} == {"historique : jours rejoués"}
+    totals = {total for _, _, total in run}
+    assert totals == {131}, totals
+    done = [d for _, d, _ in run]
+    assert done == sorted(set(done)) and done[-1] == 131 and 15 <= len(done) <= 25, done
 
 
 def test_same_seed_same_history(tmp_path: Path) -> None:
