@@ -98,6 +98,11 @@ def _swept_key(event_id: int, window: int) -> str:
     return f"{job_key(PROCESS_INBOUND_JOB, event_id)}:swept:{window}"
 
 
+def _arq_job_key(settings: Settings, key: str) -> str:
+    """The Redis key arq keeps a queued (or running) job under, for our job ``key``."""
+    return job_key_prefix + job_id(settings, key)
+
+
 async def sweep_enqueue(pool: ArqRedis, settings: Settings, event_ids: list[int], *, window: int) -> int:
     """Enqueues again the replies left unprocessed whose job is no longer in the queue; returns how many.
 
@@ -115,7 +120,7 @@ async def sweep_enqueue(pool: ArqRedis, settings: Settings, event_ids: list[int]
         for event_id in event_ids:
             keys = [job_key(PROCESS_INBOUND_JOB, event_id)] + [
                 _swept_key(event_id, w) for w in range(window - SWEEP_LOOKBACK, window + 1)]
-            pipe.exists(*(job_key_prefix + job_id(settings, key) for key in keys))
+            pipe.exists(*(_arq_job_key(settings, key) for key in keys))
         waiting = await pipe.execute()
     enqueued = 0
     for event_id, queued in zip(event_ids, waiting, strict=True):
@@ -235,11 +240,11 @@ async def drop_queued_replies(pool: ArqRedis, settings: Settings, event_ids: lis
     """
     if not event_ids:
         return
-    ids = [job_id(settings, job_key(PROCESS_INBOUND_JOB, i)) for i in event_ids]
+    keys = [job_key(PROCESS_INBOUND_JOB, i) for i in event_ids]
     with contextlib.suppress(RedisError, OSError):
         async with pool.pipeline(transaction=False) as pipe:
-            pipe.zrem(queue_name(settings), *ids)
-            pipe.delete(*(job_key_prefix + i for i in ids))
+            pipe.zrem(queue_name(settings), *(job_id(settings, key) for key in keys))
+            pipe.delete(*(_arq_job_key(settings, key) for key in keys))
             await pipe.execute()
 
 

@@ -132,7 +132,7 @@ class _Replay:
         every, told = max(1, days // 20), 0
         while True:
             done = min(days, int((self.clock.now - start) / timedelta(days=1)))
-            if self.progress is not None and (done >= told + every or (done == days and told < days)):
+            if self.progress is not None and done >= told + every:
                 self.progress(PROGRESS_PHASE, done, days)
                 told = done
             await self._tick()

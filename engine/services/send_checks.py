@@ -7,7 +7,6 @@ learner is still answering, opt-out, consent and reachability.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,13 +57,12 @@ class Known:
     cards: dict[tuple[int, str], list[ReviewCard]] = field(default_factory=dict)
 
 
-async def prefetch(session: AsyncSession, rows: Iterable[tuple[Delivery, Enrollment, Learner]]) -> Known:
+async def prefetch(session: AsyncSession, rows: list[tuple[Delivery, Enrollment, Learner]]) -> Known:
     """The open questions and review cards the decisions of these rows will read (two statements).
 
     A batch decides one delivery per learner (dispatch's ``busy``), so nothing this
     batch does changes what another of its decisions reads here.
     """
-    rows = list(rows)
     known = Known()
     asking = {learner.id for delivery, _, learner in rows if must_wait_for_open_questions(delivery)}
     if asking:
