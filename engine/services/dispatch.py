@@ -20,6 +20,13 @@ A batch goes through three phases:
 3. **Record** (one transaction): ``sending → sent`` with the provider id, or a
    retry with backoff, or a fallback to the next channel, or ``failed``.
 
+A slow call does not hold its batch. Once every call still running has been in
+flight for :data:`DETACH_AFTER`, the round records the others and goes on; the
+slow ones are recorded as each ends, and only their learners wait for them
+(their next deliveries are decided after), so the campaign's per-learner order
+holds. A provider's 15-second timeout once held all 250 learners of a batch,
+round after round.
+
 Twilio's API has no idempotency key. A worker that dies after the provider
 accepted a message but before phase 3 leaves the delivery in ``sending``; it is
 never put back to ``queued`` blindly. The scheduler's recovery asks the
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -73,6 +81,20 @@ WAVE_SECONDS = 1.0
 MARK_LEAD = 0.2
 #: Rounds of one send job (fallbacks, and each learner's next delivery).
 MAX_ROUNDS = 6
+#: A call in flight this long no longer holds its round: the others are recorded and the
+#: round goes on; it is recorded when it ends, and only its learner waits for it. Calls to
+#: providers take a fraction of a second; a slow one may take the client's whole timeout.
+DETACH_AFTER = 2.0
+
+
+@dataclass(eq=False)
+class _Call:
+    """One provider call: its delivery, its task, when it reached the provider (loop time)."""
+
+    item: Outgoing
+    task: asyncio.Task[None] | None = None
+    started: float | None = None
+    result: SendResult | None = None
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -94,22 +116,49 @@ async def _load(session: AsyncSession, ids: list[int], postgres: bool) -> list[t
 
 async def send_batch(rt: Runtime, delivery_ids: list[int]) -> dict[str, int]:
     """Sends these queued deliveries; returns counts by outcome (for logs and benchmarks)."""
+    slow: list[_Call] = []  # calls detached from their round, still in flight
+    try:
+        return await _rounds(rt, list(delivery_ids), slow)
+    finally:  # cancelled (a job timeout, a shutdown): no call outlives its job
+        for call in slow:
+            if call.task is not None:
+                call.task.cancel()
+
+
+async def _rounds(rt: Runtime, pending: list[int], slow: list[_Call]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    pending = list(delivery_ids)
+    learner_of: dict[int, int] = {}  # delivery id -> learner id, as loaded
+    rounds = 0
     # Each round falls back to the next channel for permanent failures and takes the
     # learners' next deliveries; what is left after the last round stays ``queued``
-    # and the tick's requeue hands it out again.
-    for _round in range(MAX_ROUNDS):
-        if not pending:
+    # and the tick's requeue hands it out again. A learner with a slow call waits for it.
+    while pending or slow:
+        held = {call.item.learner.id for call in slow}
+        ready = [i for i in pending if learner_of.get(i) not in held]
+        if ready and rounds < MAX_ROUNDS:
+            rounds += 1
+            outgoing, later = await _prepare(rt, ready, counts, learner_of)
+            finished, detached = await _call(rt, outgoing, counts)
+            fallback = await _record(rt, [c.item for c in finished], [c.result for c in finished], counts)
+            pending = sorted(set(pending) - set(ready) | set(later) | set(fallback))
+            slow.extend(detached)
+        elif slow:
+            await asyncio.wait([call.task for call in slow if call.task is not None],
+                               return_when=asyncio.FIRST_COMPLETED)
+        else:
             break
-        outgoing, later = await _prepare(rt, pending, counts)
-        results = await _call(rt, outgoing, counts)
-        pending = sorted(await _record(rt, outgoing, results, counts) + later)
+        ended = [call for call in slow if call.task is not None and call.task.done()]
+        if ended:
+            slow[:] = [call for call in slow if call not in ended]
+            fallback = await _record(rt, [c.item for c in ended], [c.result for c in ended], counts)
+            pending = sorted(set(pending) | set(fallback))
     return counts
 
 
-async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> tuple[list[Outgoing], list[int]]:
-    """Decides and composes; returns what to send and the deliveries left for the next round."""
+async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int],
+                   learner_of: dict[int, int]) -> tuple[list[Outgoing], list[int]]:
+    """Decides and composes; returns what to send and the deliveries left for the next round
+    (``learner_of`` gets each loaded delivery's learner)."""
     now = rt.now()
     postgres = rt.engine.dialect.name == "postgresql"
     outgoing: list[Outgoing] = []
@@ -123,6 +172,7 @@ async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> tuple
         known = await prefetch(session, rows)
         busy: set[int | None] = set()  # learners with a delivery to send this round
         for delivery, enrollment, learner in rows:
+            learner_of[delivery.id or 0] = learner.id or 0
             if learner.id in busy:
                 # Decided once the earlier one is sending (its question open).
                 later.append(delivery.id or 0)
@@ -136,69 +186,90 @@ async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int]) -> tuple
     return outgoing, later
 
 
-async def _call(rt: Runtime, outgoing: list[Outgoing], counts: dict[str, int]) -> list[SendResult | None]:
-    """Every provider call, channel by channel in waves; None for a delivery not ours to send (lost its mark)."""
-    results: dict[int, SendResult | None] = {}
+async def _call(rt: Runtime, outgoing: list[Outgoing], counts: dict[str, int]) -> tuple[list[_Call], list[_Call]]:
+    """Every provider call, channel by channel in waves: the calls that ended, and those
+    detached still in flight (:func:`_settle`). A result of None: not ours to send (lost its mark)."""
+    calls = [_Call(item) for item in outgoing]
     checked = await asyncio.gather(*(_earlier_attempt(rt, rt.channels.get(item.channel), item) for item in outgoing))
-    fresh: dict[str, list[Outgoing]] = {}
-    found: list[Outgoing] = []
-    for item, earlier in zip(outgoing, checked, strict=True):
+    fresh: dict[str, list[_Call]] = {}
+    found: list[_Call] = []
+    for call, earlier in zip(calls, checked, strict=True):
         if earlier is None:
-            fresh.setdefault(item.channel, []).append(item)
+            fresh.setdefault(call.item.channel, []).append(call)
         else:
-            results[id(item)] = earlier
+            call.result = earlier
             if earlier.accepted:
-                found.append(item)
+                found.append(call)
     if found:  # the earlier attempt went out: marked, then recorded as sent
-        marked = await _mark(rt, found, counts)
-        results.update({id(item): None for item in found if id(item) not in marked})
-    await asyncio.gather(*(_send_waves(rt, name, items, counts, results) for name, items in fresh.items()))
-    return [results[id(item)] for item in outgoing]
+        marked = await _mark(rt, [call.item for call in found], counts)
+        for call in found:
+            if id(call.item) not in marked:
+                call.result = None
+    await asyncio.gather(*(_send_waves(rt, name, group, counts) for name, group in fresh.items()))
+    detached = await _settle([call for call in calls if call.task is not None])
+    return [call for call in calls if call not in detached], detached
 
 
-async def _send_waves(rt: Runtime, name: str, items: list[Outgoing], counts: dict[str, int],
-                      results: dict[int, SendResult | None]) -> None:
-    """One channel's sends: mark a wave ``sending``, reserve its rate-limit slots, call at each slot.
+async def _settle(calls: list[_Call]) -> list[_Call]:
+    """Waits for the calls until those still running have all been in flight :data:`DETACH_AFTER`;
+    returns those (a call waiting for its rate-limit slot is waited for)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        running = [call for call in calls if call.task is not None and not call.task.done()]
+        if not running:
+            return []
+        now = loop.time()
+        if all(call.started is not None and now - call.started >= DETACH_AFTER for call in running):
+            return running
+        starts = [call.started for call in running if call.started is not None]
+        wake = max(starts) + DETACH_AFTER - now if len(starts) == len(running) else 0.25
+        await asyncio.wait([call.task for call in running if call.task is not None],
+                           timeout=max(min(wake, 0.25), 0.01), return_when=asyncio.FIRST_COMPLETED)
+
+
+async def _send_waves(rt: Runtime, name: str, calls: list[_Call], counts: dict[str, int]) -> None:
+    """One channel's sends: mark a wave ``sending``, reserve its rate-limit slots, start a call at each slot.
 
     A wave is what the sender's rate allows in :data:`WAVE_SECONDS` (the whole
     list without a limit). The next wave is marked just before the current one's
     last slot, and its slots are reserved only once it is marked: the mark's
     time never bunches calls beyond the rate, and a crash leaves in ``sending``
-    only the wave whose calls are under way.
+    only the wave whose calls are under way. Returns once the last wave's calls
+    are started (each call's ``task``).
     """
     channel = rt.channels.get(name)
     if channel is None:
-        for item in items:
-            results[id(item)] = SendResult("failed_permanent", error_code="no_channel",
-                                           error=f"channel '{name}' is not configured")
+        for call in calls:
+            call.result = SendResult("failed_permanent", error_code="no_channel",
+                                     error=f"channel '{name}' is not configured")
         return
     rate = rt.limiter.rates.get(name) if rt.limiter is not None else None
-    size = len(items) if not rate or rate * WAVE_SECONDS >= len(items) else max(1, int(rate * WAVE_SECONDS))
+    size = len(calls) if not rate or rate * WAVE_SECONDS >= len(calls) else max(1, int(rate * WAVE_SECONDS))
     loop = asyncio.get_running_loop()
-    calls: list[asyncio.Task[None]] = []
     mark_at = loop.time()
     busy = False
-    for start in range(0, len(items), size):
-        wave = items[start:start + size]
+    for start in range(0, len(calls), size):
+        wave = calls[start:start + size]
         if busy:  # the sender has no slot within a minute: not even marked
-            for item in wave:
-                results[id(item)] = _sender_busy()
+            for call in wave:
+                call.result = _sender_busy()
             continue
         await asyncio.sleep(max(mark_at - loop.time(), 0))
-        marked = await _mark(rt, wave, counts)
-        mine = [item for item in wave if id(item) in marked]
-        results.update({id(item): None for item in wave if id(item) not in marked})
+        marked = await _mark(rt, [call.item for call in wave], counts)
+        mine = [call for call in wave if id(call.item) in marked]
+        for call in wave:
+            if id(call.item) not in marked:
+                call.result = None
         delays = await rt.limiter.reserve(name, len(mine)) if rt.limiter is not None and mine else [0.0] * len(mine)
         now = loop.time()
-        for index, item in enumerate(mine):
+        for index, call in enumerate(mine):
             if index >= len(delays):  # its slot is over a minute away: handed back, not sent
-                results[id(item)] = _sender_busy()
+                call.result = _sender_busy()
                 busy = True
                 continue
-            calls.append(asyncio.create_task(_send_at(channel, item, now + delays[index], results)))
+            call.task = asyncio.create_task(_send_at(channel, call, now + delays[index]))
         if delays and rate:
             mark_at = now + delays[-1] + 1 / rate - MARK_LEAD
-    await asyncio.gather(*calls)
 
 
 async def _mark(rt: Runtime, items: list[Outgoing], counts: dict[str, int]) -> set[int]:
@@ -209,12 +280,14 @@ async def _mark(rt: Runtime, items: list[Outgoing], counts: dict[str, int]) -> s
         return set()
 
 
-async def _send_at(channel: Any, item: Outgoing, at: float, results: dict[int, SendResult | None]) -> None:
-    await asyncio.sleep(max(at - asyncio.get_running_loop().time(), 0))
+async def _send_at(channel: Any, call: _Call, at: float) -> None:
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(at - loop.time(), 0))
+    call.started = loop.time()
     try:
-        results[id(item)] = await channel.send(item.message)
+        call.result = await channel.send(call.item.message)
     except Exception as exc:  # an adapter bug must not leave the delivery in limbo
-        results[id(item)] = SendResult("failed_transient", error_code="adapter_error", error=type(exc).__name__)
+        call.result = SendResult("failed_transient", error_code="adapter_error", error=type(exc).__name__)
 
 
 def _sender_busy() -> SendResult:
@@ -249,6 +322,8 @@ async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResul
     A delivery that never got as far as ``sending`` (no channel, sender busy, the
     earlier attempt could not be checked) changes from ``queued``.
     """
+    if not outgoing:
+        return []
     now = rt.now()
     fallback: list[int] = []
     async with rt.sessions() as session, session.begin():
