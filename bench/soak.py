@@ -467,17 +467,25 @@ async def check(rt: Any, providers: dict[str, Any], *, end: datetime, sids: set[
         # ``was_due_at``), not at its ``due_at`` now (the retry's): the learner's next message,
         # held behind it as it should be, would look overtaken. Other moves (a closed send
         # window, a question asked later while another is open, the catch-up, a review's
-        # adaptive date) are the campaign's own: the message counts at its new time.
+        # adaptive date) are the campaign's own: the message counts at its new time, unless it
+        # was tried before (sent, or maybe sent, then recovered or retried): it keeps the place
+        # it had at its first try, since the claim's per-learner hold keeps the later ones behind
+        # it wherever a send window or the catch-up moves it afterwards.
         sent = await rows("SELECT enrollment_id, id, LEAST(due_at, (SELECT min((a.detail->>'was_due_at')"
                           "::timestamptz) FROM audit_event a WHERE a.entity = 'delivery' AND a.entity_id = "
                           "delivery.id AND a.action = 'dispatch' AND a.to_state = 'planned' AND ((a.detail->>'status_reason') "
-                          "LIKE 'retry after %' OR (a.detail->>'status_reason') LIKE '% at its rate limit%'))) "
+                          "LIKE 'retry after %' OR (a.detail->>'status_reason') LIKE '% at its rate limit%' "
+                          "OR a.id > (SELECT min(s.id) FROM audit_event s WHERE s.entity = 'delivery' AND "
+                          "s.entity_id = delivery.id AND s.to_state = 'sending')))) "
                           "AS due_at, "
                           "COALESCE((rendered->'attempt'->>'at')::timestamptz, "
                           "sent_at) AS called, COALESCE(status_reason, '') LIKE 'recovered:%' "
                           "OR COALESCE(error_code, '') IN ('timeout', 'network', 'adapter_error') AS recovered "
                           "FROM delivery WHERE origin = 'plan' AND recipient = 'learner' "
                           "AND sent_at IS NOT NULL ORDER BY enrollment_id, called, id")
+        # A message tried once (sent, or maybe sent, then recovered or retried) keeps the place it
+        # had then: the claim's per-learner hold keeps the later ones behind it, wherever a send
+        # window or a catch-up moves it afterwards (its "due" is then its earliest since that try).
         # Within the busy-queue grace (``catchup.LATE_AFTER``) the engine sends whatever is due with
         # no order between one learner's messages (other batches, other workers): a message sent
         # after a later one is out of order only if it was due more than the grace before it.

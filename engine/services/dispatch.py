@@ -25,7 +25,10 @@ flight for :data:`DETACH_AFTER`, the round records the others and goes on; the
 slow ones are recorded as each ends, and only their learners wait for them
 (their next deliveries are decided after), so the campaign's per-learner order
 holds. A provider's 15-second timeout once held all 250 learners of a batch,
-round after round.
+round after round. A learner whose message is to be retried after a temporary
+error gets nothing more from the batch: their next
+messages go back to ``planned``, where the claim's per-learner hold keeps them
+behind the retry. Rounds take each learner's messages in the order they are due.
 
 Twilio's API has no idempotency key. A worker that dies after the provider
 accepted a message but before phase 3 leaves the delivery in ``sending``; it is
@@ -55,6 +58,7 @@ from engine.services.delivery_state import recorded_attempt, set_many, set_statu
 from engine.services.marking import mark_wave
 from engine.services.runtime import Runtime
 from engine.services.send_checks import Outgoing, decide, prefetch
+from engine.store.audit import record_audits
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.models import Delivery, Enrollment, Learner, Prompt, PushToken
 
@@ -81,6 +85,8 @@ WAVE_SECONDS = 1.0
 MARK_LEAD = 0.2
 #: Rounds of one send job (fallbacks, and each learner's next delivery).
 MAX_ROUNDS = 6
+#: Why a message went back to ``planned`` without being tried.
+BEHIND_RETRY = "waiting for an earlier message of the learner, to be retried"
 #: A call in flight this long no longer holds its round: the others are recorded and the
 #: round goes on; it is recorded when it ends, and only its learner waits for it. Calls to
 #: providers take a fraction of a second; a slow one may take the client's whole timeout.
@@ -108,7 +114,7 @@ async def _load(session: AsyncSession, ids: list[int], postgres: bool) -> list[t
                  .join(Enrollment, col(Enrollment.id) == col(Delivery.enrollment_id))
                  .join(Learner, col(Learner.id) == col(Delivery.learner_id))
                  .where(col(Delivery.id).in_(ids), col(Delivery.status) == DeliveryStatus.QUEUED)
-                 .order_by(col(Delivery.id)))
+                 .order_by(col(Delivery.due_at), col(Delivery.id)))
     if postgres:
         statement = statement.with_for_update(of=Learner, skip_locked=True)
     return [tuple(row) for row in (await session.exec(statement)).all()]  # type: ignore[misc]
@@ -128,18 +134,23 @@ async def send_batch(rt: Runtime, delivery_ids: list[int]) -> dict[str, int]:
 async def _rounds(rt: Runtime, pending: list[int], slow: list[_Call]) -> dict[str, int]:
     counts: dict[str, int] = {}
     learner_of: dict[int, int] = {}  # delivery id -> learner id, as loaded
+    retrying: set[int] = set()  # learners with a message to be retried: nothing more for them here
     rounds = 0
     # Each round falls back to the next channel for permanent failures and takes the
     # learners' next deliveries; what is left after the last round stays ``queued``
     # and the tick's requeue hands it out again. A learner with a slow call waits for it.
     while pending or slow:
+        behind = [i for i in pending if learner_of.get(i) in retrying]
+        if behind:
+            await _hand_back(rt, behind)
+            pending = [i for i in pending if i not in set(behind)]
         held = {call.item.learner.id for call in slow}
         ready = [i for i in pending if learner_of.get(i) not in held]
         if ready and rounds < MAX_ROUNDS:
             rounds += 1
             outgoing, later = await _prepare(rt, ready, counts, learner_of)
             finished, detached = await _call(rt, outgoing, counts)
-            fallback = await _record(rt, [c.item for c in finished], [c.result for c in finished], counts)
+            fallback = await _record(rt, [c.item for c in finished], [c.result for c in finished], counts, retrying)
             pending = sorted(set(pending) - set(ready) | set(later) | set(fallback))
             slow.extend(detached)
         elif slow:
@@ -150,9 +161,24 @@ async def _rounds(rt: Runtime, pending: list[int], slow: list[_Call]) -> dict[st
         ended = [call for call in slow if call.task is not None and call.task.done()]
         if ended:
             slow[:] = [call for call in slow if call not in ended]
-            fallback = await _record(rt, [c.item for c in ended], [c.result for c in ended], counts)
+            fallback = await _record(rt, [c.item for c in ended], [c.result for c in ended], counts, retrying)
             pending = sorted(set(pending) | set(fallback))
     return counts
+
+
+async def _hand_back(rt: Runtime, ids: list[int]) -> None:
+    """``queued → planned``, due as they were, for messages behind a retry of their learner's:
+    the claim's per-learner hold then keeps them until the retry is settled."""
+    now = rt.now()
+    async with rt.sessions() as session, session.begin():
+        result = await session.exec(update(Delivery).where(
+            col(Delivery.id).in_(ids), col(Delivery.status) == DeliveryStatus.QUEUED,
+        ).values(status=DeliveryStatus.PLANNED, updated_at=now, status_reason=BEHIND_RETRY)
+            .returning(col(Delivery.id)).execution_options(synchronize_session=False))
+        moved = sorted(int(i) for i in result.scalars().all())
+        await record_audits(session, entity="delivery", entity_ids=moved, action="dispatch", at=now,
+                            from_state=DeliveryStatus.QUEUED, to_state=DeliveryStatus.PLANNED,
+                            detail={"status_reason": BEHIND_RETRY})
 
 
 async def _prepare(rt: Runtime, ids: list[int], counts: dict[str, int],
@@ -316,8 +342,9 @@ async def _earlier_attempt(rt: Runtime, channel: Any | None, item: Outgoing) -> 
 
 
 async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResult | None],
-                  counts: dict[str, int]) -> list[int]:
-    """Saves every provider answer; returns the deliveries to try on their next channel.
+                  counts: dict[str, int], retrying: set[int]) -> list[int]:
+    """Saves every provider answer; returns the deliveries to try on their next channel
+    (``retrying`` gets the learners of those to be retried later).
 
     A delivery that never got as far as ``sending`` (no channel, sender busy, the
     earlier attempt could not be checked) changes from ``queued``.
@@ -364,6 +391,7 @@ async def _record(rt: Runtime, outgoing: list[Outgoing], results: list[SendResul
                            error_code=result.error_code, error=result.error,
                            status_reason=f"retry after a temporary error on {item.channel}")
                 counts["retry"] = counts.get("retry", 0) + 1
+                retrying.add(item.learner.id or 0)
                 continue
             moved = await set_status(session, delivery, DeliveryStatus.QUEUED, now=now, expect=was,
                                error_code=result.error_code, error=result.error, rendered=rendered,
