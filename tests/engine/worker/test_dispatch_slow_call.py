@@ -59,6 +59,14 @@ async def _engine(store_url: str, tmp_path: Path, providers: Providers) -> Engin
     return engine
 
 
+async def _send_due(engine: Engine) -> list[Delivery]:
+    """Past the steps' time: the tick enrols, the next one claims and sends (one batch)."""
+    engine.clock.advance(minutes=11)
+    await engine.tick()
+    await engine.tick()
+    return await engine.deliveries()
+
+
 def _accepted(providers: Providers) -> list[tuple[str, str]]:
     """(number, first word) of each SMS, in the order Twilio accepted them."""
     return [(m["to"], m["body"].split()[0]) for m in providers.twilio.messages]
@@ -73,10 +81,7 @@ async def test_a_slow_call_holds_only_its_learner(store_url: str, tmp_path: Path
     twilio.fail(phone(1), "slow")
     engine = await _engine(store_url, tmp_path, providers)
     try:
-        engine.clock.advance(minutes=11)
-        await engine.tick()
-        await engine.tick()
-        deliveries = await engine.deliveries()
+        deliveries = await _send_due(engine)
     finally:
         await close_runtime(engine.rt)
 
@@ -97,10 +102,7 @@ async def test_a_retry_holds_its_learners_next_message(store_url: str, tmp_path:
     providers.twilio.fail(phone(1), "server_error")
     engine = await _engine(store_url, tmp_path, providers)
     try:
-        engine.clock.advance(minutes=11)
-        await engine.tick()
-        await engine.tick()
-        rows = await engine.deliveries()
+        rows = await _send_due(engine)
         slow_learner = min(d.learner_id for d in rows)  # the first learner added: phone(1)
         first, second = sorted((d for d in rows if d.learner_id == slow_learner), key=lambda d: d.step_id)
         assert (first.step_id, first.status, first.attempts) == ("first", "planned", 1)  # the retry
