@@ -238,19 +238,22 @@ async def _call(rt: Runtime, outgoing: list[Outgoing], counts: dict[str, int]) -
 
 async def _settle(calls: list[_Call]) -> list[_Call]:
     """Waits for the calls until those still running have all been in flight :data:`DETACH_AFTER`;
-    returns those (a call waiting for its rate-limit slot is waited for)."""
+    returns those (a call waiting for its rate-limit slot is waited for).
+
+    One wait for all of them at a time, up to the moment they could all be detached: a wait
+    woken by each call's end cost a callback per running call, per end (quadratic in the batch).
+    """
     loop = asyncio.get_running_loop()
     while True:
         running = [call for call in calls if call.task is not None and not call.task.done()]
         if not running:
             return []
         now = loop.time()
-        if all(call.started is not None and now - call.started >= DETACH_AFTER for call in running):
-            return running
         starts = [call.started for call in running if call.started is not None]
+        if len(starts) == len(running) and now - max(starts) >= DETACH_AFTER:
+            return running
         wake = max(starts) + DETACH_AFTER - now if len(starts) == len(running) else 0.25
-        await asyncio.wait([call.task for call in running if call.task is not None],
-                           timeout=max(min(wake, 0.25), 0.01), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([call.task for call in running if call.task is not None], timeout=max(wake, 0.01))
 
 
 async def _send_waves(rt: Runtime, name: str, calls: list[_Call], counts: dict[str, int]) -> None:
