@@ -26,9 +26,8 @@ slow ones are recorded as each ends, and only their learners wait for them
 (their next deliveries are decided after), so the campaign's per-learner order
 holds. A provider's 15-second timeout once held all 250 learners of a batch,
 round after round. A learner whose message is to be retried after a temporary
-error gets nothing more from the batch: their next
-messages go back to ``planned``, where the claim's per-learner hold keeps them
-behind the retry. Rounds take each learner's messages in the order they are due.
+error gets nothing more from the batch: their next messages go back to
+``planned``, where the claim's per-learner hold keeps them behind the retry. Rounds take each learner's messages in the order they are due.
 
 Twilio's API has no idempotency key. A worker that dies after the provider
 accepted a message but before phase 3 leaves the delivery in ``sending``; it is
@@ -140,10 +139,10 @@ async def _rounds(rt: Runtime, pending: list[int], slow: list[_Call]) -> dict[st
     # learners' next deliveries; what is left after the last round stays ``queued``
     # and the tick's requeue hands it out again. A learner with a slow call waits for it.
     while pending or slow:
-        behind = [i for i in pending if learner_of.get(i) in retrying]
+        behind = {i for i in pending if learner_of.get(i) in retrying}
         if behind:
-            await _hand_back(rt, behind)
-            pending = [i for i in pending if i not in set(behind)]
+            await _hand_back(rt, sorted(behind))
+            pending = [i for i in pending if i not in behind]
         held = {call.item.learner.id for call in slow}
         ready = [i for i in pending if learner_of.get(i) not in held]
         if ready and rounds < MAX_ROUNDS:
