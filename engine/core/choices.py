@@ -35,7 +35,7 @@ _ALONE = {"be": 1, "ce": 2, "de": 3, "un": 0, "deux": 1, "trois": 2, "quatre": 3
 def _token_index(token: str, size: int) -> int | None:
     if len(token) == 1 and "a" <= token <= "f":
         return ord(token) - ord("a")
-    if len(token) == 1 and token.isdigit():
+    if len(token) == 1 and "0" <= token <= "9":  # not isdigit(): "❶" or "²" are digits int() refuses
         return int(token) - 1
     if token in ("derniere", "dernier", "last"):
         return size - 1

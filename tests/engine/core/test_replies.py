@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from engine.content.models import Choice, Question, QuizItem
@@ -435,6 +435,8 @@ EXPECTATIONS = st.one_of(
 
 
 @given(text=st.text(), expected=EXPECTATIONS)
+@example(text="❶", expected=Expectation("choice", choices=("option 0", "option 1")))  # a digit int() refuses
+@example(text="²", expected=Expectation("choice", choices=("option 0", "option 1")))
 def test_parse_reply_never_raises_and_stays_in_range(text: str, expected: Expectation) -> None:
     parsed = parse_reply(text, expected)
     assert isinstance(parsed, ParsedReply)
