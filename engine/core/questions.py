@@ -3,7 +3,9 @@ the next one of a step, and whether a new question may go out now.
 
 Questions never trample each other: while a learner can still answer one (a
 clarification included), no other question goes to them on that channel; the later
-one waits (:func:`waiting_for`).
+one waits (:func:`waiting_for`), and goes out :data:`RESUME_AFTER` after that
+question closes (answered, or past its deadline), in its send window
+(:func:`resumes_at`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
+from engine.campaign.schema import SendWindow
 from engine.content.models import QuizBank, Survey
 from engine.core import events as ev
 from engine.core.prompts import (
@@ -23,9 +27,14 @@ from engine.core.prompts import (
 )
 from engine.core.replies import Expectation, parse_reply
 from engine.core.trail import Trail
+from engine.core.windows import next_open
 
-#: How long a question due while another is open waits before it is looked at again.
+#: How long a question held back in a send wave (another one opened meanwhile) waits before it
+#: is looked at again, unless that other one closes first.
 WAIT_STEP = timedelta(hours=1)
+#: A question that waited for another goes out this long after that one closed: the answer's
+#: feedback reaches the learner first, and the next question does not crowd it.
+RESUME_AFTER = timedelta(minutes=2)
 
 
 class ContentView(Protocol):
@@ -116,3 +125,9 @@ def waiting_for(open_questions: Iterable[AskedQuestion], *, delivery_id: int, ch
     blocking = [q for q in open_questions
                 if q.channel == channel and q.delivery_id != delivery_id and q.expires_at > now]
     return min(blocking, key=lambda q: q.expires_at, default=None)
+
+
+def resumes_at(closed_at: datetime, window: SendWindow, tz: ZoneInfo | str) -> datetime:
+    """When a question that waited for another goes out, that other one closed at ``closed_at``
+    (answered then, or its deadline): :data:`RESUME_AFTER` later, in the step's send window."""
+    return next_open(closed_at + RESUME_AFTER, window, tz)

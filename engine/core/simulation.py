@@ -24,7 +24,7 @@ from engine.core.branching import (
 from engine.core.flow import ConversationState, Version
 from engine.core.personas import PersonaReplies, ScriptedLearner, ScriptedReplies
 from engine.core.prompts import format_question, format_quiz_item
-from engine.core.questions import WAIT_STEP, ContentView
+from engine.core.questions import ContentView, resumes_at
 from engine.core.rules import pick_quiz_items, pick_review_item, quiz_seed
 from engine.core.simulated_step import ENROLLMENT, SimulatedConversation, StepPlay
 from engine.core.spaced import ReviewState
@@ -184,14 +184,12 @@ class Simulation:
 
     def _waits(self, step: Step, event: _Event, channel: str) -> bool:
         """Questions never trample each other: one due while the learner can still answer
-        another on that channel waits, re-checked every :data:`WAIT_STEP` as the send job does."""
+        another on that channel waits until that one closes, as the send job and the reply
+        path do (:func:`engine.core.questions.resumes_at`)."""
         busy = self.learner.busy_until.get(channel)
         if busy is None or event.at >= busy:
             return False
-        window = self.campaign.window_for(step)
-        later = event.at
-        while later < busy:
-            later = next_open(later + WAIT_STEP, window, self.tz)
+        later = resumes_at(busy, self.campaign.window_for(step), self.tz)
         self._log(event.at, "waiting", step.id,
                   f"learner is answering another question: asked at {later.astimezone(self.tz):%Y-%m-%d %H:%M}")
         heapq.heappush(self.queue, _Event(later, next(self.seq), event.step_id, event.kind, event.ref, event.origin,

@@ -40,6 +40,7 @@ from engine.services.inbound_batch import LoadedReplies, load_replies
 from engine.services.inbound_events import Applying, apply_events
 from engine.services.runtime import Runtime
 from engine.services.texts import faq_entries
+from engine.services.waiting import resume_waiting
 from engine.store.base import InboundStatus, PromptStatus
 from engine.store.models import Enrollment, InboundEvent, Learner, Prompt
 from engine.store.queries import find_learner_by_phone, find_learners_by_phone
@@ -132,6 +133,8 @@ async def _process(rt: Runtime, event_id: int, batch_size: int, taken: list[int]
                                     now)
         for e, who in batch:
             outcomes[e.id or 0] = await _process_one(session, rt, e, who, loaded, now)
+        # A question held behind one just answered goes out next (one statement when none is held).
+        await resume_waiting(session, [who.id for _, who in batch if who is not None], now)
         return outcomes
 
 

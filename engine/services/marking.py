@@ -22,7 +22,8 @@ from engine.services.send_checks import Outgoing, must_wait_for_open_questions, 
 from engine.store.base import DeliveryStatus, PromptStatus
 from engine.store.models import Learner, Prompt
 
-#: A question held back because another one was opened meanwhile is looked at again then.
+#: A question held back because another one was opened meanwhile is looked at again then,
+#: unless that one closes first (engine.services.waiting).
 CONVERSATION_RECHECK = WAIT_STEP
 
 
@@ -41,12 +42,12 @@ async def mark_wave(rt: Runtime, items: list[Outgoing], counts: dict[str, int]) 
                                .order_by(col(Learner.id)).with_for_update())
         asking = [item for item in items if item.composed is not None and item.composed.prompt is not None]
         waiting = [item for item in asking if must_wait_for_open_questions(item.delivery)]
-        held = await _asked_meanwhile(session, waiting, now) if waiting else set()
+        held = await _asked_meanwhile(session, waiting, now) if waiting else {}
         ready = [item for item in items if id(item) not in held]
         for item in items:
             if id(item) in held:
                 await set_status(session, item.delivery, DeliveryStatus.PLANNED, now=now,
-                                 due_at=now + CONVERSATION_RECHECK,
+                                 due_at=now + CONVERSATION_RECHECK, waits_for_prompt_id=held[id(item)],
                                  status_reason="learner is answering another question: asked later")
                 _relabel(counts, "sending", "deferred")
         moved_deliveries = await set_many(
@@ -73,9 +74,10 @@ async def mark_wave(rt: Runtime, items: list[Outgoing], counts: dict[str, int]) 
     return marked
 
 
-async def _asked_meanwhile(session: AsyncSession, items: list[Outgoing], now: datetime) -> set[int]:
+async def _asked_meanwhile(session: AsyncSession, items: list[Outgoing], now: datetime) -> dict[int, int]:
     """The items whose learner got another question opened on their channel since they were
-    decided (the rule is :func:`engine.core.questions.waiting_for`, as at decision time)."""
+    decided (the rule is :func:`engine.core.questions.waiting_for`, as at decision time),
+    with the prompt each waits for."""
     rows = (await session.exec(select(Prompt).where(
         col(Prompt.learner_id).in_({item.learner.id for item in items}),
         col(Prompt.status) == PromptStatus.OPEN, col(Prompt.expires_at) > now))).all()
@@ -83,9 +85,13 @@ async def _asked_meanwhile(session: AsyncSession, items: list[Outgoing], now: da
     for prompt in rows:
         asked.setdefault(prompt.learner_id, []).append(
             AskedQuestion(prompt.id or 0, prompt.delivery_id, prompt.channel, prompt.expires_at))
-    return {id(item) for item in items
-            if waiting_for(asked.get(item.learner.id or 0, []), delivery_id=item.delivery.id or 0,
-                           channel=item.channel, now=now) is not None}
+    held: dict[int, int] = {}
+    for item in items:
+        blocking = waiting_for(asked.get(item.learner.id or 0, []), delivery_id=item.delivery.id or 0,
+                               channel=item.channel, now=now)
+        if blocking is not None:
+            held[id(item)] = blocking.prompt_id
+    return held
 
 
 def _relabel(counts: dict[str, int], old: str, new: str) -> None:

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.channels.base import OutboundMessage
 from engine.core.catchup import is_overdue
-from engine.core.questions import WAIT_STEP, AskedQuestion, waiting_for
+from engine.core.questions import AskedQuestion, resumes_at, waiting_for
 from engine.core.rules import quiz_seed
 from engine.core.spaced import ReviewState
 from engine.core.windows import is_open, next_open
@@ -150,9 +150,11 @@ async def _choose_and_compose(session: AsyncSession, rt: Runtime, delivery: Deli
         waiting = _conversation_in_progress(session, known.open_prompts.get(learner.id or 0, []), delivery,
                                             channel, now)
         if waiting is not None:
+            # Until that question's deadline, unless the learner closes it first (engine.services.waiting).
             window = campaign.window_for(step) if step else campaign.defaults.window
-            later = next_open(now + WAIT_STEP, window, ZoneInfo(learner.timezone))
+            later = resumes_at(waiting.expires_at, window, ZoneInfo(learner.timezone))
             await set_status(session, delivery, DeliveryStatus.PLANNED, now=now, due_at=later,
+                             waits_for_prompt_id=waiting.prompt_id,
                              status_reason=f"learner is answering another question (prompt {waiting.prompt_id}"
                                            f" on {channel}): asked later")
             return "deferred", None

@@ -24,6 +24,7 @@ from engine.core.silence import UnansweredQuestion, on_silence
 from engine.services.actions import run_actions
 from engine.services.catalog import PinnedCampaign, load_pinned
 from engine.services.runtime import Runtime
+from engine.services.waiting import resume_waiting
 from engine.store.base import DeliveryOrigin, DeliveryStatus, PromptStatus
 from engine.store.models import Delivery, Enrollment, Learner, Prompt
 
@@ -88,6 +89,7 @@ async def _expire_for(rt: Runtime, learner_ids: list[int], now: datetime) -> int
             if prompt.status == PromptStatus.OPEN:
                 prompt.check_at = checked.check_at
             session.add(prompt)
+        await resume_waiting(session, [p.learner_id for p in prompts if p.status != PromptStatus.OPEN], now)
     return changed
 
 

@@ -85,6 +85,9 @@ class Delivery(DeliveryBase, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     rendered: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    #: The open question this one waits for (``planned``, held back): it goes out once that
+    #: question is closed (``engine.services.waiting``; migration 0012).
+    waits_for_prompt_id: int | None = None
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     updated_at: datetime = Field(
         default_factory=utc_now, sa_type=UTCDateTime, sa_column_kwargs={"onupdate": utc_now}

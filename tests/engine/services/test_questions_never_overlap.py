@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
+from engine.campaign.schema import SendWindow
 from engine.channels.base import MemoryChannel
+from engine.core.questions import RESUME_AFTER, resumes_at
 from engine.services.dispatch import send_batch
 from engine.services.inbound import process_inbound
 from engine.store.inbound import store_inbound_event
@@ -27,6 +29,7 @@ PARIS = ZoneInfo("Europe/Paris")
 SESSION_END = datetime(2026, 3, 24, 17, 0, tzinfo=PARIS)  # a Tuesday
 PHONE = "+33612345678"
 CAMPAIGN = overlap_campaign("overlap")
+CAMPAIGN_WINDOW = SendWindow.model_validate({"from": "09:00", "to": "19:00"})
 _sids = iter(range(100_000))
 
 
@@ -80,10 +83,44 @@ async def test_the_reported_scenario_loses_no_answer(store_url: str, tmp_path: P
     replies = await _all(engine, Reply)
     assert [r.raw_text for r in replies] == ["A", "B", last_letter] and all(r.kind == "quiz" for r in replies)
 
-    await engine.run_until(datetime(2026, 3, 25, 18, 0, tzinfo=PARIS), step=timedelta(minutes=30))
+    # Released by the answer: it goes out RESUME_AFTER later, not at the next hourly look.
+    answered_at = engine.clock.now
+    [held] = await engine.deliveries(id=review.id)
+    assert held.status == "planned" and held.waits_for_prompt_id is None
+    assert held.due_at == answered_at + RESUME_AFTER, (held.due_at, answered_at)
+    await engine.run_until(answered_at + timedelta(minutes=5), step=timedelta(minutes=1))
+    [sent] = await engine.deliveries(id=review.id)
+    assert sent.status == "sent" and sent.sent_at == answered_at + RESUME_AFTER
     assert any(m.body.startswith("Révision") for m in sms.sent)
+    await engine.run_until(datetime(2026, 3, 25, 18, 0, tzinfo=PARIS), step=timedelta(minutes=30))
     assert [p.status for p in await _all(engine, Prompt) if p.kind == "review"] == ["open"]
     assert all(p.status != "superseded" for p in await _all(engine, Prompt))
+
+
+async def test_a_question_held_behind_an_unanswered_one_waits_for_its_deadline_not_every_hour(
+        store_url: str, tmp_path: Path) -> None:
+    """A silent learner: the review waits for the quiz question's deadline, looked at once (it
+    was looked at again every hour: a claim, a decision and two audit rows each time), then
+    goes out when that question closes unanswered."""
+    engine, sms = await _engine(store_url, tmp_path)
+    await engine.run_until(datetime(2026, 3, 25, 15, 30, tzinfo=PARIS), step=timedelta(minutes=30))
+    [quiz] = [p for p in await _all(engine, Prompt) if p.status == "open"]
+    review = (await engine.deliveries(step_id="revisions", origin="plan"))[0]
+    assert review.status == "planned" and review.waits_for_prompt_id == quiz.id
+    assert review.due_at == resumes_at(quiz.expires_at, CAMPAIGN_WINDOW, PARIS)
+    # It expires on Saturday 28 March: the review goes out on Monday, at the window's opening.
+    await engine.run_until(quiz.expires_at + timedelta(days=3), step=timedelta(hours=1))
+    [closed] = [p for p in await _all(engine, Prompt) if p.id == quiz.id]
+    assert closed.status == "expired"
+    history = [a for a in await _all(engine, AuditEvent) if a.entity == "delivery" and a.entity_id == review.id]
+    assert sum("answering another question" in str(a.detail) for a in history) == 1, [a.detail for a in history]
+    assert sum(a.action == "claim" for a in history) == 2, [(a.action, a.at) for a in history]
+    [sent] = await engine.deliveries(id=review.id)
+    assert sent.status == "sent" and sent.sent_at is not None
+    assert sent.due_at == resumes_at(closed.expires_at, CAMPAIGN_WINDOW, PARIS) == datetime(2026, 3, 30, 9, 0,
+                                                                                         tzinfo=PARIS)
+    assert sent.due_at <= sent.sent_at < sent.due_at + timedelta(hours=1)  # the first tick (hourly here)
+    assert any(m.body.startswith("Révision") for m in sms.sent)
 
 
 async def test_a_requeued_question_is_not_held_back_by_its_own_prompt(store_url: str, tmp_path: Path) -> None:
