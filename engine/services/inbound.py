@@ -133,8 +133,9 @@ async def _process(rt: Runtime, event_id: int, batch_size: int, taken: list[int]
                                     now)
         for e, who in batch:
             outcomes[e.id or 0] = await _process_one(session, rt, e, who, loaded, now)
-        # A question held behind one just answered goes out next (one statement when none is held).
-        await resume_waiting(session, [who.id for _, who in batch if who is not None], now)
+        # A question held behind one just closed goes out next (one statement when none is held).
+        await resume_waiting(session, [learner_id for learner_id, prompts in loaded.prompts.items()
+                                       if any(p.status != PromptStatus.OPEN for p in prompts)], now)
         return outcomes
 
 
