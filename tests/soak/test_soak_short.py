@@ -92,8 +92,11 @@ INVARIANTS = ["every delivery due is terminal", "no delivery accepted twice",
 @pytest.mark.parametrize("invariant", INVARIANTS)
 def test_invariant(soak: dict[str, Any], invariant: str) -> None:
     result = soak["results"][invariant]
-    assert result["checked"] > 0, result["detail"]
-    assert result["ok"], result["detail"]
+    # How the run went (settled or not, the chaos, the pace), to read a failure from CI's log alone.
+    story = "\n".join(line for line in soak["stdout"].splitlines()
+                      if line.startswith(("chaos over", "settled", "not settled", "replies posted", "pace:")))
+    assert result["checked"] > 0, result["detail"] + "\n" + story
+    assert result["ok"], result["detail"] + "\n" + story
 
 
 def test_the_run_exit_status_says_whether_every_invariant_held(soak: dict[str, Any]) -> None:
