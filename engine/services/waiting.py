@@ -24,7 +24,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from engine.core.questions import resumes_at
+from engine.core.questions import AskedQuestion, resumes_at, waiting_for
 from engine.services.catalog import load_pinned
 from engine.services.delivery_state import set_status
 from engine.store.base import DeliveryOrigin, DeliveryStatus, PromptStatus
@@ -53,10 +53,13 @@ async def resume_waiting(session: AsyncSession, learner_ids: Iterable[int | None
         .order_by(col(Delivery.due_at), col(Delivery.id)))).all()
     if not held:
         return 0
-    busy = await _busy_channels(session, {delivery.learner_id for delivery, *_ in held}, now)
+    learners = {delivery.learner_id for delivery, *_ in held}
+    asked = await _open_questions(session, learners)
+    follow_ups = await _follow_ups(session, learners)
     moved = 0
     for delivery, channel, version_id, timezone in held:
-        if channel is not None and (delivery.learner_id, channel) in busy:
+        if channel is not None and ((delivery.learner_id, channel) in follow_ups or waiting_for(
+                asked.get(delivery.learner_id, []), delivery_id=delivery.id or 0, channel=channel, now=now)):
             continue
         campaign = (await load_pinned(session, version_id)).campaign
         step = campaign.step(delivery.step_id)
@@ -70,17 +73,24 @@ async def resume_waiting(session: AsyncSession, learner_ids: Iterable[int | None
     return moved
 
 
-async def _busy_channels(session: AsyncSession, learner_ids: set[int], now: datetime) -> set[tuple[int, str]]:
-    """``(learner, channel)`` where a question is open, or the next one of a step in progress is
-    on its way (a feedback carrying it)."""
-    busy: set[tuple[int, str]] = set((await session.exec(select(Prompt.learner_id, Prompt.channel).where(
-        col(Prompt.learner_id).in_(learner_ids), col(Prompt.status) == PromptStatus.OPEN,
-        col(Prompt.expires_at) > now))).all())
-    follow_ups = (await session.exec(select(Delivery).where(
-        col(Delivery.learner_id).in_(learner_ids), col(Delivery.status).in_(_ON_ITS_WAY),
-        col(Delivery.kind) == "text",
-        col(Delivery.origin).in_([DeliveryOrigin.FEEDBACK, DeliveryOrigin.SYSTEM])))).all()
-    for delivery in follow_ups:
+async def _open_questions(session: AsyncSession, learner_ids: set[int]) -> dict[int, list[AskedQuestion]]:
+    """These learners' open questions, as :func:`engine.core.questions.waiting_for` reads them."""
+    asked: dict[int, list[AskedQuestion]] = {}
+    for prompt in (await session.exec(select(Prompt).where(
+            col(Prompt.learner_id).in_(learner_ids), col(Prompt.status) == PromptStatus.OPEN))).all():
+        asked.setdefault(prompt.learner_id, []).append(
+            AskedQuestion(prompt.id or 0, prompt.delivery_id, prompt.channel, prompt.expires_at))
+    return asked
+
+
+async def _follow_ups(session: AsyncSession, learner_ids: set[int]) -> set[tuple[int, str]]:
+    """``(learner, channel)`` where the next question of a step in progress is on its way (a
+    feedback carrying it): its prompt opens when it is sent."""
+    busy: set[tuple[int, str]] = set()
+    for delivery in (await session.exec(select(Delivery).where(
+            col(Delivery.learner_id).in_(learner_ids), col(Delivery.status).in_(_ON_ITS_WAY),
+            col(Delivery.kind) == "text",
+            col(Delivery.origin).in_([DeliveryOrigin.FEEDBACK, DeliveryOrigin.SYSTEM])))).all():
         if (delivery.rendered or {}).get("prompt"):
             busy.update((delivery.learner_id, channel) for channel in delivery.channels)
     return busy
