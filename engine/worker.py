@@ -172,6 +172,7 @@ async def stop_worker(worker: Any, *, grace: float = 5.0) -> None:
 async def tick_job(ctx: Ctx) -> dict[str, int]:
     from engine.services.inbound import sweep_unprocessed
 
+    await _own(ctx)  # a long tick on a live worker is not taken for one that never said whose it is
     rt = ctx["rt"]
     report = await tick(rt, catalog=ctx["catalog"], enqueue=ctx["enqueue"])
     swept = await run_step("sweep_inbound",
@@ -189,6 +190,7 @@ async def digest_job(ctx: Ctx) -> int:
     """Monday digests that are due in their recipients' zones (idempotent per person and week)."""
     from engine.services.digests import send_due_digests
 
+    await _own(ctx)
     rt = ctx["rt"]
     return await send_due_digests(rt, now=rt.now())
 
@@ -394,7 +396,7 @@ def worker_settings(settings: Settings, redis_url: str, *, tick_every: float | N
         "queue_name": queue_name(settings),
         "ctx": ctx,
         "max_jobs": int(os.environ.get("ANCRAGE_MAX_JOBS", "20")),
-        "job_timeout": 300,
+        "job_timeout": orphans.JOB_TIMEOUT,
         "keep_result": 60,
         "poll_delay": 0.05,
         "burst": burst,
