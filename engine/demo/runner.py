@@ -127,9 +127,18 @@ async def narrate(rt: Runtime, names: dict[int, str], stop_at: datetime, *, exit
 
 
 async def _still_due(rt: Runtime, learners: set[int], stop_at: datetime) -> bool:
-    """Whether a message to these learners due by ``stop_at`` is still on its way, or a reply
-    received is not yet processed."""
+    """Whether a message to these learners due by ``stop_at`` is still on its way, a reply
+    received is not yet processed, or their session ended and the engine has not enrolled them
+    yet (its first tick still to come: nothing planned, nothing to wait for, a run of a day in
+    two real seconds stopped before its first send)."""
     async with rt.sessions() as session:
+        unenrolled = (await session.exec(select(TrainingSession.id).join(
+            Attendance, col(Attendance.session_id) == col(TrainingSession.id)).where(
+            col(Attendance.learner_id).in_(learners), col(TrainingSession.ends_at) <= stop_at,
+            col(TrainingSession.ended_processed_at).is_(None), col(TrainingSession.problem).is_(None),
+        ).limit(1))).first()
+        if unenrolled is not None:
+            return True
         sending = (await session.exec(select(Delivery.id).where(
             col(Delivery.learner_id).in_(learners), col(Delivery.due_at) <= stop_at,
             col(Delivery.status).in_([DeliveryStatus.PLANNED, DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),

@@ -1,5 +1,6 @@
-"""The demo's ``--stop-at-end`` waits for an engine running behind the warped clock: what was
-due by the last day is sent, and what was received is processed, before it stops."""
+"""The demo's ``--stop-at-end`` waits for an engine running behind the warped clock: the ended
+session is enrolled, what was due by the last day is sent, and what was received is processed,
+before it stops."""
 
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ async def test_still_due_until_the_engine_has_sent_and_processed_what_was_due(st
     engine = await make_engine(store_url, tmp_path, folder, start=SESSION_END, channels={"sms": MemoryChannel("sms")})
     await add_session(engine, title="Manager coach", ends_at=SESSION_END, campaigns=["overlap"],
                       learners=[{"first_name": "Camille", "last_name": "Martin", "phone": "+33612345678"}])
-    await engine.tick()  # the session's end enrols her: her quiz is planned for tomorrow 10:00
     async with engine.rt.sessions() as session:
         learners = {row.id or 0 for row in (await session.exec(select(Learner))).all()}
+    # The engine has not ticked yet: nothing is planned, but her session has ended.
+    assert not await _still_due(engine.rt, learners, SESSION_END - timedelta(minutes=1))
+    assert await _still_due(engine.rt, learners, QUIZ_AT - timedelta(minutes=1))
+    await engine.tick()  # the session's end enrols her: her quiz is planned for tomorrow 10:00
     assert not await _still_due(engine.rt, learners, QUIZ_AT - timedelta(minutes=1))
     assert await _still_due(engine.rt, learners, QUIZ_AT)  # the engine is behind: the quiz is not sent yet
     await engine.run_until(QUIZ_AT + timedelta(minutes=30))
