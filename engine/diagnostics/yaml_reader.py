@@ -12,6 +12,7 @@ third faster.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,13 +119,31 @@ def parse_yaml(
     Pass one ``parser`` (``YAML(typ="safe", pure=True)``) for a whole library: reusing
     it is much faster than a fresh one per file. It is not thread-safe.
     """
+    key = (text, file, line_offset)
+    cached = _parsed.get(key)
+    if cached is not None:
+        _parsed.move_to_end(key)
+        return cached[0], list(cached[1])
     yaml = parser or new_parser()
     try:
         tree = yaml.compose(text)
         data = yaml.constructor.construct_document(tree) if tree is not None else None
+        found: tuple[Source | None, list[Diagnostic]] = (
+            Source(file, data, tree, line_offset, tuple(text.splitlines())), [])
     except YAMLError as exc:
-        return None, [syntax_diagnostic(exc, text, file, line_offset)]
-    return Source(file, data, tree, line_offset, tuple(text.splitlines())), []
+        found = None, [syntax_diagnostic(exc, text, file, line_offset)]
+    _parsed[key] = found
+    while len(_parsed) > PARSED_KEPT:
+        _parsed.popitem(last=False)
+    return found[0], list(found[1])
+
+
+#: The last files parsed, by (text, file name, line offset): re-validating a library (the
+#: designer's watch, a worker's reload, a test's fresh copy of the shipped folders) parses only
+#: the files that changed. A :class:`Source` is shared between the callers that read the same
+#: text: read its data, never change it.
+_parsed: OrderedDict[tuple[str, str, int], tuple[Source | None, list[Diagnostic]]] = OrderedDict()
+PARSED_KEPT = 4096
 
 
 def read_yaml(path: Path) -> tuple[Source | None, list[Diagnostic]]:
