@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from engine.settings import Settings
+from engine.store import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 #: A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
@@ -74,7 +75,8 @@ def _ping_if_idle(dbapi_connection: Any, connection_record: Any, connection_prox
 def _sqlite_engine(url: str, database: str | None, engine_kwargs: dict[str, Any]) -> AsyncEngine:
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                               "module": sqlite_driver.dbapi()}
     options.update(engine_kwargs)
     engine = create_async_engine(url, **options)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
