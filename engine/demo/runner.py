@@ -256,11 +256,13 @@ Tableau de bord : {dashboard}
 données prêtes dans {data_dir}. Pour les servir :
   ANCRAGE_DATA_DIR={data_dir} ancrage run --port {port}""", flush=True)
         return 0
-    # The clock starts once the web app and the worker are up (a few real seconds are hours at ×3600).
-    clock = WarpedClock(start=start, origin=time.time() + STARTUP_GRACE_SECONDS, speed=speed)
-    os.environ.update(clock.as_env())
     url, private = resolve_redis(base)
     settings = base.model_copy(update={"redis_url": url})
+    _warm_up(settings)
+    # The clock starts once the web app and the worker are up (a few real seconds are hours at ×3600):
+    # what takes long (Redis, the imports, the library's parse) is done before it is set.
+    clock = WarpedClock(start=start, origin=time.time() + STARTUP_GRACE_SECONDS, speed=speed)
+    os.environ.update(clock.as_env())
     try:
         asyncio.run(_main(settings, clock, campaign=campaign, session_end=session_end, days=days, port=port,
                           exit_at_end=exit_at_end, live=live, simulated=simulated))
@@ -271,6 +273,19 @@ données prêtes dans {data_dir}. Pour les servir :
             private.stop()
         print("demo stopped.")
     return 0
+
+
+def _warm_up(settings: Settings) -> None:
+    """What the web app and the worker import and parse first, before the warped clock starts: on
+    a loaded machine they took longer than the startup grace (a day in two real seconds), the first
+    tick came a virtual day after the session's end, and its same-day messages were past."""
+    import uvicorn  # noqa: F401
+    from arq.worker import Worker  # noqa: F401
+
+    import engine.worker  # noqa: F401
+    import webhooks.app  # noqa: F401
+
+    Catalog.load(settings.campaigns_dir, settings.content_dir)  # the parse is kept for this process
 
 
 async def _prepare(settings: Settings, *, campaign: str, session_end: datetime, until: datetime,

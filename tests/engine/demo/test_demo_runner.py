@@ -45,3 +45,31 @@ async def test_still_due_until_the_engine_has_sent_and_processed_what_was_due(st
     assert await _still_due(engine.rt, learners, QUIZ_AT)  # a reply received, not processed yet
     assert await process_inbound(engine.rt, event.id or 0) == "answered; next question"
     assert not await _still_due(engine.rt, learners, QUIZ_AT)
+
+
+def test_the_warped_clock_starts_after_redis_and_the_warm_up(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On a loaded machine, starting Redis, importing the app and parsing the library took longer
+    than the startup grace: the first tick came a virtual day late. They now come first."""
+    import engine.demo.runner as runner
+
+    order: list[str] = []
+
+    async def prepared(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return 1, {}
+
+    async def played(settings, clock, **kwargs):  # type: ignore[no-untyped-def]
+        order.append("play")
+        assert clock.origin - runner.time.time() > runner.STARTUP_GRACE_SECONDS - 1.0  # the grace is still ahead
+
+    monkeypatch.setattr(runner, "_prepare", prepared)
+    monkeypatch.setattr(runner, "resolve_redis", lambda settings: (order.append("redis"), ("redis://x", None))[1])
+    monkeypatch.setattr(runner, "_warm_up", lambda settings: order.append("warm-up"))
+    real_clock = runner.WarpedClock
+    monkeypatch.setattr(runner, "WarpedClock", lambda **kw: (order.append("clock"), real_clock(**kw))[1])
+    monkeypatch.setattr(runner, "_main", played)
+    for name in ("ANCRAGE_CLOCK_START", "ANCRAGE_CLOCK_ORIGIN", "ANCRAGE_CLOCK_SPEED"):
+        monkeypatch.setenv(name, "")  # restored after the test: run_demo exports its clock
+    assert runner.run_demo(speed=3600, days=1, port=1, campaign="suivi-standard", fresh=True,
+                           data_dir=tmp_path / "demo") == 0
+    assert order == ["redis", "warm-up", "clock", "play"]
+
