@@ -86,6 +86,15 @@ async def pause(stopping: asyncio.Event | None, seconds: float) -> None:
         await asyncio.wait_for(stopping.wait(), timeout=seconds)
 
 
+def import_serving() -> None:
+    """Imports what :func:`serve_all` runs (the web app, uvicorn, the worker), ahead of time."""
+    import uvicorn  # noqa: F401
+    from arq.worker import Worker  # noqa: F401
+
+    import engine.worker  # noqa: F401
+    import webhooks.app  # noqa: F401
+
+
 async def serve_all(settings: Settings, *, host: str, port: int, extra: list[Any] | None = None,
                     stopping: asyncio.Event | None = None) -> None:
     """The web app and an arq worker in one event loop, stopped together.

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from engine.clock import WarpedClock
-from engine.commands.processes import pause, resolve_redis, serve_all
+from engine.commands.processes import import_serving, pause, resolve_redis, serve_all
 from engine.commands.progress import progress
 from engine.core.personas import PERSONAS
 from engine.demo.cohort import (
@@ -279,12 +279,7 @@ def _warm_up(settings: Settings) -> None:
     """What the web app and the worker import and parse first, before the warped clock starts: on
     a loaded machine they took longer than the startup grace (a day in two real seconds), the first
     tick came a virtual day after the session's end, and its same-day messages were past."""
-    import uvicorn  # noqa: F401
-    from arq.worker import Worker  # noqa: F401
-
-    import engine.worker  # noqa: F401
-    import webhooks.app  # noqa: F401
-
+    import_serving()
     Catalog.load(settings.campaigns_dir, settings.content_dir)  # the parse is kept for this process
 
 
