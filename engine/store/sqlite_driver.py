@@ -4,8 +4,8 @@ SQLAlchemy's aiosqlite adapter awaits each DB-API call on aiosqlite's thread: a
 cursor, ``execute``, ``fetchall``, ``close``, four trips from the event loop to
 that thread and back for one ``SELECT``. Each trip costs a future, a queue put,
 two GIL hand-offs and a wake-up of the loop through its self-pipe; profiled on
-the demo's history replay (about 300 statements a tick), the trips were the
-largest single cost of a tick. Here the four calls run together in the thread,
+the demo's history replay (about 150 trips a step of its clock), waiting for
+them was the largest single cost of a step. Here the four calls run together in the thread,
 as one function, and the adapted cursor keeps what SQLAlchemy reads afterwards
 (``description``, ``rowcount``, ``lastrowid``, the rows).
 
